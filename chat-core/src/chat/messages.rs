@@ -1,0 +1,199 @@
+//! Sending messages (mentions, idempotency, notifications) and reading them (cursors, receipts,
+//! the notification inbox).
+
+use std::sync::Arc;
+
+use super::{Answer, Caller, Chat, Handled, Refusal};
+use crate::error::ErrorCode;
+use crate::log::{LogEntry, Message};
+use crate::mention::{MentionTarget, mentions};
+use crate::name::UserName;
+use crate::protocol::{DEFAULT_HISTORY_LIMIT, MAX_CLIENT_ID_LEN, MAX_HISTORY_LIMIT, ServerMsg};
+use crate::room::{RoomKey, RoomRef};
+
+/// Most ids one `mark_notifications_read` may name.
+const MAX_NOTIFICATION_IDS: usize = 1_000;
+
+impl Chat {
+    pub(super) fn send(
+        &mut self,
+        caller: Caller,
+        user: &UserName,
+        room: &RoomRef,
+        content: String,
+        client_id: Option<String>,
+    ) -> Handled {
+        let refuse = |code, msg: &str| Refusal::new(code, msg).client_id(client_id.clone());
+        if let Some(id) = &client_id {
+            if id.is_empty() || id.len() > MAX_CLIENT_ID_LEN {
+                return Err(refuse(ErrorCode::InvalidRequest, "client_id must be 1-64 bytes"));
+            }
+            if let Some(original) = self.state.client_id(user, id) {
+                return Ok(Answer::Reply(ServerMsg::Ack {
+                    room: original.room.clone(),
+                    seq: original.seq,
+                    timestamp: original.timestamp,
+                    client_id: client_id.clone(),
+                    duplicate: true,
+                }));
+            }
+        }
+        let key = self.resolve(user, room).map_err(|r| r.client_id(client_id.clone()))?;
+        if content.trim().is_empty() {
+            return Err(refuse(ErrorCode::EmptyMessage, "message is empty").room(&key));
+        }
+        let max = self.config.max_message_chars;
+        if content.len() > max && content.chars().count() > max {
+            let msg = format!("message is longer than {max} characters");
+            return Err(refuse(ErrorCode::MessageTooLong, &msg).room(&key));
+        }
+        if key.is_dm() && !self.state.rooms.contains_key(&key) {
+            self.open_dm(caller, user, &key).map_err(|r| r.client_id(client_id.clone()))?;
+        }
+        let Some(r) = self.state.rooms.get(&key) else {
+            return Err(refuse(ErrorCode::RoomNotFound, "no such room").room(&key));
+        };
+        if !r.members.contains(user) {
+            return Err(refuse(ErrorCode::NotAMember, "join the room first").room(&key));
+        }
+
+        let mentioned = self.resolve_mentions(&key, user, &content);
+        let message = Message {
+            room: key.clone(),
+            seq: r.last_seq + 1,
+            timestamp: self.now,
+            sender: user.clone(),
+            content,
+            mentions: mentioned,
+            client_id,
+        };
+        let ack = ServerMsg::Ack {
+            room: key.clone(),
+            seq: message.seq,
+            timestamp: message.timestamp,
+            client_id: message.client_id.clone(),
+            duplicate: false,
+        };
+        let notified: Vec<UserName> = match key.dm_peer(user) {
+            Some(peer) => vec![peer.clone()],
+            None => message.mentions.clone(),
+        };
+        let event = Arc::new(ServerMsg::Message(message.clone()));
+        self.persist(LogEntry::Message(message));
+        self.stop_typing_quietly(&key, user);
+        let recipients = self.room_sessions(&key);
+        self.deliver(recipients, event);
+        for target in &notified {
+            self.notify(target);
+        }
+        Ok(Answer::Reply(ack))
+    }
+
+    /// Room members named by the text's mentions, excluding the sender, each once, in order.
+    fn resolve_mentions(&self, room: &RoomKey, sender: &UserName, content: &str) -> Vec<UserName> {
+        let mut out: Vec<UserName> = Vec::new();
+        if !content.contains('@') {
+            return out;
+        }
+        let Some(r) = self.state.rooms.get(room) else { return out };
+        let push = |u: &UserName, out: &mut Vec<UserName>| {
+            if u != sender && !out.contains(u) {
+                out.push(u.clone());
+            }
+        };
+        for m in mentions(content) {
+            match m.target {
+                MentionTarget::User(name) => {
+                    if let Ok(name) = UserName::new(name) {
+                        if r.members.contains(&name) {
+                            push(&name, &mut out);
+                        }
+                    }
+                }
+                MentionTarget::Room => r.members.iter().for_each(|u| push(u, &mut out)),
+                MentionTarget::Here => {
+                    r.members.iter().filter(|u| self.online.contains_key(*u)).for_each(|u| push(u, &mut out))
+                }
+            }
+        }
+        out
+    }
+
+    /// Tells `user`'s sessions about their newest notification and the new count.
+    fn notify(&mut self, user: &UserName) {
+        if !self.online.contains_key(user) {
+            return;
+        }
+        let newest = self.state.notifications.range((user.clone(), 0)..=(user.clone(), u64::MAX)).next_back();
+        if let Some((_, n)) = newest {
+            let n = n.clone();
+            self.deliver_to_user(user, None, ServerMsg::MentionNotification(n));
+        }
+        let unread = self.state.users.get(user).map_or(0, |u| u.unread_notifications);
+        self.deliver_to_user(user, None, ServerMsg::NotificationUpdate { unread });
+    }
+
+    pub(super) fn mark_read(&mut self, caller: Caller, user: &UserName, room: &RoomRef, seq: Option<u64>) -> Handled {
+        let key = self.member_room(user, room)?;
+        let last_seq = self.state.rooms.get(&key).map_or(0, |r| r.last_seq);
+        let target = seq.unwrap_or(last_seq).min(last_seq);
+        let current = self.state.unread(user, &key).map_or(0, |u| u.read_seq);
+        if target > current {
+            self.persist(LogEntry::ReadCursor { user: user.clone(), room: key.clone(), seq: target });
+            let except = match caller {
+                Caller::Session(s) => Some(s),
+                Caller::Request(_) => None,
+            };
+            let state = self.read_state(user, &key);
+            self.deliver_to_user(user, except, state);
+            let receipt = ServerMsg::ReadReceipt { room: key.clone(), username: user.clone(), seq: target };
+            self.deliver_to_room(&key, Some(user), None, receipt);
+        }
+        Ok(Answer::Reply(self.read_state(user, &key)))
+    }
+
+    fn read_state(&self, user: &UserName, room: &RoomKey) -> ServerMsg {
+        let u = self.state.unread(user, room).unwrap_or_default();
+        ServerMsg::ReadState { room: room.clone(), read_seq: u.read_seq, unread: u.unread, highlight: u.highlight }
+    }
+
+    pub(super) fn list_notifications(&self, user: &UserName, limit: Option<u32>) -> Handled {
+        let limit = limit.unwrap_or(DEFAULT_HISTORY_LIMIT);
+        if limit == 0 || limit > MAX_HISTORY_LIMIT {
+            return Err(Refusal::new(ErrorCode::InvalidRequest, "limit must be 1-100"));
+        }
+        let items = self.state.notifications_of(user, limit as usize);
+        let unread = self.state.users.get(user).map_or(0, |u| u.unread_notifications);
+        Ok(Answer::Reply(ServerMsg::Notifications { items, unread }))
+    }
+
+    pub(super) fn mark_notifications_read(
+        &mut self,
+        caller: Caller,
+        user: &UserName,
+        ids: Option<Vec<u64>>,
+    ) -> Handled {
+        if ids.as_ref().is_some_and(|ids| ids.len() > MAX_NOTIFICATION_IDS) {
+            return Err(Refusal::new(ErrorCode::InvalidRequest, "too many ids (at most 1000)"));
+        }
+        let any_unread = match &ids {
+            None => self.state.users.get(user).is_some_and(|u| u.unread_notifications > 0),
+            Some(ids) => {
+                ids.iter().any(|id| self.state.notifications.get(&(user.clone(), *id)).is_some_and(|n| !n.read))
+            }
+        };
+        let unread_before = self.state.users.get(user).map_or(0, |u| u.unread_notifications);
+        if any_unread {
+            self.persist(LogEntry::NotificationsRead { user: user.clone(), ids });
+        }
+        let unread = self.state.users.get(user).map_or(0, |u| u.unread_notifications);
+        if unread != unread_before {
+            let except = match caller {
+                Caller::Session(s) => Some(s),
+                Caller::Request(_) => None,
+            };
+            self.deliver_to_user(user, except, ServerMsg::NotificationUpdate { unread });
+        }
+        Ok(Answer::Reply(ServerMsg::NotificationUpdate { unread }))
+    }
+}

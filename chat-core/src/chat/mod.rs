@@ -1,0 +1,502 @@
+//! [`Chat`]: the state machine.
+
+mod history;
+mod messages;
+mod presence;
+mod rooms;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+use crate::hash::FxHashMap;
+use crate::journal::HistoryQuery;
+use crate::log::{LogEntry, Message};
+use crate::name::UserName;
+use crate::protocol::{ClientMsg, ServerMsg};
+use crate::room::RoomKey;
+use crate::session::{RateLimit, Session, SessionId};
+use crate::snapshot::{RoomState, Snapshot, Unread};
+use crate::time::Timestamp;
+use crate::typing::Typing;
+
+/// Limits and timings. `Config::default()` holds the documented defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Config {
+    /// Longest message, in characters (default 4,000).
+    pub max_message_chars: usize,
+    /// How long a typing indicator lasts without a refresh, ms (default 5,000).
+    pub typing_ttl_ms: u64,
+    /// Most messages per room that `resume` resends; a larger gap gets `resume_reset`
+    /// (default 500).
+    pub resume_limit: u64,
+    /// Sustained `send_message` rate per session, per second (default 10).
+    pub send_rate_per_sec: u32,
+    /// `send_message` burst per session (default 20).
+    pub send_burst: u32,
+    /// Sustained rate of other frames per session, per second (default 50).
+    pub op_rate_per_sec: u32,
+    /// Burst of other frames per session (default 100).
+    pub op_burst: u32,
+    /// Consecutive rate-limited frames after which the session is closed (default 200).
+    pub max_strikes: u32,
+    /// Most members of a group room (default 1,000).
+    pub max_room_members: usize,
+    /// Most entries in a `room_list` / `user_list` answer (default 1,000).
+    pub max_list_len: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_message_chars: 4_000,
+            typing_ttl_ms: 5_000,
+            resume_limit: 500,
+            send_rate_per_sec: 10,
+            send_burst: 20,
+            op_rate_per_sec: 50,
+            op_burst: 100,
+            max_strikes: 200,
+            max_room_members: 1_000,
+            max_list_len: 1_000,
+        }
+    }
+}
+
+/// A request from a caller without a session (a REST call), minted by the driver. It is answered
+/// by exactly one [`Output::Reply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RequestId(pub u64);
+
+/// A history read the core asked the driver for, answered with [`Input::Loaded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LoadId(pub u64);
+
+/// The driver could not read history.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("history load failed: {0}")]
+pub struct LoadError(pub String);
+
+/// Why the core asks the driver to close a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The session kept sending faster than its rate limit allows.
+    Flooding,
+}
+
+/// Something that happened, for the core to handle.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Input {
+    /// A session of an authenticated user connected. The user becomes known if they were not.
+    Connect {
+        /// New, unique among live sessions.
+        session: SessionId,
+        /// Who it belongs to (the driver authenticated them).
+        user: UserName,
+    },
+    /// A session went away (closed, failed, or timed out).
+    Disconnect {
+        /// The session.
+        session: SessionId,
+    },
+    /// A session sent a frame.
+    Receive {
+        /// The session.
+        session: SessionId,
+        /// The decoded frame.
+        msg: ClientMsg,
+    },
+    /// A sessionless call on behalf of `user` (the REST API). Answered by one `Output::Reply`.
+    Request {
+        /// Minted by the driver.
+        request: RequestId,
+        /// The authenticated caller.
+        user: UserName,
+        /// What they ask for.
+        msg: ClientMsg,
+    },
+    /// The answer to an [`Output::Load`].
+    Loaded {
+        /// The load it answers.
+        load: LoadId,
+        /// The page, ascending by `seq`, or why it could not be read.
+        result: Result<Vec<Message>, LoadError>,
+    },
+    /// Makes a user known (for example at registration) so others can DM or invite them.
+    AddUser {
+        /// The user.
+        user: UserName,
+    },
+    /// Time passed (call at [`Chat::poll_timeout`]).
+    Tick,
+}
+
+/// Something for the driver to do. Carry them out in order, under the durability rule.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Output {
+    /// Send `msg` to every session in `sessions` (encode it once per codec).
+    Deliver {
+        /// Recipients, each at most once.
+        sessions: Arc<[SessionId]>,
+        /// The event.
+        msg: Arc<ServerMsg>,
+    },
+    /// The answer to an [`Input::Request`].
+    Reply {
+        /// The request.
+        request: RequestId,
+        /// The answer.
+        msg: ServerMsg,
+    },
+    /// Make this entry durable before carrying out any later output.
+    Persist(LogEntry),
+    /// Read this page and answer with [`Input::Loaded`] (after committing earlier `Persist`s).
+    Load {
+        /// Echo it back in `Input::Loaded`.
+        load: LoadId,
+        /// What to read; already authorised.
+        query: HistoryQuery,
+    },
+    /// Close this session.
+    Close {
+        /// The session.
+        session: SessionId,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Who is asking: a session, or a sessionless request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    Session(SessionId),
+    Request(RequestId),
+}
+
+/// A refusal: an error code and a message for people.
+pub(crate) struct Refusal {
+    code: ErrorCode,
+    message: String,
+    room: Option<String>,
+    client_id: Option<String>,
+}
+
+impl Refusal {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Refusal {
+        Refusal { code, message: message.into(), room: None, client_id: None }
+    }
+
+    pub(crate) fn room(mut self, room: impl ToString) -> Refusal {
+        self.room = Some(room.to_string());
+        self
+    }
+
+    pub(crate) fn client_id(mut self, client_id: Option<String>) -> Refusal {
+        self.client_id = client_id;
+        self
+    }
+
+    fn into_msg(self) -> ServerMsg {
+        ServerMsg::Error { code: self.code, message: self.message, room: self.room, client_id: self.client_id }
+    }
+}
+
+/// What a handler answers its caller.
+pub(crate) enum Answer {
+    /// This message, to the caller only.
+    Reply(ServerMsg),
+    /// Nothing now (a session caller needs no answer).
+    Nothing,
+    /// Later, after a load.
+    Pending,
+}
+
+type Handled = Result<Answer, Refusal>;
+
+/// Which history read a load serves.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingLoad {
+    caller: Caller,
+    user: UserName,
+    room: RoomKey,
+    resume: bool,
+}
+
+/// The chat state machine. See the crate docs for the driver contract.
+#[derive(Debug)]
+pub struct Chat {
+    config: Config,
+    now: Timestamp,
+    state: Snapshot,
+    outputs: VecDeque<Output>,
+    sessions: FxHashMap<SessionId, Session>,
+    /// Live sessions per user, in connect order.
+    online: FxHashMap<UserName, Vec<SessionId>>,
+    /// Member sessions per room, rebuilt lazily when membership or presence changes.
+    room_sessions: FxHashMap<RoomKey, Arc<[SessionId]>>,
+    typing: Typing,
+    loads: FxHashMap<LoadId, PendingLoad>,
+    next_load: u64,
+}
+
+impl Chat {
+    /// An empty chat.
+    pub fn new(config: Config) -> Chat {
+        Chat::restore(config, Snapshot::default())
+    }
+
+    /// A chat that continues from `snapshot` (the fold of a journal). No sessions are connected.
+    pub fn restore(config: Config, snapshot: Snapshot) -> Chat {
+        let now = snapshot.rooms.values().map(|r| r.last_timestamp).max().unwrap_or_default();
+        Chat {
+            config,
+            now,
+            state: snapshot,
+            outputs: VecDeque::new(),
+            sessions: FxHashMap::default(),
+            online: FxHashMap::default(),
+            room_sessions: FxHashMap::default(),
+            typing: Typing::default(),
+            loads: FxHashMap::default(),
+            next_load: 1,
+        }
+    }
+
+    /// Handles one input at time `now` (clamped so it never goes backwards). Infallible: every
+    /// mistake of a peer becomes an output.
+    pub fn handle(&mut self, now: Timestamp, input: Input) {
+        self.now = self.now.max(now);
+        if !self.typing.is_empty() {
+            self.expire_typing();
+        }
+        match input {
+            Input::Connect { session, user } => self.connect(session, user),
+            Input::Disconnect { session } => self.disconnect(session),
+            Input::Receive { session, msg } => self.receive(session, msg),
+            Input::Request { request, user, msg } => self.request(request, user, msg),
+            Input::Loaded { load, result } => self.loaded(load, result),
+            Input::AddUser { user } => self.ensure_user(&user),
+            Input::Tick => {}
+        }
+    }
+
+    /// The next output, if any. Drain until `None` after every `handle`.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When to call `handle(.., Input::Tick)` next, if ever.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.typing.next_deadline()
+    }
+
+    /// The persistent state (equal to the fold of every `Persist` emitted so far).
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The current (clamped) time.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// A room's durable state.
+    pub fn room(&self, room: &RoomKey) -> Option<&RoomState> {
+        self.state.rooms.get(room)
+    }
+
+    /// Whether `user` is a member of `room`.
+    pub fn is_member(&self, user: &UserName, room: &RoomKey) -> bool {
+        self.state.rooms.get(room).is_some_and(|r| r.members.contains(user))
+    }
+
+    /// Unread counts of `user` in `room`, if a member.
+    pub fn unread(&self, user: &UserName, room: &RoomKey) -> Option<Unread> {
+        self.state.unread(user, room)
+    }
+
+    /// Whether `user` has at least one live session.
+    pub fn is_online(&self, user: &UserName) -> bool {
+        self.online.contains_key(user)
+    }
+
+    /// Live sessions of `user`.
+    pub fn sessions_of(&self, user: &UserName) -> &[SessionId] {
+        self.online.get(user).map_or(&[], |s| s.as_slice())
+    }
+
+    /// The user a live session belongs to.
+    pub fn session_user(&self, session: SessionId) -> Option<&UserName> {
+        self.sessions.get(&session).map(|s| &s.user)
+    }
+
+    /// Number of live sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    // ---- dispatch -------------------------------------------------------------------------
+
+    fn receive(&mut self, session: SessionId, msg: ClientMsg) {
+        let Some(s) = self.sessions.get_mut(&session) else { return };
+        let allowed = match msg {
+            ClientMsg::SendMessage { .. } => s.sends.try_take(self.now),
+            _ => s.ops.try_take(self.now),
+        };
+        if !allowed {
+            s.strikes += 1;
+            if s.strikes >= self.config.max_strikes {
+                self.outputs.push_back(Output::Close { session, reason: CloseReason::Flooding });
+                return;
+            }
+            let client_id = match msg {
+                ClientMsg::SendMessage { client_id, .. } => client_id,
+                _ => None,
+            };
+            let refusal = Refusal::new(ErrorCode::RateLimited, "too many requests; slow down").client_id(client_id);
+            self.send_to_session(session, refusal.into_msg());
+            return;
+        }
+        s.strikes = 0;
+        let user = s.user.clone();
+        let answer = self.dispatch(Caller::Session(session), &user, msg);
+        self.answer(Caller::Session(session), answer);
+    }
+
+    fn request(&mut self, request: RequestId, user: UserName, msg: ClientMsg) {
+        self.ensure_user(&user);
+        let answer = match msg {
+            ClientMsg::Typing { .. } | ClientMsg::Resume { .. } | ClientMsg::Register { .. } => {
+                Err(Refusal::new(ErrorCode::Unsupported, "not available without a live session"))
+            }
+            msg => self.dispatch(Caller::Request(request), &user, msg),
+        };
+        match answer {
+            Ok(Answer::Nothing) => {
+                let msg = ServerMsg::error(ErrorCode::Internal, "no answer");
+                self.outputs.push_back(Output::Reply { request, msg });
+            }
+            other => self.answer(Caller::Request(request), other),
+        }
+    }
+
+    fn dispatch(&mut self, caller: Caller, user: &UserName, msg: ClientMsg) -> Handled {
+        match msg {
+            ClientMsg::Register { .. } => Err(Refusal::new(ErrorCode::InvalidRequest, "already authenticated")),
+            ClientMsg::JoinRoom { room } => self.join(caller, user, &room),
+            ClientMsg::LeaveRoom { room } => self.leave(caller, user, &room),
+            ClientMsg::CreateRoom { room_name, private } => self.create_room(caller, user, &room_name, private),
+            ClientMsg::Invite { room, username } => self.invite(caller, user, &room, &username),
+            ClientMsg::Remove { room, username } => self.remove(caller, user, &room, &username),
+            ClientMsg::SendMessage { room, content, client_id } => self.send(caller, user, &room, content, client_id),
+            ClientMsg::MarkRead { room, seq } => self.mark_read(caller, user, &room, seq),
+            ClientMsg::Typing { room, active } => self.typing(caller, user, &room, active),
+            ClientMsg::History { room, before, after, limit } => {
+                self.history(caller, user, &room, before, after, limit)
+            }
+            ClientMsg::Resume { rooms } => self.resume(caller, user, &rooms),
+            ClientMsg::Notifications { limit } => self.list_notifications(user, limit),
+            ClientMsg::MarkNotificationsRead { ids } => self.mark_notifications_read(caller, user, ids),
+            ClientMsg::ListRooms => Ok(Answer::Reply(self.room_list())),
+            ClientMsg::ListUsers => Ok(Answer::Reply(self.user_list())),
+        }
+    }
+
+    fn answer(&mut self, caller: Caller, answer: Handled) {
+        let msg = match answer {
+            Ok(Answer::Reply(msg)) => msg,
+            Ok(Answer::Nothing | Answer::Pending) => return,
+            Err(refusal) => refusal.into_msg(),
+        };
+        self.reply(caller, msg);
+    }
+
+    // ---- output helpers -------------------------------------------------------------------
+
+    /// Sends a direct answer to the caller.
+    pub(crate) fn reply(&mut self, caller: Caller, msg: ServerMsg) {
+        match caller {
+            Caller::Session(session) => self.send_to_session(session, msg),
+            Caller::Request(request) => self.outputs.push_back(Output::Reply { request, msg }),
+        }
+    }
+
+    pub(crate) fn send_to_session(&mut self, session: SessionId, msg: ServerMsg) {
+        self.outputs.push_back(Output::Deliver { sessions: Arc::from([session]), msg: Arc::new(msg) });
+    }
+
+    /// Delivers to `sessions` unless empty.
+    pub(crate) fn deliver(&mut self, sessions: Arc<[SessionId]>, msg: Arc<ServerMsg>) {
+        if !sessions.is_empty() {
+            self.outputs.push_back(Output::Deliver { sessions, msg });
+        }
+    }
+
+    /// Delivers to every session of `user` except `except`.
+    pub(crate) fn deliver_to_user(&mut self, user: &UserName, except: Option<SessionId>, msg: ServerMsg) {
+        let Some(sessions) = self.online.get(user) else { return };
+        let sessions: Arc<[SessionId]> = sessions.iter().copied().filter(|s| Some(*s) != except).collect();
+        self.deliver(sessions, Arc::new(msg));
+    }
+
+    /// Delivers to every member session of `room`, except sessions of `except_user` and the
+    /// session `except_session`.
+    pub(crate) fn deliver_to_room(
+        &mut self,
+        room: &RoomKey,
+        except_user: Option<&UserName>,
+        except_session: Option<SessionId>,
+        msg: ServerMsg,
+    ) {
+        let all = self.room_sessions(room);
+        let sessions: Arc<[SessionId]> = if except_user.is_none() && except_session.is_none() {
+            all
+        } else {
+            let skip: &[SessionId] = except_user.and_then(|u| self.online.get(u)).map_or(&[], |v| v.as_slice());
+            all.iter().copied().filter(|s| Some(*s) != except_session && !skip.contains(s)).collect()
+        };
+        self.deliver(sessions, Arc::new(msg));
+    }
+
+    /// Appends an entry to the log: applies it to the live state and asks the driver to persist
+    /// it. The only way the core changes durable state.
+    pub(crate) fn persist(&mut self, entry: LogEntry) {
+        self.state.apply(&entry);
+        self.outputs.push_back(Output::Persist(entry));
+    }
+
+    pub(crate) fn ensure_user(&mut self, user: &UserName) {
+        if !self.state.users.contains_key(user) {
+            self.persist(LogEntry::UserAdded { user: user.clone() });
+        }
+    }
+
+    pub(crate) fn mint_load(&mut self) -> LoadId {
+        let id = LoadId(self.next_load);
+        self.next_load += 1;
+        id
+    }
+
+    pub(crate) fn new_session(&self, user: UserName) -> Session {
+        Session {
+            user,
+            watermarks: FxHashMap::default(),
+            sends: RateLimit::new(self.now, self.config.send_rate_per_sec, self.config.send_burst),
+            ops: RateLimit::new(self.now, self.config.op_rate_per_sec, self.config.op_burst),
+            strikes: 0,
+        }
+    }
+}

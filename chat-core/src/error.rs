@@ -1,0 +1,90 @@
+//! Stable error codes for refusals sent to clients.
+
+use serde::{Deserialize, Serialize};
+
+/// Why a frame or request was refused. Serialised in snake_case; codes never change meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The frame could not be decoded (bad JSON/MessagePack, missing or mistyped field).
+    InvalidFrame,
+    /// The frame's `type` is not known.
+    UnknownType,
+    /// A field has an invalid value (limit out of range, bad client id, …).
+    InvalidRequest,
+    /// The room reference is malformed.
+    InvalidRoom,
+    /// A user name is malformed.
+    InvalidUsername,
+    /// No such user.
+    UnknownUser,
+    /// No such room (or not one the caller may know of).
+    RoomNotFound,
+    /// The caller is not a member of the room.
+    NotAMember,
+    /// The caller may not do this (not the owner, invite-only room, someone else's DM).
+    Forbidden,
+    /// A room with this name exists.
+    RoomExists,
+    /// DMs cannot be left.
+    CannotLeaveDm,
+    /// The owner of a private room cannot leave it.
+    OwnerCannotLeave,
+    /// The message is empty or only whitespace.
+    EmptyMessage,
+    /// The message is longer than the limit.
+    MessageTooLong,
+    /// Too many requests; slow down.
+    RateLimited,
+    /// The room has as many members as allowed.
+    RoomFull,
+    /// History could not be read; try again.
+    HistoryUnavailable,
+    /// Not authenticated (adapter/server).
+    Unauthorized,
+    /// Authentication failed: wrong name or password, or bad token (adapter/server).
+    BadCredentials,
+    /// The frame is larger than allowed (adapter).
+    FrameTooLarge,
+    /// The operation is not available on this transport (for example `history` over REST).
+    Unsupported,
+    /// Something failed on the server; nothing was changed.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as its wire string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidFrame => "invalid_frame",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidRoom => "invalid_room",
+            ErrorCode::InvalidUsername => "invalid_username",
+            ErrorCode::UnknownUser => "unknown_user",
+            ErrorCode::RoomNotFound => "room_not_found",
+            ErrorCode::NotAMember => "not_a_member",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RoomExists => "room_exists",
+            ErrorCode::CannotLeaveDm => "cannot_leave_dm",
+            ErrorCode::OwnerCannotLeave => "owner_cannot_leave",
+            ErrorCode::EmptyMessage => "empty_message",
+            ErrorCode::MessageTooLong => "message_too_long",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::RoomFull => "room_full",
+            ErrorCode::HistoryUnavailable => "history_unavailable",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::BadCredentials => "bad_credentials",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,137 @@
+//! The journal contract between the core's driver and durable storage, and [`MemoryJournal`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::log::{LogEntry, Message};
+use crate::room::RoomKey;
+use crate::snapshot::Snapshot;
+
+/// Which part of a room's history a page covers. Pages are always returned ascending by `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HistoryRange {
+    /// The newest `limit` messages.
+    Latest,
+    /// The newest `limit` messages with `seq < before`.
+    Before(u64),
+    /// The oldest `limit` messages with `seq > after`.
+    After(u64),
+}
+
+/// An authorised history read: the core has already checked the caller may read `room`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryQuery {
+    /// The room.
+    pub room: RoomKey,
+    /// Which messages.
+    pub range: HistoryRange,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Durable storage for the log, as a driver needs it.
+///
+/// The contract:
+/// 1. `append` is atomic and durable: when it returns `Ok`, every entry of the batch survives a
+///    crash; when it returns `Err`, none of them is visible, now or after a restart.
+/// 2. `snapshot` returns `Snapshot::from_log(all appended entries)`, without replaying messages.
+/// 3. `history` answers from the appended `Message` entries.
+pub trait Journal {
+    /// What can go wrong.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Appends a batch of entries in one durable transaction (group commit).
+    fn append(&mut self, entries: &[LogEntry]) -> Result<(), Self::Error>;
+
+    /// The fold of everything appended so far.
+    fn snapshot(&self) -> Result<Snapshot, Self::Error>;
+
+    /// A page of a room's messages, ascending by `seq`.
+    fn history(&self, query: &HistoryQuery) -> Result<Vec<Message>, Self::Error>;
+}
+
+/// Errors of [`MemoryJournal`]: only the ones a test asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MemoryJournalError {
+    /// Injected with [`MemoryJournal::fail_next_appends`].
+    #[error("injected append failure")]
+    Injected,
+}
+
+/// An in-memory [`Journal`] for tests, examples and fuzzing. It is also the reference model the
+/// store is tested against.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryJournal {
+    entries: Vec<LogEntry>,
+    snapshot: Snapshot,
+    messages: BTreeMap<RoomKey, Vec<Message>>,
+    failures: u32,
+}
+
+impl MemoryJournal {
+    /// An empty journal.
+    pub fn new() -> MemoryJournal {
+        MemoryJournal::default()
+    }
+
+    /// Makes the next `n` appends fail (and change nothing).
+    pub fn fail_next_appends(&mut self, n: u32) {
+        self.failures = n;
+    }
+
+    /// Every entry appended so far.
+    pub fn entries(&self) -> &[LogEntry] {
+        &self.entries
+    }
+
+    /// The current fold, by reference.
+    pub fn state(&self) -> &Snapshot {
+        &self.snapshot
+    }
+}
+
+impl Journal for MemoryJournal {
+    type Error = MemoryJournalError;
+
+    fn append(&mut self, entries: &[LogEntry]) -> Result<(), MemoryJournalError> {
+        if self.failures > 0 {
+            self.failures -= 1;
+            return Err(MemoryJournalError::Injected);
+        }
+        for entry in entries {
+            self.snapshot.apply(entry);
+            if let LogEntry::Message(m) = entry {
+                let room = self.messages.entry(m.room.clone()).or_default();
+                // Messages arrive in seq order; a duplicate seq replaces nothing.
+                if room.last().is_none_or(|last| last.seq < m.seq) {
+                    room.push(m.clone());
+                }
+            }
+            self.entries.push(entry.clone());
+        }
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Result<Snapshot, MemoryJournalError> {
+        Ok(self.snapshot.clone())
+    }
+
+    fn history(&self, query: &HistoryQuery) -> Result<Vec<Message>, MemoryJournalError> {
+        let Some(messages) = self.messages.get(&query.room) else { return Ok(Vec::new()) };
+        let limit = query.limit as usize;
+        let page = match query.range {
+            HistoryRange::Latest => &messages[messages.len().saturating_sub(limit)..],
+            HistoryRange::Before(before) => {
+                let end = messages.partition_point(|m| m.seq < before);
+                &messages[end.saturating_sub(limit)..end]
+            }
+            HistoryRange::After(after) => {
+                let start = messages.partition_point(|m| m.seq <= after);
+                &messages[start..(start + limit).min(messages.len())]
+            }
+        };
+        Ok(page.to_vec())
+    }
+}

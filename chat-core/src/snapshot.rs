@@ -1,0 +1,416 @@
+//! The persistent state of the chat as a pure fold of the log.
+//!
+//! [`Snapshot::apply`] is the only code that interprets a [`LogEntry`]. The live [`Chat`] applies
+//! every entry it emits to its own snapshot, a journal applies the same entries when it commits,
+//! and start-up restores from the journal's snapshot: so `restore(fold(log))` is the live state by
+//! construction. The fold is total: an entry that does not fit the state (a message for an unknown
+//! room, say) changes nothing, and no entry panics.
+//!
+//! [`Chat`]: crate::Chat
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::log::{LogEntry, Message};
+use crate::name::UserName;
+use crate::room::{RoomKey, RoomKind};
+use crate::time::Timestamp;
+
+/// The most notifications kept per user; older ones are dropped, oldest first.
+pub const NOTIFICATION_INBOX_CAP: u64 = 500;
+/// The most recent client ids remembered per user for idempotent sends.
+pub const CLIENT_ID_WINDOW: u64 = 1_000;
+/// Characters of message text kept in a notification's preview.
+pub const NOTIFICATION_PREVIEW_CHARS: usize = 120;
+
+/// Everything durable about one user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserState {
+    /// Rooms the user is a member of.
+    pub rooms: BTreeSet<RoomKey>,
+    /// Id the next notification gets (ids start at 1).
+    pub next_notification: u64,
+    /// Smallest notification id still kept.
+    pub oldest_notification: u64,
+    /// Notifications kept and not yet read.
+    pub unread_notifications: u32,
+    /// Position the next remembered client id gets.
+    pub next_client_id: u64,
+    /// Position of the oldest client id still remembered.
+    pub oldest_client_id: u64,
+}
+
+/// Everything durable about one room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomState {
+    /// Public, private or DM.
+    pub kind: RoomKind,
+    /// Owner of a private room.
+    pub owner: Option<UserName>,
+    /// Creation time.
+    pub created: Timestamp,
+    /// Members (persistent; presence is separate).
+    pub members: BTreeSet<UserName>,
+    /// `seq` of the latest message, 0 for none.
+    pub last_seq: u64,
+    /// Time of the latest message (creation time before any).
+    pub last_timestamp: Timestamp,
+}
+
+/// One member's read position in one room.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadState {
+    /// Everything up to and including this `seq` is read.
+    pub seq: u64,
+    /// `seq`s after the cursor that mention this member, ascending (group rooms only: in a DM
+    /// every unread message is a highlight).
+    pub highlights: VecDeque<u64>,
+}
+
+/// Why a notification was raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// The user was @mentioned in a group room.
+    Mention,
+    /// The user received a direct message.
+    Dm,
+}
+
+/// An entry in a user's notification inbox. Also the body of `mention_notification`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Per-user id, increasing from 1.
+    pub id: u64,
+    /// Why.
+    pub kind: NotificationKind,
+    /// Where.
+    pub room: RoomKey,
+    /// Which message.
+    pub seq: u64,
+    /// Who sent it.
+    pub sender: UserName,
+    /// The start of the message text.
+    pub preview: String,
+    /// When the message was sent.
+    pub timestamp: Timestamp,
+    /// Whether the user marked it read.
+    pub read: bool,
+}
+
+/// What a remembered client id maps to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientIdRecord {
+    /// The room of the original message.
+    pub room: RoomKey,
+    /// Its `seq`.
+    pub seq: u64,
+    /// Its timestamp.
+    pub timestamp: Timestamp,
+    /// Position in the user's window (for eviction).
+    pub position: u64,
+}
+
+/// A key of the snapshot that an entry changed: what a store must rewrite (or delete, when the
+/// key is no longer present) to keep its materialised tables equal to the fold.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Touched {
+    /// `Snapshot::users[user]`.
+    User(UserName),
+    /// `Snapshot::rooms[room]`.
+    Room(RoomKey),
+    /// `Snapshot::reads[(user, room)]`.
+    Read(UserName, RoomKey),
+    /// `Snapshot::notifications[(user, id)]`.
+    Notification(UserName, u64),
+    /// `Snapshot::client_ids[(user, client_id)]`.
+    ClientId(UserName, String),
+    /// `Snapshot::client_id_order[(user, position)]`.
+    ClientIdOrder(UserName, u64),
+}
+
+/// The state a [`Chat`](crate::Chat) needs at start-up: a pure fold of the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Known users.
+    pub users: BTreeMap<UserName, UserState>,
+    /// Rooms.
+    pub rooms: BTreeMap<RoomKey, RoomState>,
+    /// Read cursors, one per (member, room).
+    pub reads: BTreeMap<(UserName, RoomKey), ReadState>,
+    /// Notification inboxes.
+    pub notifications: BTreeMap<(UserName, u64), Notification>,
+    /// Remembered client ids per user.
+    pub client_ids: BTreeMap<(UserName, String), ClientIdRecord>,
+    /// Client ids per user in the order they were remembered (for eviction).
+    pub client_id_order: BTreeMap<(UserName, u64), String>,
+}
+
+/// Unread state of one member in one room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Unread {
+    /// The read cursor.
+    pub read_seq: u64,
+    /// Messages from others after the cursor.
+    pub unread: u64,
+    /// Those of them that mention the member (in a DM: all of them).
+    pub highlight: u64,
+}
+
+impl Snapshot {
+    /// The fold of a whole log.
+    pub fn from_log<'a>(entries: impl IntoIterator<Item = &'a LogEntry>) -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        for entry in entries {
+            snapshot.apply(entry);
+        }
+        snapshot
+    }
+
+    /// Applies one entry.
+    pub fn apply(&mut self, entry: &LogEntry) {
+        self.apply_with(entry, &mut |_| {});
+    }
+
+    /// Applies one entry, reporting every key it changed to `touched` (possibly more than once).
+    pub fn apply_with(&mut self, entry: &LogEntry, touched: &mut impl FnMut(Touched)) {
+        match entry {
+            LogEntry::UserAdded { user } => {
+                if !self.users.contains_key(user) {
+                    self.users.insert(user.clone(), new_user());
+                    touched(Touched::User(user.clone()));
+                }
+            }
+            LogEntry::RoomCreated { room, kind, owner, timestamp } => {
+                if !self.rooms.contains_key(room) {
+                    let state = RoomState {
+                        kind: *kind,
+                        owner: owner.clone(),
+                        created: *timestamp,
+                        members: BTreeSet::new(),
+                        last_seq: 0,
+                        last_timestamp: *timestamp,
+                    };
+                    self.rooms.insert(room.clone(), state);
+                    touched(Touched::Room(room.clone()));
+                }
+            }
+            LogEntry::MemberAdded { room, user } => self.add_member(room, user, touched),
+            LogEntry::MemberRemoved { room, user } => self.remove_member(room, user, touched),
+            LogEntry::Message(message) => self.apply_message(message, touched),
+            LogEntry::ReadCursor { user, room, seq } => {
+                if let Some(read) = self.reads.get_mut(&(user.clone(), room.clone())) {
+                    if advance_cursor(read, *seq) {
+                        touched(Touched::Read(user.clone(), room.clone()));
+                    }
+                }
+            }
+            LogEntry::NotificationsRead { user, ids } => self.read_notifications(user, ids.as_deref(), touched),
+        }
+    }
+
+    /// Unread counts of `user` in `room`, if they are a member.
+    pub fn unread(&self, user: &UserName, room: &RoomKey) -> Option<Unread> {
+        let state = self.rooms.get(room)?;
+        let read = self.reads.get(&(user.clone(), room.clone()))?;
+        let unread = state.last_seq.saturating_sub(read.seq);
+        let highlight = if room.is_dm() { unread } else { read.highlights.len() as u64 };
+        Some(Unread { read_seq: read.seq, unread, highlight })
+    }
+
+    /// The user's notifications, newest first, at most `limit`.
+    pub fn notifications_of(&self, user: &UserName, limit: usize) -> Vec<Notification> {
+        self.notifications
+            .range((user.clone(), 0)..=(user.clone(), u64::MAX))
+            .rev()
+            .take(limit)
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
+
+    /// The original message a `(user, client_id)` pair stored, if remembered.
+    pub fn client_id(&self, user: &UserName, client_id: &str) -> Option<&ClientIdRecord> {
+        self.client_ids.get(&(user.clone(), client_id.to_owned()))
+    }
+
+    fn add_member(&mut self, room: &RoomKey, user: &UserName, touched: &mut impl FnMut(Touched)) {
+        let Some(state) = self.rooms.get_mut(room) else { return };
+        if !state.members.insert(user.clone()) {
+            return;
+        }
+        let last_seq = state.last_seq;
+        touched(Touched::Room(room.clone()));
+        self.users.entry(user.clone()).or_insert_with(new_user).rooms.insert(room.clone());
+        touched(Touched::User(user.clone()));
+        let read = ReadState { seq: last_seq, highlights: VecDeque::new() };
+        self.reads.insert((user.clone(), room.clone()), read);
+        touched(Touched::Read(user.clone(), room.clone()));
+    }
+
+    fn remove_member(&mut self, room: &RoomKey, user: &UserName, touched: &mut impl FnMut(Touched)) {
+        let Some(state) = self.rooms.get_mut(room) else { return };
+        if !state.members.remove(user) {
+            return;
+        }
+        touched(Touched::Room(room.clone()));
+        if let Some(u) = self.users.get_mut(user) {
+            u.rooms.remove(room);
+            touched(Touched::User(user.clone()));
+        }
+        self.reads.remove(&(user.clone(), room.clone()));
+        touched(Touched::Read(user.clone(), room.clone()));
+    }
+
+    fn apply_message(&mut self, m: &Message, touched: &mut impl FnMut(Touched)) {
+        let Some(state) = self.rooms.get_mut(&m.room) else { return };
+        state.last_seq = state.last_seq.max(m.seq);
+        state.last_timestamp = state.last_timestamp.max(m.timestamp);
+        touched(Touched::Room(m.room.clone()));
+        let is_dm = m.room.is_dm();
+
+        // The sender has read everything up to their own message.
+        if let Some(read) = self.reads.get_mut(&(m.sender.clone(), m.room.clone())) {
+            if advance_cursor(read, m.seq) {
+                touched(Touched::Read(m.sender.clone(), m.room.clone()));
+            }
+        }
+
+        // Highlights and notifications: each mentioned member once, and the DM peer.
+        let dm_peer = m.room.dm_peer(&m.sender).cloned();
+        for user in m.mentions.iter().chain(dm_peer.iter()) {
+            if *user == m.sender {
+                continue;
+            }
+            let Some(read) = self.reads.get_mut(&(user.clone(), m.room.clone())) else { continue };
+            let first_time = !read.highlights.contains(&m.seq);
+            if !is_dm && m.seq > read.seq && first_time {
+                // Entries arrive in seq order, so pushing keeps the deque sorted.
+                read.highlights.push_back(m.seq);
+                touched(Touched::Read(user.clone(), m.room.clone()));
+            }
+            let already = self
+                .notifications
+                .range((user.clone(), 0)..=(user.clone(), u64::MAX))
+                .next_back()
+                .is_some_and(|(_, n)| n.room == m.room && n.seq == m.seq);
+            if !already {
+                let kind = if is_dm { NotificationKind::Dm } else { NotificationKind::Mention };
+                self.push_notification(user, m, kind, touched);
+            }
+        }
+
+        if let Some(client_id) = &m.client_id {
+            self.remember_client_id(m, client_id, touched);
+        }
+    }
+
+    fn push_notification(
+        &mut self,
+        user: &UserName,
+        m: &Message,
+        kind: NotificationKind,
+        touched: &mut impl FnMut(Touched),
+    ) {
+        let u = self.users.entry(user.clone()).or_insert_with(new_user);
+        let id = u.next_notification;
+        u.next_notification += 1;
+        u.unread_notifications += 1;
+        let preview: String = m.content.chars().take(NOTIFICATION_PREVIEW_CHARS).collect();
+        let n = Notification {
+            id,
+            kind,
+            room: m.room.clone(),
+            seq: m.seq,
+            sender: m.sender.clone(),
+            preview,
+            timestamp: m.timestamp,
+            read: false,
+        };
+        self.notifications.insert((user.clone(), id), n);
+        touched(Touched::Notification(user.clone(), id));
+        while u.next_notification - u.oldest_notification > NOTIFICATION_INBOX_CAP {
+            let old = u.oldest_notification;
+            u.oldest_notification += 1;
+            if let Some(evicted) = self.notifications.remove(&(user.clone(), old)) {
+                if !evicted.read {
+                    u.unread_notifications = u.unread_notifications.saturating_sub(1);
+                }
+                touched(Touched::Notification(user.clone(), old));
+            }
+        }
+        touched(Touched::User(user.clone()));
+    }
+
+    fn remember_client_id(&mut self, m: &Message, client_id: &str, touched: &mut impl FnMut(Touched)) {
+        let key = (m.sender.clone(), client_id.to_owned());
+        if self.client_ids.contains_key(&key) {
+            return;
+        }
+        let u = self.users.entry(m.sender.clone()).or_insert_with(new_user);
+        let position = u.next_client_id;
+        u.next_client_id += 1;
+        let record = ClientIdRecord { room: m.room.clone(), seq: m.seq, timestamp: m.timestamp, position };
+        self.client_ids.insert(key, record);
+        self.client_id_order.insert((m.sender.clone(), position), client_id.to_owned());
+        touched(Touched::ClientId(m.sender.clone(), client_id.to_owned()));
+        touched(Touched::ClientIdOrder(m.sender.clone(), position));
+        while u.next_client_id - u.oldest_client_id > CLIENT_ID_WINDOW {
+            let old = u.oldest_client_id;
+            u.oldest_client_id += 1;
+            if let Some(id) = self.client_id_order.remove(&(m.sender.clone(), old)) {
+                touched(Touched::ClientIdOrder(m.sender.clone(), old));
+                self.client_ids.remove(&(m.sender.clone(), id.clone()));
+                touched(Touched::ClientId(m.sender.clone(), id));
+            }
+        }
+        touched(Touched::User(m.sender.clone()));
+    }
+
+    fn read_notifications(&mut self, user: &UserName, ids: Option<&[u64]>, touched: &mut impl FnMut(Touched)) {
+        let Some(u) = self.users.get_mut(user) else { return };
+        let mut changed = false;
+        let mut mark = |n: &mut Notification| {
+            if !n.read {
+                n.read = true;
+                u.unread_notifications = u.unread_notifications.saturating_sub(1);
+                touched(Touched::Notification(user.clone(), n.id));
+                changed = true;
+            }
+        };
+        match ids {
+            None => {
+                for (_, n) in self.notifications.range_mut((user.clone(), 0)..=(user.clone(), u64::MAX)) {
+                    mark(n);
+                }
+            }
+            Some(ids) => {
+                for id in ids {
+                    if let Some(n) = self.notifications.get_mut(&(user.clone(), *id)) {
+                        mark(n);
+                    }
+                }
+            }
+        }
+        if changed {
+            touched(Touched::User(user.clone()));
+        }
+    }
+}
+
+fn new_user() -> UserState {
+    UserState { next_notification: 1, oldest_notification: 1, ..UserState::default() }
+}
+
+/// Moves a cursor forward (never back) and drops the highlights it passes. Returns whether it
+/// moved.
+fn advance_cursor(read: &mut ReadState, seq: u64) -> bool {
+    if seq <= read.seq {
+        return false;
+    }
+    read.seq = seq;
+    while read.highlights.front().is_some_and(|&h| h <= seq) {
+        read.highlights.pop_front();
+    }
+    true
+}
