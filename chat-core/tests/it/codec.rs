@@ -19,7 +19,8 @@ fn seed_style_frames_decode() {
 
 #[test]
 fn msgpack_round_trips_with_the_same_schema() {
-    let msg = ClientMsg::MarkRead { room: RoomRef { room: Some("group:lobby".into()), ..RoomRef::default() }, seq: Some(7) };
+    let msg =
+        ClientMsg::MarkRead { room: RoomRef { room: Some("group:lobby".into()), ..RoomRef::default() }, seq: Some(7) };
     for codec in [Codec::Json, Codec::MsgPack] {
         let bytes = codec.encode_client(&msg).unwrap();
         assert_eq!(codec.decode_client(&bytes).unwrap(), msg);

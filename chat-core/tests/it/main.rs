@@ -1,3 +1,12 @@
 //! chat-core integration tests, one binary; a module per area.
 
+mod sim; // the virtual-time simulator every scenario runs on
+
 mod codec; // wire codecs
+mod history; // history pages and resume
+mod limits; // rate limits and abuse
+mod messaging; // seq, limits, idempotency, mentions
+mod notifications; // the inbox and its count
+mod presence; // presence and typing
+mod rooms; // public, private and DM rooms
+mod unread; // unread/highlight counts, cursors, receipts
