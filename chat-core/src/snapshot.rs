@@ -200,10 +200,10 @@ impl Snapshot {
             LogEntry::MemberRemoved { room, user } => self.remove_member(room, user, touched),
             LogEntry::Message(message) => self.apply_message(message, touched),
             LogEntry::ReadCursor { user, room, seq } => {
-                if let Some(read) = self.reads.get_mut(&(user.clone(), room.clone())) {
-                    if advance_cursor(read, *seq) {
-                        touched(Touched::Read(user.clone(), room.clone()));
-                    }
+                if let Some(read) = self.reads.get_mut(&(user.clone(), room.clone()))
+                    && advance_cursor(read, *seq)
+                {
+                    touched(Touched::Read(user.clone(), room.clone()));
                 }
             }
             LogEntry::NotificationsRead { user, ids } => self.read_notifications(user, ids.as_deref(), touched),
@@ -270,10 +270,10 @@ impl Snapshot {
         let is_dm = m.room.is_dm();
 
         // The sender has read everything up to their own message.
-        if let Some(read) = self.reads.get_mut(&(m.sender.clone(), m.room.clone())) {
-            if advance_cursor(read, m.seq) {
-                touched(Touched::Read(m.sender.clone(), m.room.clone()));
-            }
+        if let Some(read) = self.reads.get_mut(&(m.sender.clone(), m.room.clone()))
+            && advance_cursor(read, m.seq)
+        {
+            touched(Touched::Read(m.sender.clone(), m.room.clone()));
         }
 
         // Highlights and notifications: each mentioned member once, and the DM peer.

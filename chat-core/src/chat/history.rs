@@ -80,10 +80,10 @@ impl Chat {
 
     pub(super) fn loaded(&mut self, load: LoadId, result: Result<Vec<Message>, LoadError>) {
         let Some(pending) = self.loads.remove(&load) else { return };
-        if let Caller::Session(session) = pending.caller {
-            if !self.sessions.contains_key(&session) {
-                return;
-            }
+        if let Caller::Session(session) = pending.caller
+            && !self.sessions.contains_key(&session)
+        {
+            return;
         }
         // Membership may have ended while the page was read.
         if !self.is_member(&pending.user, &pending.room) {

@@ -104,10 +104,10 @@ impl Chat {
         for m in mentions(content) {
             match m.target {
                 MentionTarget::User(name) => {
-                    if let Ok(name) = UserName::new(name) {
-                        if r.members.contains(&name) {
-                            push(&name, &mut out);
-                        }
+                    if let Ok(name) = UserName::new(name)
+                        && r.members.contains(&name)
+                    {
+                        push(&name, &mut out);
                     }
                 }
                 MentionTarget::Room => r.members.iter().for_each(|u| push(u, &mut out)),

@@ -196,10 +196,11 @@ impl Chat {
         let key = room.resolve(user).map_err(|e| {
             Refusal::new(ErrorCode::InvalidRoom, e.to_string()).room(room.room.as_deref().unwrap_or(""))
         })?;
-        if let RoomKey::Dm(a, b) = &key {
-            if a != user && b != user {
-                return Err(Refusal::new(ErrorCode::Forbidden, "that is someone else's conversation").room(&key));
-            }
+        if let RoomKey::Dm(a, b) = &key
+            && a != user
+            && b != user
+        {
+            return Err(Refusal::new(ErrorCode::Forbidden, "that is someone else's conversation").room(&key));
         }
         Ok(key)
     }

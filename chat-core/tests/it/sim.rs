@@ -90,11 +90,9 @@ impl Sim {
                     _ => None,
                 })
                 .collect();
-            if !batch.is_empty() {
-                if self.journal.append(&batch).is_err() {
-                    self.restore_after_failure();
-                    return;
-                }
+            if !batch.is_empty() && self.journal.append(&batch).is_err() {
+                self.restore_after_failure();
+                return;
             }
             let mut loads = Vec::new();
             for output in outputs {
