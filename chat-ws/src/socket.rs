@@ -1,0 +1,409 @@
+//! The WebSocket adapter: first-frame authentication and the per-connection pump.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::{ClientMsg, Codec, ErrorCode, ServerMsg, UserName};
+use futures::future::BoxFuture;
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
+
+use crate::frame::{CloseNotice, OutFrame, SessionEvent, one_off};
+use crate::hub::HubHandle;
+use crate::limits::ConnLimits;
+use crate::session::SessionLink;
+
+/// Checks first-frame credentials (`{"type":"register", ...}`). Implemented by the server on
+/// top of its account store.
+pub trait Authenticator: Send + Sync {
+    /// Signs up or logs in with `username` + `password`, or resumes `token`. On success returns
+    /// the user and, when one was issued, a session token for later connections (sent back in
+    /// `registered`). On failure returns the `error` frame to send (for example
+    /// `bad_credentials`); the client may try again.
+    fn authenticate(
+        &self,
+        username: Option<String>,
+        password: Option<String>,
+        token: Option<String>,
+    ) -> BoxFuture<'static, Result<(UserName, Option<String>), ServerMsg>>;
+}
+
+/// How a connection is authenticated.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Auth {
+    /// Already authenticated during the HTTP upgrade (cookie or bearer token).
+    User(UserName),
+    /// The first frame must be `register`, checked by this authenticator. On success the
+    /// adapter sends `registered` and then connects the session (`connected` follows).
+    FirstFrame(Arc<dyn Authenticator>),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::User(user) => f.debug_tuple("User").field(user).finish(),
+            Auth::FirstFrame(_) => f.write_str("FirstFrame(..)"),
+        }
+    }
+}
+
+/// Drives one WebSocket connection until it ends: authenticates (see [`Auth`]), connects a
+/// session to the hub, then pumps frames both ways.
+///
+/// - Client frames are decoded with `codec` (`chat.v1.json` in text frames, `chat.v1.msgpack`
+///   in binary frames). A frame of the wrong kind closes with 1003, invalid UTF-8 with 1007, an
+///   oversize frame or message with 1009, a protocol violation with 1002. A frame that is not
+///   a valid request (not an object, unknown `type`, bad fields) gets an `error` event with the
+///   codec's code, and the connection stays open.
+/// - Events from the hub are written in batches (up to `ConnLimits::write_batch` frames per
+///   flush). A flush that waits longer than `write_timeout` drops the connection.
+/// - A ping is sent after `ping_interval` of silence; after `idle_timeout` of silence the
+///   connection is closed with 1001.
+/// - When the hub ends the session (shutdown 1001, slow consumer 1008, flooding 1008, logout
+///   1000, failed commit 1011) the close frame carries that code and reason.
+///
+/// The hub sees `Input::Disconnect` exactly once when this returns. Never returns an error:
+/// a peer going away is normal.
+pub async fn serve_socket<S>(hub: HubHandle, mut ws: WebSocketStream<S>, codec: Codec, auth: Auth)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = hub.limits().clone();
+    let user = match auth {
+        Auth::User(user) => user,
+        Auth::FirstFrame(authenticator) => match authenticate(&mut ws, codec, &*authenticator, &limits, &hub).await {
+            Some(user) => user,
+            None => return,
+        },
+    };
+    let link = match hub.connect(user).await {
+        Ok(link) => link,
+        Err(_) => {
+            close(&mut ws, CloseNotice::GOING_AWAY, limits.write_timeout).await;
+            return;
+        }
+    };
+    Pump { ws, codec, link, hub, limits }.run().await;
+}
+
+/// How long to try to send a close frame to a peer whose writes were already stuck.
+const STUCK_CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How reading one frame ended the connection, if it did.
+enum Inbound {
+    Continue,
+    Close(CloseNotice),
+    /// The peer closed or the transport failed: nothing more to send.
+    Gone,
+}
+
+/// First-frame authentication. Returns the user, or `None` when the connection was closed.
+async fn authenticate<S>(
+    ws: &mut WebSocketStream<S>,
+    codec: Codec,
+    authenticator: &dyn Authenticator,
+    limits: &ConnLimits,
+    hub: &HubHandle,
+) -> Option<UserName>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    const AUTH_TIMEOUT: CloseNotice = CloseNotice { code: 1008, reason: "authentication timed out" };
+    const AUTH_FAILED: CloseNotice = CloseNotice { code: 1008, reason: "authentication failed" };
+    let deadline = Instant::now() + limits.auth_timeout;
+    let mut attempts = 0;
+    loop {
+        let next = tokio::time::timeout_at(deadline, ws.next()).await;
+        let msg = match next {
+            Err(_) => {
+                close(ws, AUTH_TIMEOUT, limits.write_timeout).await;
+                return None;
+            }
+            Ok(None) => return None,
+            Ok(Some(Err(e))) => {
+                if let Some(notice) = error_close(&e) {
+                    close(ws, notice, limits.write_timeout).await;
+                }
+                return None;
+            }
+            Ok(Some(Ok(msg))) => msg,
+        };
+        let bytes = match frame_payload(codec, msg) {
+            Payload::Data(bytes) => bytes,
+            Payload::Control => {
+                let _ = ws.flush().await;
+                continue;
+            }
+            Payload::Closed => {
+                let _ = ws.flush().await;
+                return None;
+            }
+            Payload::WrongKind(notice) => {
+                close(ws, notice, limits.write_timeout).await;
+                return None;
+            }
+        };
+        hub.count_frames_in(1);
+        let answer = match codec.decode_client(&bytes) {
+            Ok(ClientMsg::Register { username, password, token }) => {
+                match authenticator.authenticate(username, password, token).await {
+                    Ok((user, token)) => {
+                        let registered = ServerMsg::Registered { username: user.clone(), token };
+                        if !send_now(ws, codec, registered, hub).await {
+                            return None;
+                        }
+                        return Some(user);
+                    }
+                    Err(error) => error,
+                }
+            }
+            Ok(_) => ServerMsg::error(ErrorCode::Unauthorized, "authenticate first with a register frame"),
+            Err(e) => ServerMsg::error(e.code, e.message),
+        };
+        if !send_now(ws, codec, answer, hub).await {
+            return None;
+        }
+        attempts += 1;
+        if attempts >= limits.max_auth_attempts {
+            close(ws, AUTH_FAILED, limits.write_timeout).await;
+            return None;
+        }
+    }
+}
+
+/// Sends one event and flushes. `false` if the connection failed.
+async fn send_now<S>(ws: &mut WebSocketStream<S>, codec: Codec, msg: ServerMsg, hub: &HubHandle) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let Some(frame) = one_off(codec, msg) else { return true };
+    let limits = hub.limits();
+    match tokio::time::timeout(limits.write_timeout, ws.send(frame)).await {
+        Ok(Ok(())) => {
+            hub.count_frames_out(1);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A frame's data, checked against the codec's frame kind.
+enum Payload {
+    Data(Bytes),
+    /// Ping/pong/raw frame: nothing for the core (tungstenite queues the pong).
+    Control,
+    /// The peer sent a close frame (tungstenite queues the reply).
+    Closed,
+    WrongKind(CloseNotice),
+}
+
+fn frame_payload(codec: Codec, msg: Message) -> Payload {
+    const TEXT_ON_BINARY: CloseNotice = CloseNotice { code: 1003, reason: "text frame on chat.v1.msgpack" };
+    const BINARY_ON_TEXT: CloseNotice = CloseNotice { code: 1003, reason: "binary frame on chat.v1.json" };
+    match (msg, codec) {
+        (Message::Text(text), Codec::Json) => Payload::Data(Bytes::from(text)),
+        (Message::Binary(bytes), Codec::MsgPack) => Payload::Data(bytes),
+        (Message::Text(_), _) => Payload::WrongKind(TEXT_ON_BINARY),
+        (Message::Binary(_), _) => Payload::WrongKind(BINARY_ON_TEXT),
+        (Message::Close(_), _) => Payload::Closed,
+        (Message::Ping(_) | Message::Pong(_) | Message::Frame(_), _) => Payload::Control,
+    }
+}
+
+/// The close code for a read error, or `None` when the transport is gone.
+fn error_close(error: &WsError) -> Option<CloseNotice> {
+    match error {
+        WsError::Capacity(CapacityError::MessageTooLong { .. }) => {
+            Some(CloseNotice { code: 1009, reason: "frame or message too large" })
+        }
+        WsError::Capacity(_) => Some(CloseNotice { code: 1009, reason: "too large" }),
+        WsError::Utf8(_) => Some(CloseNotice { code: 1007, reason: "invalid UTF-8 in a text frame" }),
+        WsError::Protocol(_) => Some(CloseNotice { code: 1002, reason: "protocol error" }),
+        WsError::AttackAttempt => Some(CloseNotice { code: 1008, reason: "rejected" }),
+        _ => None,
+    }
+}
+
+/// Sends a close frame (bounded by `write_timeout`), then waits briefly for the peer's close so
+/// the close frame is not lost to a TCP reset.
+async fn close<S>(ws: &mut WebSocketStream<S>, notice: CloseNotice, timeout: Duration)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let frame = CloseFrame { code: CloseCode::from(notice.code), reason: notice.reason.into() };
+    let sent = tokio::time::timeout(timeout, ws.close(Some(frame))).await;
+    if !matches!(sent, Ok(Ok(()))) {
+        return;
+    }
+    // Drain until the peer answers the close (or the stream ends), for a bounded time.
+    let _ = tokio::time::timeout(timeout, async { while let Some(Ok(_)) = ws.next().await {} }).await;
+}
+
+/// How a guarded write ended.
+enum Written {
+    Ok,
+    /// Timed out or failed: drop the connection.
+    Failed,
+    /// The hub closed the session while the write was stuck.
+    Closed(CloseNotice),
+}
+
+/// One connection after authentication.
+struct Pump<S> {
+    ws: WebSocketStream<S>,
+    codec: Codec,
+    link: SessionLink,
+    hub: HubHandle,
+    limits: ConnLimits,
+}
+
+impl<S> Pump<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    async fn run(mut self) {
+        let mut last_heard = Instant::now();
+        let mut pinged = false;
+        let timer = tokio::time::sleep(self.limits.ping_interval);
+        tokio::pin!(timer);
+        let end = loop {
+            tokio::select! {
+                biased;
+                event = self.link.recv() => match event {
+                    SessionEvent::Frame(frame) => match self.write_batch(frame).await {
+                        Written::Ok => {}
+                        Written::Failed => break None,
+                        Written::Closed(notice) => break Some((notice, STUCK_CLOSE_TIMEOUT)),
+                    },
+                    SessionEvent::Close(notice) => break Some((notice, self.limits.write_timeout)),
+                },
+                msg = self.ws.next() => {
+                    last_heard = Instant::now();
+                    pinged = false;
+                    match self.inbound(msg).await {
+                        Inbound::Continue => {}
+                        Inbound::Close(notice) => break Some((notice, self.limits.write_timeout)),
+                        Inbound::Gone => break None,
+                    }
+                }
+                () = &mut timer => {
+                    let silent = last_heard.elapsed();
+                    if silent >= self.limits.idle_timeout {
+                        break Some((CloseNotice::IDLE, self.limits.write_timeout));
+                    }
+                    if silent >= self.limits.ping_interval && !pinged {
+                        pinged = true;
+                        match self.flush_guarded(Some(Message::Ping(Bytes::new()))).await {
+                            Written::Ok => {}
+                            Written::Failed => break None,
+                            Written::Closed(notice) => break Some((notice, STUCK_CLOSE_TIMEOUT)),
+                        }
+                    }
+                }
+            }
+            let next_ping = last_heard + self.limits.ping_interval;
+            let next = if pinged { last_heard + self.limits.idle_timeout } else { next_ping };
+            if timer.deadline() != next {
+                timer.as_mut().reset(next);
+            }
+        };
+        if let Some((notice, timeout)) = end {
+            close(&mut self.ws, notice, timeout).await;
+        }
+        // Dropping the link tells the hub: exactly one Disconnect.
+    }
+
+    /// Handles one read result.
+    async fn inbound(&mut self, msg: Option<Result<Message, WsError>>) -> Inbound {
+        let msg = match msg {
+            None => return Inbound::Gone,
+            Some(Err(e)) => return error_close(&e).map_or(Inbound::Gone, Inbound::Close),
+            Some(Ok(msg)) => msg,
+        };
+        let bytes = match frame_payload(self.codec, msg) {
+            Payload::Data(bytes) => bytes,
+            Payload::Control => {
+                // Send the queued pong now.
+                return match self.flush_guarded(None).await {
+                    Written::Ok => Inbound::Continue,
+                    Written::Failed => Inbound::Gone,
+                    Written::Closed(notice) => Inbound::Close(notice),
+                };
+            }
+            Payload::Closed => {
+                // tungstenite queued the close reply; send it and stop.
+                let _ = tokio::time::timeout(self.limits.write_timeout, self.ws.flush()).await;
+                return Inbound::Gone;
+            }
+            Payload::WrongKind(notice) => return Inbound::Close(notice),
+        };
+        self.hub.count_frames_in(1);
+        match self.codec.decode_client(&bytes) {
+            Ok(msg) => {
+                if self.link.send(msg).await.is_err() {
+                    return Inbound::Close(CloseNotice::GOING_AWAY);
+                }
+            }
+            Err(e) => {
+                if let Some(frame) = one_off(self.codec, ServerMsg::error(e.code, e.message)) {
+                    match self.flush_guarded(Some(frame)).await {
+                        Written::Ok => self.hub.count_frames_out(1),
+                        Written::Failed => return Inbound::Gone,
+                        Written::Closed(notice) => return Inbound::Close(notice),
+                    }
+                }
+            }
+        }
+        Inbound::Continue
+    }
+
+    /// Writes `first` and whatever else is queued (up to the batch size), then flushes once.
+    async fn write_batch(&mut self, first: Arc<OutFrame>) -> Written {
+        let mut batch = Vec::with_capacity(4);
+        batch.extend(first.to_message(self.codec));
+        while batch.len() < self.limits.write_batch {
+            match self.link.try_recv() {
+                Some(frame) => batch.extend(frame.to_message(self.codec)),
+                None => break,
+            }
+        }
+        let count = batch.len() as u64;
+        let written = self.write_guarded(batch).await;
+        if let Written::Ok = written {
+            self.hub.count_frames_out(count);
+        }
+        written
+    }
+
+    /// Flushes whatever tungstenite queued (a pong, a close reply).
+    async fn flush_guarded(&mut self, msg: Option<Message>) -> Written {
+        self.write_guarded(msg.into_iter().collect()).await
+    }
+
+    /// Writes `msgs` and flushes once, giving up if the peer does not read within
+    /// `write_timeout` or the hub closes the session meanwhile.
+    async fn write_guarded(&mut self, msgs: Vec<Message>) -> Written {
+        let ws = &mut self.ws;
+        let write = async move {
+            for msg in msgs {
+                ws.feed(msg).await?;
+            }
+            ws.flush().await
+        };
+        tokio::select! {
+            result = tokio::time::timeout(self.limits.write_timeout, write) => match result {
+                Ok(Ok(())) => Written::Ok,
+                _ => Written::Failed,
+            },
+            // A slow consumer is stuck here: stop waiting for it.
+            notice = self.link.closed() => Written::Closed(notice),
+        }
+    }
+}
