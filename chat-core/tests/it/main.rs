@@ -3,9 +3,11 @@
 mod sim; // the virtual-time simulator every scenario runs on
 
 mod codec; // wire codecs
+mod corpus; // replays every fuzz corpus file
 mod history; // history pages and resume
 mod limits; // rate limits and abuse
 mod messaging; // seq, limits, idempotency, mentions
+mod model; // model-based property tests against a naive reference
 mod notifications; // the inbox and its count
 mod presence; // presence and typing
 mod rooms; // public, private and DM rooms

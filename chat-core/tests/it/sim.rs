@@ -142,6 +142,11 @@ impl Sim {
         self.restore_after_failure();
     }
 
+    /// The id the next `connect` will use.
+    pub fn peek_next_session(&self) -> u64 {
+        self.next_session
+    }
+
     pub fn connect(&mut self, name: &str) -> SessionId {
         let session = SessionId(self.next_session);
         self.next_session += 1;
