@@ -1,0 +1,129 @@
+//! The [`Journal`] implementation: group-committed appends, snapshot load, history pages.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+
+use chat_core::snapshot::Touched;
+use chat_core::{HistoryQuery, HistoryRange, Journal, LogEntry, Message, RoomKey, Snapshot};
+use redb::ReadableTable;
+
+use crate::error::StoreError;
+use crate::store::Store;
+use crate::{key, table};
+
+impl Journal for Store {
+    type Error = StoreError;
+
+    /// Appends a batch in one write transaction with a durable commit.
+    ///
+    /// Each message is stored once in `messages` (a message whose `seq` is not above the room's
+    /// latest stored one is ignored, as in `MemoryJournal`); every entry is folded into the
+    /// store's snapshot and the keys it touched are rewritten in the same transaction. On error
+    /// nothing of the batch is visible and the in-memory fold is reloaded from the tables before
+    /// the next append.
+    fn append(&mut self, entries: &[LogEntry]) -> Result<(), StoreError> {
+        let mut writer = self.writer();
+        let mut snapshot = match writer.snapshot.take() {
+            Some(snapshot) => snapshot,
+            None => self.read(table::load_snapshot)?,
+        };
+        // On any error below, `writer.snapshot` stays `None`: the half-applied fold is dropped
+        // and the next append reloads what is durable.
+        self.write(|txn| {
+            let mut touched = Vec::new();
+            let mut messages = txn.open_table(table::MESSAGES)?;
+            let mut last_seq: HashMap<RoomKey, u64> = HashMap::new();
+            for entry in entries {
+                snapshot.apply_with(entry, &mut |t: Touched| touched.push(t));
+                if let LogEntry::Message(m) = entry {
+                    let last = match last_seq.get(&m.room) {
+                        Some(&last) => Some(last),
+                        None => last_stored_seq(&messages, &m.room)?,
+                    };
+                    if last.is_none_or(|last| last < m.seq) {
+                        let value = table::encode("message", m)?;
+                        messages.insert(key::message(&m.room, m.seq).as_slice(), value.as_slice())?;
+                        last_seq.insert(m.room.clone(), m.seq);
+                    }
+                }
+            }
+            drop(messages);
+            touched.sort_unstable();
+            touched.dedup();
+            table::write_touched(txn, &snapshot, &touched)
+        })?;
+        writer.snapshot = Some(snapshot);
+        Ok(())
+    }
+
+    /// Reads the materialised tables (no message is read). Fast at start-up whatever the number
+    /// of stored messages.
+    fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        // Under the writer lock, so that the fold can be cached for the next append without
+        // racing a commit.
+        let mut writer = self.writer();
+        let snapshot = self.read(table::load_snapshot)?;
+        if writer.snapshot.is_none() {
+            writer.snapshot = Some(snapshot.clone());
+        }
+        Ok(snapshot)
+    }
+
+    /// A page by range scan on `(room, seq)`; same pages as `MemoryJournal::history`.
+    fn history(&self, query: &HistoryQuery) -> Result<Vec<Message>, StoreError> {
+        let limit = query.limit as usize;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let room = &query.room;
+        let (start, end) = match query.range {
+            HistoryRange::Latest => (Bound::Included(0), Bound::Included(u64::MAX)),
+            HistoryRange::Before(0) | HistoryRange::After(u64::MAX) => return Ok(Vec::new()),
+            HistoryRange::Before(before) => (Bound::Included(0), Bound::Excluded(before)),
+            HistoryRange::After(after) => (Bound::Excluded(after), Bound::Included(u64::MAX)),
+        };
+        let start = start.map(|seq| key::message(room, seq));
+        let end = end.map(|seq| key::message(room, seq));
+        self.read(|txn| {
+            let messages = txn.open_table(table::MESSAGES)?;
+            let range = messages.range::<&[u8]>((bound_ref(&start), bound_ref(&end)))?;
+            let mut page = Vec::with_capacity(limit.min(128));
+            if matches!(query.range, HistoryRange::After(_)) {
+                for row in range.take(limit) {
+                    page.push(table::decode("messages", row?.1.value())?);
+                }
+            } else {
+                for row in range.rev().take(limit) {
+                    page.push(table::decode("messages", row?.1.value())?);
+                }
+                page.reverse();
+            }
+            Ok(page)
+        })
+    }
+}
+
+fn bound_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.as_slice()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// The highest `seq` stored for `room`, if any.
+fn last_stored_seq(
+    messages: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    room: &RoomKey,
+) -> Result<Option<u64>, StoreError> {
+    let start = key::message(room, 0);
+    let end = key::message(room, u64::MAX);
+    let last = messages.range::<&[u8]>(start.as_slice()..=end.as_slice())?.next_back().transpose()?;
+    match last {
+        None => Ok(None),
+        Some((k, _)) => {
+            let (_, seq) = key::split("messages", k.value())?;
+            key::trailing_u64("messages", seq).map(Some)
+        }
+    }
+}

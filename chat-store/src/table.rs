@@ -1,0 +1,173 @@
+//! The tables of a chat-store file, the value codec, and the mapping between the materialised
+//! tables and a [`Snapshot`].
+//!
+//! | table             | key                           | value (rmp-serde, named fields) |
+//! |-------------------|-------------------------------|---------------------------------|
+//! | `meta`            | `"schema_version"`            | `u32` big-endian                |
+//! | `messages`        | `room 0x00 seq`               | [`Message`]                     |
+//! | `users`           | `user`                        | [`UserState`]                   |
+//! | `rooms`           | `room`                        | [`RoomState`]                   |
+//! | `reads`           | `user 0x00 room`              | [`ReadState`]                   |
+//! | `notifications`   | `user 0x00 id`                | [`Notification`]                |
+//! | `client_ids`      | `user 0x00 client_id`         | [`ClientIdRecord`]              |
+//! | `client_id_order` | `user 0x00 position`          | client id (`String`)            |
+//! | `accounts`        | `user`                        | [`Account`](crate::Account)     |
+//! | `tokens`          | token hash (32 bytes)         | [`TokenRecord`](crate::TokenRecord) |
+//! | `settings`        | key (UTF-8)                   | raw bytes                       |
+
+use chat_core::Snapshot;
+use chat_core::snapshot::{ClientIdRecord, Touched};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::StoreError;
+use crate::key;
+
+/// A table of byte-string keys and byte-string values.
+pub(crate) type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
+
+pub(crate) const META: Def = TableDefinition::new("meta");
+pub(crate) const MESSAGES: Def = TableDefinition::new("messages");
+pub(crate) const USERS: Def = TableDefinition::new("users");
+pub(crate) const ROOMS: Def = TableDefinition::new("rooms");
+pub(crate) const READS: Def = TableDefinition::new("reads");
+pub(crate) const NOTIFICATIONS: Def = TableDefinition::new("notifications");
+pub(crate) const CLIENT_IDS: Def = TableDefinition::new("client_ids");
+pub(crate) const CLIENT_ID_ORDER: Def = TableDefinition::new("client_id_order");
+pub(crate) const ACCOUNTS: Def = TableDefinition::new("accounts");
+pub(crate) const TOKENS: Def = TableDefinition::new("tokens");
+pub(crate) const SETTINGS: Def = TableDefinition::new("settings");
+
+/// Every table, created together when a file is initialised.
+pub(crate) const ALL: [Def; 11] =
+    [META, MESSAGES, USERS, ROOMS, READS, NOTIFICATIONS, CLIENT_IDS, CLIENT_ID_ORDER, ACCOUNTS, TOKENS, SETTINGS];
+
+/// The key in `meta` holding the schema version.
+pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
+
+/// Encodes a value (named fields, so `skip_serializing_if` and added `#[serde(default)]` fields
+/// stay readable).
+pub(crate) fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
+    rmp_serde::to_vec_named(value).map_err(|e| StoreError::Encode { what, detail: e.to_string() })
+}
+
+/// Decodes a value read from `table`.
+pub(crate) fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    rmp_serde::from_slice(bytes).map_err(|e| key::corrupt(table, &e.to_string()))
+}
+
+/// Reads the materialised tables back into a [`Snapshot`]. Reads no message.
+pub(crate) fn load_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot, StoreError> {
+    let mut snapshot = Snapshot::default();
+
+    for row in txn.open_table(USERS)?.iter()? {
+        let (k, v) = row?;
+        snapshot.users.insert(key::user("users", k.value())?, decode("users", v.value())?);
+    }
+    for row in txn.open_table(ROOMS)?.iter()? {
+        let (k, v) = row?;
+        snapshot.rooms.insert(key::room("rooms", k.value())?, decode("rooms", v.value())?);
+    }
+    for row in txn.open_table(READS)?.iter()? {
+        let (k, v) = row?;
+        let (user, room) = key::split("reads", k.value())?;
+        let id = (key::user("reads", user)?, key::room("reads", room)?);
+        snapshot.reads.insert(id, decode("reads", v.value())?);
+    }
+    for row in txn.open_table(NOTIFICATIONS)?.iter()? {
+        let (k, v) = row?;
+        let (user, id) = key::split("notifications", k.value())?;
+        let id = (key::user("notifications", user)?, key::trailing_u64("notifications", id)?);
+        snapshot.notifications.insert(id, decode("notifications", v.value())?);
+    }
+    for row in txn.open_table(CLIENT_IDS)?.iter()? {
+        let (k, v) = row?;
+        let (user, client_id) = key::split("client_ids", k.value())?;
+        let id = (key::user("client_ids", user)?, key::string("client_ids", client_id)?);
+        let record: ClientIdRecord = decode("client_ids", v.value())?;
+        snapshot.client_ids.insert(id, record);
+    }
+    for row in txn.open_table(CLIENT_ID_ORDER)?.iter()? {
+        let (k, v) = row?;
+        let (user, position) = key::split("client_id_order", k.value())?;
+        let id = (key::user("client_id_order", user)?, key::trailing_u64("client_id_order", position)?);
+        snapshot.client_id_order.insert(id, decode("client_id_order", v.value())?);
+    }
+    Ok(snapshot)
+}
+
+/// Writes (or deletes, when the snapshot no longer holds it) every touched key. `touched` must be
+/// sorted and deduplicated.
+pub(crate) fn write_touched(
+    txn: &WriteTransaction,
+    snapshot: &Snapshot,
+    touched: &[Touched],
+) -> Result<(), StoreError> {
+    // Touched sorts by variant first, so each table is opened once, in order.
+    let mut i = 0;
+    while i < touched.len() {
+        let kind = std::mem::discriminant(&touched[i]);
+        let mut table = txn.open_table(table_of(&touched[i]))?;
+        while i < touched.len() && std::mem::discriminant(&touched[i]) == kind {
+            put_touched(&mut table, snapshot, &touched[i])?;
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+fn table_of(touched: &Touched) -> Def {
+    match touched {
+        Touched::User(_) => USERS,
+        Touched::Room(_) => ROOMS,
+        Touched::Read(..) => READS,
+        Touched::Notification(..) => NOTIFICATIONS,
+        Touched::ClientId(..) => CLIENT_IDS,
+        Touched::ClientIdOrder(..) => CLIENT_ID_ORDER,
+    }
+}
+
+fn put_touched(
+    table: &mut redb::Table<'_, &'static [u8], &'static [u8]>,
+    snapshot: &Snapshot,
+    touched: &Touched,
+) -> Result<(), StoreError> {
+    let (k, value) = match touched {
+        Touched::User(user) => {
+            (user.as_str().as_bytes().to_vec(), snapshot.users.get(user).map(|v| encode("user", v)).transpose()?)
+        }
+        Touched::Room(room) => {
+            (room.to_string().into_bytes(), snapshot.rooms.get(room).map(|v| encode("room", v)).transpose()?)
+        }
+        Touched::Read(user, room) => {
+            let id = (user.clone(), room.clone());
+            let value = snapshot.reads.get(&id).map(|v| encode("read cursor", v)).transpose()?;
+            (key::name_bytes(user.as_str(), room.to_string().as_bytes()), value)
+        }
+        Touched::Notification(user, n) => {
+            let value =
+                snapshot.notifications.get(&(user.clone(), *n)).map(|v| encode("notification", v)).transpose()?;
+            (key::name_u64(user.as_str(), *n), value)
+        }
+        Touched::ClientId(user, client_id) => {
+            let id = (user.clone(), client_id.clone());
+            let value = snapshot.client_ids.get(&id).map(|v| encode("client id", v)).transpose()?;
+            (key::name_bytes(user.as_str(), client_id.as_bytes()), value)
+        }
+        Touched::ClientIdOrder(user, position) => {
+            let id = (user.clone(), *position);
+            let value = snapshot.client_id_order.get(&id).map(|v| encode("client id", v)).transpose()?;
+            (key::name_u64(user.as_str(), *position), value)
+        }
+    };
+    match value {
+        Some(value) => {
+            table.insert(k.as_slice(), value.as_slice())?;
+        }
+        None => {
+            table.remove(k.as_slice())?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! chat-store integration tests, one binary; a module per area.
+
+mod common; // a reopenable in-memory backend and log generators
+
+mod account; // accounts, tokens and settings
+mod crash; // SIGKILL at random moments: acknowledged batches survive, no batch half visible
+mod damaged; // damaged, foreign, empty, truncated files and other schema versions
+mod fault; // I/O errors and a full disk during commit
+mod golden; // a committed v1 file opens with exact contents
+mod model; // the store against MemoryJournal, before and after reopen
