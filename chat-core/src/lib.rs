@@ -73,6 +73,10 @@
 #![warn(missing_docs)]
 
 mod chat;
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 #[cfg(feature = "codec")]
 pub mod codec;
 mod error;
