@@ -170,16 +170,20 @@ impl Snapshot {
 
     /// Applies one entry.
     pub fn apply(&mut self, entry: &LogEntry) {
-        self.apply_with(entry, &mut |_| {});
+        self.apply_tracked(entry, &mut NoTrack);
     }
 
     /// Applies one entry, reporting every key it changed to `touched` (possibly more than once).
     pub fn apply_with(&mut self, entry: &LogEntry, touched: &mut impl FnMut(Touched)) {
+        self.apply_tracked(entry, &mut Track(touched));
+    }
+
+    fn apply_tracked(&mut self, entry: &LogEntry, touched: &mut impl Tracker) {
         match entry {
             LogEntry::UserAdded { user } => {
                 if !self.users.contains_key(user) {
                     self.users.insert(user.clone(), new_user());
-                    touched(Touched::User(user.clone()));
+                    touched.touch(|| Touched::User(user.clone()));
                 }
             }
             LogEntry::RoomCreated { room, kind, owner, timestamp } => {
@@ -193,7 +197,7 @@ impl Snapshot {
                         last_timestamp: *timestamp,
                     };
                     self.rooms.insert(room.clone(), state);
-                    touched(Touched::Room(room.clone()));
+                    touched.touch(|| Touched::Room(room.clone()));
                 }
             }
             LogEntry::MemberAdded { room, user } => self.add_member(room, user, touched),
@@ -203,7 +207,7 @@ impl Snapshot {
                 if let Some(read) = self.reads.get_mut(&(user.clone(), room.clone()))
                     && advance_cursor(read, *seq)
                 {
-                    touched(Touched::Read(user.clone(), room.clone()));
+                    touched.touch(|| Touched::Read(user.clone(), room.clone()));
                 }
             }
             LogEntry::NotificationsRead { user, ids } => self.read_notifications(user, ids.as_deref(), touched),
@@ -234,46 +238,46 @@ impl Snapshot {
         self.client_ids.get(&(user.clone(), client_id.to_owned()))
     }
 
-    fn add_member(&mut self, room: &RoomKey, user: &UserName, touched: &mut impl FnMut(Touched)) {
+    fn add_member(&mut self, room: &RoomKey, user: &UserName, touched: &mut impl Tracker) {
         let Some(state) = self.rooms.get_mut(room) else { return };
         if !state.members.insert(user.clone()) {
             return;
         }
         let last_seq = state.last_seq;
-        touched(Touched::Room(room.clone()));
+        touched.touch(|| Touched::Room(room.clone()));
         self.users.entry(user.clone()).or_insert_with(new_user).rooms.insert(room.clone());
-        touched(Touched::User(user.clone()));
+        touched.touch(|| Touched::User(user.clone()));
         let read = ReadState { seq: last_seq, highlights: VecDeque::new() };
         self.reads.insert((user.clone(), room.clone()), read);
-        touched(Touched::Read(user.clone(), room.clone()));
+        touched.touch(|| Touched::Read(user.clone(), room.clone()));
     }
 
-    fn remove_member(&mut self, room: &RoomKey, user: &UserName, touched: &mut impl FnMut(Touched)) {
+    fn remove_member(&mut self, room: &RoomKey, user: &UserName, touched: &mut impl Tracker) {
         let Some(state) = self.rooms.get_mut(room) else { return };
         if !state.members.remove(user) {
             return;
         }
-        touched(Touched::Room(room.clone()));
+        touched.touch(|| Touched::Room(room.clone()));
         if let Some(u) = self.users.get_mut(user) {
             u.rooms.remove(room);
-            touched(Touched::User(user.clone()));
+            touched.touch(|| Touched::User(user.clone()));
         }
         self.reads.remove(&(user.clone(), room.clone()));
-        touched(Touched::Read(user.clone(), room.clone()));
+        touched.touch(|| Touched::Read(user.clone(), room.clone()));
     }
 
-    fn apply_message(&mut self, m: &Message, touched: &mut impl FnMut(Touched)) {
+    fn apply_message(&mut self, m: &Message, touched: &mut impl Tracker) {
         let Some(state) = self.rooms.get_mut(&m.room) else { return };
         state.last_seq = state.last_seq.max(m.seq);
         state.last_timestamp = state.last_timestamp.max(m.timestamp);
-        touched(Touched::Room(m.room.clone()));
+        touched.touch(|| Touched::Room(m.room.clone()));
         let is_dm = m.room.is_dm();
 
         // The sender has read everything up to their own message.
         if let Some(read) = self.reads.get_mut(&(m.sender.clone(), m.room.clone()))
             && advance_cursor(read, m.seq)
         {
-            touched(Touched::Read(m.sender.clone(), m.room.clone()));
+            touched.touch(|| Touched::Read(m.sender.clone(), m.room.clone()));
         }
 
         // Highlights and notifications: each mentioned member once, and the DM peer.
@@ -287,7 +291,7 @@ impl Snapshot {
             if !is_dm && m.seq > read.seq && first_time {
                 // Entries arrive in seq order, so pushing keeps the deque sorted.
                 read.highlights.push_back(m.seq);
-                touched(Touched::Read(user.clone(), m.room.clone()));
+                touched.touch(|| Touched::Read(user.clone(), m.room.clone()));
             }
             let already = self
                 .notifications
@@ -305,13 +309,7 @@ impl Snapshot {
         }
     }
 
-    fn push_notification(
-        &mut self,
-        user: &UserName,
-        m: &Message,
-        kind: NotificationKind,
-        touched: &mut impl FnMut(Touched),
-    ) {
+    fn push_notification(&mut self, user: &UserName, m: &Message, kind: NotificationKind, touched: &mut impl Tracker) {
         let u = self.users.entry(user.clone()).or_insert_with(new_user);
         let id = u.next_notification;
         u.next_notification += 1;
@@ -328,7 +326,7 @@ impl Snapshot {
             read: false,
         };
         self.notifications.insert((user.clone(), id), n);
-        touched(Touched::Notification(user.clone(), id));
+        touched.touch(|| Touched::Notification(user.clone(), id));
         while u.next_notification - u.oldest_notification > NOTIFICATION_INBOX_CAP {
             let old = u.oldest_notification;
             u.oldest_notification += 1;
@@ -336,13 +334,13 @@ impl Snapshot {
                 if !evicted.read {
                     u.unread_notifications = u.unread_notifications.saturating_sub(1);
                 }
-                touched(Touched::Notification(user.clone(), old));
+                touched.touch(|| Touched::Notification(user.clone(), old));
             }
         }
-        touched(Touched::User(user.clone()));
+        touched.touch(|| Touched::User(user.clone()));
     }
 
-    fn remember_client_id(&mut self, m: &Message, client_id: &str, touched: &mut impl FnMut(Touched)) {
+    fn remember_client_id(&mut self, m: &Message, client_id: &str, touched: &mut impl Tracker) {
         let key = (m.sender.clone(), client_id.to_owned());
         if self.client_ids.contains_key(&key) {
             return;
@@ -353,28 +351,28 @@ impl Snapshot {
         let record = ClientIdRecord { room: m.room.clone(), seq: m.seq, timestamp: m.timestamp, position };
         self.client_ids.insert(key, record);
         self.client_id_order.insert((m.sender.clone(), position), client_id.to_owned());
-        touched(Touched::ClientId(m.sender.clone(), client_id.to_owned()));
-        touched(Touched::ClientIdOrder(m.sender.clone(), position));
+        touched.touch(|| Touched::ClientId(m.sender.clone(), client_id.to_owned()));
+        touched.touch(|| Touched::ClientIdOrder(m.sender.clone(), position));
         while u.next_client_id - u.oldest_client_id > CLIENT_ID_WINDOW {
             let old = u.oldest_client_id;
             u.oldest_client_id += 1;
             if let Some(id) = self.client_id_order.remove(&(m.sender.clone(), old)) {
-                touched(Touched::ClientIdOrder(m.sender.clone(), old));
+                touched.touch(|| Touched::ClientIdOrder(m.sender.clone(), old));
                 self.client_ids.remove(&(m.sender.clone(), id.clone()));
-                touched(Touched::ClientId(m.sender.clone(), id));
+                touched.touch(|| Touched::ClientId(m.sender.clone(), id));
             }
         }
-        touched(Touched::User(m.sender.clone()));
+        touched.touch(|| Touched::User(m.sender.clone()));
     }
 
-    fn read_notifications(&mut self, user: &UserName, ids: Option<&[u64]>, touched: &mut impl FnMut(Touched)) {
+    fn read_notifications(&mut self, user: &UserName, ids: Option<&[u64]>, touched: &mut impl Tracker) {
         let Some(u) = self.users.get_mut(user) else { return };
         let mut changed = false;
         let mut mark = |n: &mut Notification| {
             if !n.read {
                 n.read = true;
                 u.unread_notifications = u.unread_notifications.saturating_sub(1);
-                touched(Touched::Notification(user.clone(), n.id));
+                touched.touch(|| Touched::Notification(user.clone(), n.id));
                 changed = true;
             }
         };
@@ -393,8 +391,29 @@ impl Snapshot {
             }
         }
         if changed {
-            touched(Touched::User(user.clone()));
+            touched.touch(|| Touched::User(user.clone()));
         }
+    }
+}
+
+/// Where the fold reports touched keys. `NoTrack` skips building them (the live core's path).
+trait Tracker {
+    fn touch(&mut self, key: impl FnOnce() -> Touched);
+}
+
+struct NoTrack;
+
+impl Tracker for NoTrack {
+    #[inline]
+    fn touch(&mut self, _key: impl FnOnce() -> Touched) {}
+}
+
+struct Track<'a, F: FnMut(Touched)>(&'a mut F);
+
+impl<F: FnMut(Touched)> Tracker for Track<'_, F> {
+    #[inline]
+    fn touch(&mut self, key: impl FnOnce() -> Touched) {
+        (self.0)(key())
     }
 }
 

@@ -243,6 +243,9 @@ pub struct Chat {
     /// Member sessions per room, rebuilt lazily when membership or presence changes.
     room_sessions: FxHashMap<RoomKey, Arc<[SessionId]>>,
     typing: Typing,
+    /// Canonical room-key strings of existing rooms, so frames naming a room by key resolve
+    /// without parsing.
+    room_keys: FxHashMap<Box<str>, RoomKey>,
     loads: FxHashMap<LoadId, PendingLoad>,
     next_load: u64,
 }
@@ -265,6 +268,7 @@ impl Chat {
             online: FxHashMap::default(),
             room_sessions: FxHashMap::default(),
             typing: Typing::default(),
+            room_keys: FxHashMap::default(),
             loads: FxHashMap::default(),
             next_load: 1,
         }
