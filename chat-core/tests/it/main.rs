@@ -10,5 +10,6 @@ mod messaging; // seq, limits, idempotency, mentions
 mod model; // model-based property tests against a naive reference
 mod notifications; // the inbox and its count
 mod presence; // presence and typing
+mod readme; // the README's embed snippet stays the tested one
 mod rooms; // public, private and DM rooms
 mod unread; // unread/highlight counts, cursors, receipts
