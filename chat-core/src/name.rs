@@ -1,7 +1,6 @@
 //! Validated names: users and group rooms.
 
 use std::fmt;
-use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -29,22 +28,66 @@ pub enum NameError {
     Reserved(String),
 }
 
+/// A validated name stored inline: no allocation, clones are a 33-byte copy, and comparisons are
+/// four big-endian word compares (lexicographic, because names never contain NUL and the tail is
+/// zero-padded).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Inline {
+    bytes: [u8; MAX_NAME_LEN],
+    len: u8,
+}
+
+impl Inline {
+    #[inline]
+    fn as_str(&self) -> &str {
+        // Only ASCII name bytes are ever stored, so this cannot fail.
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or_default()
+    }
+
+    #[inline]
+    fn word(&self, i: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&self.bytes[i * 8..i * 8 + 8]);
+        u64::from_be_bytes(w)
+    }
+}
+
+impl Ord for Inline {
+    #[inline]
+    fn cmp(&self, other: &Inline) -> std::cmp::Ordering {
+        for i in 0..MAX_NAME_LEN / 8 {
+            match self.word(i).cmp(&other.word(i)) {
+                std::cmp::Ordering::Equal => {}
+                unequal => return unequal,
+            }
+        }
+        std::cmp::Ordering::Equal
+    }
+}
+
+impl PartialOrd for Inline {
+    #[inline]
+    fn partial_cmp(&self, other: &Inline) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 /// Lower-cases `raw` and checks the shared name rules (1–32 chars of `a-z 0-9 _ . -`).
-fn normalise(raw: &str) -> Result<Arc<str>, NameError> {
+fn normalise(raw: &str) -> Result<Inline, NameError> {
     if raw.is_empty() {
         return Err(NameError::Empty);
     }
     if raw.len() > MAX_NAME_LEN {
         return Err(NameError::TooLong);
     }
-    if !raw.bytes().all(is_name_byte) {
-        return Err(NameError::InvalidChar);
+    let mut bytes = [0u8; MAX_NAME_LEN];
+    for (slot, b) in bytes.iter_mut().zip(raw.bytes()) {
+        if !is_name_byte(b) {
+            return Err(NameError::InvalidChar);
+        }
+        *slot = b.to_ascii_lowercase();
     }
-    if raw.bytes().any(|b| b.is_ascii_uppercase()) {
-        Ok(Arc::from(raw.to_ascii_lowercase()))
-    } else {
-        Ok(Arc::from(raw))
-    }
+    Ok(Inline { bytes, len: raw.len() as u8 })
 }
 
 /// Whether `b` may appear in a user or room name (either case; names are stored lower-case).
@@ -57,30 +100,30 @@ macro_rules! name_type {
     ($(#[$doc:meta])* $ty:ident) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $ty(Arc<str>);
+        pub struct $ty(Inline);
 
         impl $ty {
             /// The name as a lower-case string.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
         }
 
         impl fmt::Display for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.0.as_str())
             }
         }
 
         impl fmt::Debug for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{:?}", &*self.0)
+                write!(f, "{:?}", self.0.as_str())
             }
         }
 
         impl AsRef<str> for $ty {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
         }
 
@@ -93,7 +136,7 @@ macro_rules! name_type {
 
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
+                s.serialize_str(self.0.as_str())
             }
         }
 
@@ -130,8 +173,8 @@ impl UserName {
     /// Validates and lower-cases a user name.
     pub fn new(raw: &str) -> Result<UserName, NameError> {
         let name = normalise(raw)?;
-        if RESERVED_USER_NAMES.contains(&&*name) {
-            return Err(NameError::Reserved(name.to_string()));
+        if RESERVED_USER_NAMES.contains(&name.as_str()) {
+            return Err(NameError::Reserved(name.as_str().to_owned()));
         }
         Ok(UserName(name))
     }
