@@ -22,6 +22,9 @@ impl Journal for Store {
     /// nothing of the batch is visible and the in-memory fold is reloaded from the tables before
     /// the next append.
     fn append(&mut self, entries: &[LogEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(()); // nothing to make durable: no commit, no fsync
+        }
         let mut writer = self.writer();
         let mut snapshot = match writer.snapshot.take() {
             Some(snapshot) => snapshot,
@@ -30,7 +33,7 @@ impl Journal for Store {
         // On any error below, `writer.snapshot` stays `None`: the half-applied fold is dropped
         // and the next append reloads what is durable.
         self.write(|txn| {
-            let mut touched = Vec::new();
+            let mut touched = Vec::with_capacity(entries.len() * 4);
             let mut messages = txn.open_table(table::MESSAGES)?;
             let mut last_seq: HashMap<RoomKey, u64> = HashMap::new();
             for entry in entries {

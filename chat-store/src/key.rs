@@ -4,7 +4,7 @@
 //! - A name (user or room key) is its ASCII bytes. Names never contain `0x00`, so a name followed
 //!   by `0x00` is a prefix that no other name's keys share.
 //! - A composite key is `name 0x00 rest`, where `rest` is a big-endian `u64` (sorts numerically) or
-//!   the second name / client id (the last component, so it needs no terminator).
+//!   a second name (the last component, so it needs no terminator).
 
 use chat_core::{RoomKey, UserName};
 
@@ -58,11 +58,6 @@ pub(crate) fn user(table: &'static str, bytes: &[u8]) -> Result<UserName, StoreE
 pub(crate) fn room(table: &'static str, bytes: &[u8]) -> Result<RoomKey, StoreError> {
     let s = std::str::from_utf8(bytes).map_err(|_| corrupt(table, "room key is not UTF-8"))?;
     s.parse().map_err(|e| corrupt(table, &format!("bad room key {s:?}: {e}")))
-}
-
-/// A UTF-8 string stored as key bytes.
-pub(crate) fn string(table: &'static str, bytes: &[u8]) -> Result<String, StoreError> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| corrupt(table, "string is not UTF-8"))
 }
 
 pub(crate) fn corrupt(table: &'static str, detail: &str) -> StoreError {

@@ -30,10 +30,22 @@ pub struct Store {
 #[derive(Debug)]
 pub(crate) struct Inner {
     source: Source,
-    /// The open database; `None` after a failed commit, until it is reopened.
-    db: Mutex<Option<Arc<Database>>>,
+    /// The open database, or the one whose commit failed, until it is reopened.
+    db: Mutex<Slot>,
     /// The journal writer's state (the hub is the only writer; the lock keeps clones honest).
     pub(crate) writer: Mutex<Writer>,
+}
+
+/// The database a store uses.
+#[derive(Debug)]
+enum Slot {
+    /// Healthy.
+    Open(Arc<Database>),
+    /// A commit failed: redb refuses writes until the database is reopened, which must wait
+    /// until no reader holds the old one (a second `Database` on one file or backend is unsafe).
+    Failed(Arc<Database>),
+    /// Closed after a failure; opening it again failed so far.
+    Closed,
 }
 
 /// The in-memory fold the journal applies entries to. Always equal to the materialised tables
@@ -79,30 +91,40 @@ impl Store {
 
     fn from_source(source: Source) -> Result<Store, OpenError> {
         let db = open_checked(&source)?;
-        let inner = Inner { source, db: Mutex::new(Some(Arc::new(db))), writer: Mutex::new(Writer::default()) };
+        let inner = Inner { source, db: Mutex::new(Slot::Open(Arc::new(db))), writer: Mutex::new(Writer::default()) };
         Ok(Store { inner: Arc::new(inner) })
     }
 
     /// The current database, reopening it if a commit failed since the last call.
     pub(crate) fn db(&self) -> Result<Arc<Database>, StoreError> {
         let mut slot = lock(&self.inner.db);
-        if let Some(db) = &*slot {
-            return Ok(db.clone());
+        match &*slot {
+            Slot::Open(db) => return Ok(db.clone()),
+            // A reader on another thread still uses it; the next call tries again.
+            Slot::Failed(failed) if Arc::strong_count(failed) > 1 => {
+                return Err(StoreError::Storage(redb::Error::PreviousIo));
+            }
+            // Close it (releasing its file lock) before opening the file again.
+            Slot::Failed(_) => *slot = Slot::Closed,
+            Slot::Closed => {}
         }
         let db = match open_checked(&self.inner.source) {
             Ok(db) => Arc::new(db),
             Err(OpenError::Storage { source, .. }) => return Err(StoreError::Storage(source)),
             Err(other) => return Err(StoreError::Reopen(Box::new(other))),
         };
-        *slot = Some(db.clone());
+        *slot = Slot::Open(db.clone());
         Ok(db)
     }
 
-    /// Forgets `db` after one of its commits failed, so the next call reopens (and repairs) it.
+    /// Marks `db` failed after one of its commits failed, so the next call reopens (and repairs)
+    /// it.
     pub(crate) fn poison(&self, db: &Arc<Database>) {
         let mut slot = lock(&self.inner.db);
-        if slot.as_ref().is_some_and(|current| Arc::ptr_eq(current, db)) {
-            *slot = None;
+        if let Slot::Open(current) = &*slot
+            && Arc::ptr_eq(current, db)
+        {
+            *slot = Slot::Failed(current.clone());
         }
     }
 

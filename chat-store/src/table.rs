@@ -9,8 +9,7 @@
 //! | `rooms`           | `room`                        | [`RoomState`]                   |
 //! | `reads`           | `user 0x00 room`              | [`ReadState`]                   |
 //! | `notifications`   | `user 0x00 id`                | [`Notification`]                |
-//! | `client_ids`      | `user 0x00 client_id`         | [`ClientIdRecord`]              |
-//! | `client_id_order` | `user 0x00 position`          | client id (`String`)            |
+//! | `client_ids`      | `user 0x00 position`          | [`StoredClientId`]              |
 //! | `accounts`        | `user`                        | [`Account`](crate::Account)     |
 //! | `tokens`          | token hash (32 bytes)         | [`TokenRecord`](crate::TokenRecord) |
 //! | `settings`        | key (UTF-8)                   | raw bytes                       |
@@ -34,14 +33,13 @@ pub(crate) const ROOMS: Def = TableDefinition::new("rooms");
 pub(crate) const READS: Def = TableDefinition::new("reads");
 pub(crate) const NOTIFICATIONS: Def = TableDefinition::new("notifications");
 pub(crate) const CLIENT_IDS: Def = TableDefinition::new("client_ids");
-pub(crate) const CLIENT_ID_ORDER: Def = TableDefinition::new("client_id_order");
 pub(crate) const ACCOUNTS: Def = TableDefinition::new("accounts");
 pub(crate) const TOKENS: Def = TableDefinition::new("tokens");
 pub(crate) const SETTINGS: Def = TableDefinition::new("settings");
 
 /// Every table, created together when a file is initialised.
-pub(crate) const ALL: [Def; 11] =
-    [META, MESSAGES, USERS, ROOMS, READS, NOTIFICATIONS, CLIENT_IDS, CLIENT_ID_ORDER, ACCOUNTS, TOKENS, SETTINGS];
+pub(crate) const ALL: [Def; 10] =
+    [META, MESSAGES, USERS, ROOMS, READS, NOTIFICATIONS, CLIENT_IDS, ACCOUNTS, TOKENS, SETTINGS];
 
 /// The key in `meta` holding the schema version.
 pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
@@ -83,18 +81,29 @@ pub(crate) fn load_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot, Sto
     }
     for row in txn.open_table(CLIENT_IDS)?.iter()? {
         let (k, v) = row?;
-        let (user, client_id) = key::split("client_ids", k.value())?;
-        let id = (key::user("client_ids", user)?, key::string("client_ids", client_id)?);
-        let record: ClientIdRecord = decode("client_ids", v.value())?;
-        snapshot.client_ids.insert(id, record);
-    }
-    for row in txn.open_table(CLIENT_ID_ORDER)?.iter()? {
-        let (k, v) = row?;
-        let (user, position) = key::split("client_id_order", k.value())?;
-        let id = (key::user("client_id_order", user)?, key::trailing_u64("client_id_order", position)?);
-        snapshot.client_id_order.insert(id, decode("client_id_order", v.value())?);
+        let (user, position) = key::split("client_ids", k.value())?;
+        let user = key::user("client_ids", user)?;
+        let position = key::trailing_u64("client_ids", position)?;
+        let StoredClientId { client_id, record } = decode("client_ids", v.value())?;
+        if record.position != position {
+            return Err(key::corrupt("client_ids", "position in key and value differ"));
+        }
+        snapshot.client_id_order.insert((user.clone(), position), client_id.clone());
+        snapshot.client_ids.insert((user, client_id), record);
     }
     Ok(snapshot)
+}
+
+/// A remembered client id, stored under `user 0x00 position`.
+///
+/// One table serves both `Snapshot::client_ids` and `Snapshot::client_id_order` (each entry of one
+/// has exactly one partner in the other, and the fold touches both together). Keyed by position,
+/// a user's new ids append at the end of their range and evictions remove from its start, so a
+/// commit dirties a few pages per sender instead of one page per message at a random place.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub(crate) struct StoredClientId {
+    pub(crate) client_id: String,
+    pub(crate) record: ClientIdRecord,
 }
 
 /// Writes (or deletes, when the snapshot no longer holds it) every touched key. `touched` must be
@@ -123,8 +132,7 @@ fn table_of(touched: &Touched) -> Def {
         Touched::Room(_) => ROOMS,
         Touched::Read(..) => READS,
         Touched::Notification(..) => NOTIFICATIONS,
-        Touched::ClientId(..) => CLIENT_IDS,
-        Touched::ClientIdOrder(..) => CLIENT_ID_ORDER,
+        Touched::ClientId(..) | Touched::ClientIdOrder(..) => CLIENT_IDS,
     }
 }
 
@@ -150,15 +158,16 @@ fn put_touched(
                 snapshot.notifications.get(&(user.clone(), *n)).map(|v| encode("notification", v)).transpose()?;
             (key::name_u64(user.as_str(), *n), value)
         }
-        Touched::ClientId(user, client_id) => {
-            let id = (user.clone(), client_id.clone());
-            let value = snapshot.client_ids.get(&id).map(|v| encode("client id", v)).transpose()?;
-            (key::name_bytes(user.as_str(), client_id.as_bytes()), value)
-        }
+        // Every change to a user's client ids also touches the position it concerns: write
+        // the table from those.
+        Touched::ClientId(..) => return Ok(()),
         Touched::ClientIdOrder(user, position) => {
-            let id = (user.clone(), *position);
-            let value = snapshot.client_id_order.get(&id).map(|v| encode("client id", v)).transpose()?;
-            (key::name_u64(user.as_str(), *position), value)
+            let stored = snapshot.client_id_order.get(&(user.clone(), *position)).and_then(|client_id| {
+                let record = snapshot.client_ids.get(&(user.clone(), client_id.clone()))?;
+                (record.position == *position)
+                    .then(|| StoredClientId { client_id: client_id.clone(), record: record.clone() })
+            });
+            (key::name_u64(user.as_str(), *position), stored.map(|v| encode("client id", &v)).transpose()?)
         }
     };
     match value {
