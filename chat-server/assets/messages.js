@@ -1,0 +1,280 @@
+// The message pane: room title and tools, who is online, the seq-ordered message list with
+// older pages on scroll-up, pending (outbox) messages, "seen by" receipts, typing line.
+
+import { byId, clock, fullDate, h, replaceChildren } from './dom.js';
+import { segments } from './mention.js';
+import { roomLabel } from './store.js';
+
+const NEAR_TOP_PX = 60;
+const NEAR_BOTTOM_PX = 40;
+
+export class MessagePane {
+  constructor(store, client) {
+    this.store = store;
+    this.client = client;
+    this.scroller = byId('message-scroll');
+    this.list = byId('messages');
+    this.pendingList = byId('pending');
+    this.olderStatus = byId('older-status');
+    this.title = byId('room-title');
+    this.kindLabel = byId('room-kind');
+    this.tools = byId('room-tools');
+    this.inviteForm = byId('invite-form');
+    this.leaveBtn = byId('leave-btn');
+    this.onlineLine = byId('online-line');
+    this.typingLine = byId('typing-line');
+    /** The room whose messages are in the list, and seq -> <li>. */
+    this.shown = null;
+    this.rendered = new Map();
+
+    this.scroller.addEventListener('scroll', () => {
+      if (this.scroller.scrollTop < NEAR_TOP_PX) client.loadOlder();
+      if (this.atBottom()) client.markReadIfReading();
+    });
+    this.inviteForm.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const input = byId('invite-input');
+      const name = input.value.trim();
+      if (name) client.invite(name);
+      input.value = '';
+    });
+    this.leaveBtn.addEventListener('click', () => client.leave());
+    setInterval(() => this.renderTyping(), 1000);
+  }
+
+  atBottom() {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  scrollToBottom() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  room() {
+    return this.store.rooms.get(this.store.current) || null;
+  }
+
+  /** The current room changed (or was (re)loaded from scratch). */
+  renderRoom() {
+    const r = this.room();
+    const me = this.store.me;
+    this.list.replaceChildren();
+    this.rendered.clear();
+    this.shown = r ? r.key : null;
+    if (!r) {
+      this.title.textContent = 'No room';
+      this.kindLabel.textContent = '';
+      this.tools.hidden = true;
+      this.onlineLine.replaceChildren();
+      this.pendingList.replaceChildren();
+      this.olderStatus.textContent = 'Join a room from the sidebar to start chatting.';
+      return;
+    }
+    this.title.textContent = roomLabel(r.key, me);
+    this.renderHeader();
+    this.syncMessages();
+    this.renderPending();
+    this.renderReceipts();
+    this.renderTyping();
+    this.scrollToBottom();
+  }
+
+  renderHeader() {
+    const r = this.room();
+    if (!r) return;
+    const me = this.store.me;
+    const kinds = { public: 'public room', private: `private room, owner ${r.owner || '?'}`, dm: 'direct message' };
+    this.kindLabel.textContent = `(${kinds[r.kind] || r.kind})`;
+    const canInvite = r.kind === 'public' || (r.kind === 'private' && r.owner === me);
+    const canLeave = r.kind !== 'dm' && !(r.kind === 'private' && r.owner === me);
+    this.inviteForm.hidden = !canInvite;
+    this.leaveBtn.hidden = !canLeave;
+    this.tools.hidden = !canInvite && !canLeave;
+    this.renderOnline();
+  }
+
+  renderOnline() {
+    const r = this.room();
+    if (!r) return;
+    const me = this.store.me;
+    const members = r.members(me);
+    const online = members.filter(([, on]) => on).length + (r.users.get(me) ? 1 : 0);
+    const nodes = [h('span', { class: 'online-count' }, `${online}/${r.users.size} online: `)];
+    for (const [name, on] of members) {
+      nodes.push(
+        h('span', { class: on ? 'dot online' : 'dot', title: on ? 'online' : 'offline' }),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: on ? 'link user-link online' : 'link user-link',
+            dataset: { user: name },
+            title: `Send ${name} a direct message`,
+            on: { click: () => this.client.startDm(name) },
+          },
+          name,
+        ),
+        ' ',
+      );
+    }
+    replaceChildren(this.onlineLine, nodes);
+  }
+
+  /** New messages (live, history, resume) in `room`. */
+  messagesChanged(room, older) {
+    if (room !== this.store.current) return;
+    if (this.shown !== room) return this.renderRoom();
+    const wasAtBottom = this.atBottom();
+    const prevHeight = this.scroller.scrollHeight;
+    const prevTop = this.scroller.scrollTop;
+    this.syncMessages();
+    this.renderReceipts();
+    this.renderTyping();
+    if (older) {
+      this.scroller.scrollTop = prevTop + (this.scroller.scrollHeight - prevHeight);
+    } else if (wasAtBottom) {
+      this.scrollToBottom();
+    }
+  }
+
+  /** Brings the <li> list in line with the room's seq-ordered store. */
+  syncMessages() {
+    const r = this.room();
+    if (!r) return;
+    const want = new Set(r.seqs);
+    for (const [seq, li] of this.rendered) {
+      if (!want.has(seq)) {
+        li.remove();
+        this.rendered.delete(seq);
+      }
+    }
+    let next = null;
+    for (let i = r.seqs.length - 1; i >= 0; i--) {
+      const seq = r.seqs[i];
+      let li = this.rendered.get(seq);
+      if (!li) {
+        li = this.messageItem(r.messages.get(seq));
+        this.rendered.set(seq, li);
+        this.list.insertBefore(li, next);
+      }
+      next = li;
+    }
+    if (r.loadingOlder) this.olderStatus.textContent = 'loading older messages...';
+    else if (!r.hasOlder) this.olderStatus.textContent = `--- beginning of ${roomLabel(r.key, this.store.me)} ---`;
+    else this.olderStatus.textContent = 'scroll up for older messages';
+  }
+
+  messageItem(m) {
+    const me = this.store.me;
+    const mentioned = (m.mentions || []).includes(me);
+    const classes = ['msg'];
+    if (m.sender === me) classes.push('mine');
+    if (mentioned) classes.push('mentions-me');
+    const content = h('span', { class: 'content' });
+    for (const seg of segments(m.content, m.mentions, me)) {
+      if (seg.mention) content.appendChild(h('span', { class: seg.mine ? 'mention mention-me' : 'mention' }, seg.text));
+      else content.appendChild(document.createTextNode(seg.text));
+    }
+    const sender =
+      m.sender === me
+        ? h('span', { class: 'sender me' }, m.sender)
+        : h(
+            'button',
+            {
+              type: 'button',
+              class: 'link sender',
+              dataset: { user: m.sender },
+              title: `Send ${m.sender} a direct message`,
+              on: { click: () => this.client.startDm(m.sender) },
+            },
+            m.sender,
+          );
+    return h(
+      'li',
+      { class: classes.join(' '), dataset: { seq: m.seq, sender: m.sender } },
+      h('time', { class: 'time', datetime: new Date(m.timestamp).toISOString(), title: fullDate(m.timestamp) }, `[${clock(m.timestamp)}]`),
+      ' ',
+      h('span', { class: 'sender-wrap' }, '<', sender, '>'),
+      ' ',
+      content,
+    );
+  }
+
+  /** Outbox entries of the current room, shown greyed out under the list. */
+  renderPending() {
+    const r = this.room();
+    if (!r) return this.pendingList.replaceChildren();
+    const wasAtBottom = this.atBottom();
+    const items = this.store.pending(r.key).map((e) => {
+      const status = { queued: 'waiting for connection', sent: 'sending...', failed: `not sent: ${e.error}` }[e.state];
+      return h(
+        'li',
+        { class: `msg mine outbox ${e.state}`, dataset: { clientId: e.clientId } },
+        h('span', { class: 'time' }, '[--:--:--]'),
+        ' ',
+        h('span', { class: 'sender-wrap' }, '<', h('span', { class: 'sender me' }, this.store.me), '>'),
+        ' ',
+        h('span', { class: 'content' }, e.content),
+        ' ',
+        h('em', { class: 'outbox-state' }, `(${status})`),
+        e.state === 'failed'
+          ? [
+              ' ',
+              h('button', { type: 'button', class: 'btn small', on: { click: () => this.client.retry(e.clientId) } }, 'retry'),
+              h('button', { type: 'button', class: 'btn small', on: { click: () => this.client.discard(e.clientId) } }, 'discard'),
+            ]
+          : null,
+      );
+    });
+    replaceChildren(this.pendingList, items);
+    if (wasAtBottom) this.scrollToBottom();
+  }
+
+  /** "seen by" under the newest held message each other member has read. */
+  renderReceipts() {
+    for (const old of this.list.querySelectorAll('.seen')) old.remove();
+    const r = this.room();
+    if (!r || !r.seqs.length) return;
+    const me = this.store.me;
+    const at = new Map(); // seq -> [names]
+    for (const [user, cursor] of r.receipts) {
+      if (user === me) continue;
+      let seq = 0;
+      for (let i = r.seqs.length - 1; i >= 0; i--) {
+        if (r.seqs[i] <= cursor) {
+          seq = r.seqs[i];
+          break;
+        }
+      }
+      if (!seq) continue;
+      if (!at.has(seq)) at.set(seq, []);
+      at.get(seq).push(user);
+    }
+    for (const [seq, names] of at) {
+      const li = this.rendered.get(seq);
+      if (li) li.appendChild(h('div', { class: 'seen' }, `seen by ${names.sort().join(', ')}`));
+    }
+  }
+
+  renderTyping() {
+    const r = this.room();
+    const typers = r ? r.typers(Date.now()) : [];
+    let text = '';
+    if (typers.length === 1) text = `${typers[0]} is typing...`;
+    else if (typers.length === 2) text = `${typers[0]} and ${typers[1]} are typing...`;
+    else if (typers.length > 2) text = 'several people are typing...';
+    if (this.typingLine.textContent !== text) this.typingLine.textContent = text;
+  }
+
+  /** Highlights one message (jump from a notification). */
+  reveal(seq) {
+    const li = this.rendered.get(seq);
+    if (!li) return false;
+    li.scrollIntoView({ block: 'center' });
+    li.classList.add('flash');
+    setTimeout(() => li.classList.remove('flash'), 2000);
+    return true;
+  }
+}
+

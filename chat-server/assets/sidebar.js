@@ -1,0 +1,145 @@
+// The sidebar: rooms and DMs with unread counts and a separate mention badge, the join/create
+// form, the public room directory and the people list (click a name to start a DM).
+
+import { byId, h, replaceChildren } from './dom.js';
+import { dmPeer, roomLabel } from './store.js';
+
+export class Sidebar {
+  constructor(store, client) {
+    this.store = store;
+    this.client = client;
+    this.roomList = byId('room-list');
+    this.dmList = byId('dm-list');
+    this.directoryList = byId('directory-list');
+    this.peopleList = byId('people-list');
+    this.nav = byId('sidebar');
+    this.toggle = byId('sidebar-toggle');
+
+    byId('join-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const input = byId('join-input');
+      const name = input.value.trim();
+      if (!name) return;
+      if (ev.submitter && ev.submitter.value === 'private') client.createRoom(name, true);
+      else client.joinRoom(name);
+      input.value = '';
+      this.close();
+    });
+    byId('directory').addEventListener('toggle', (ev) => {
+      if (ev.target.open) client.listRooms();
+    });
+    byId('people').addEventListener('toggle', (ev) => {
+      if (ev.target.open) client.listUsers();
+    });
+    this.toggle.addEventListener('click', () => {
+      if (this.nav.classList.contains('open')) this.close();
+      else this.open();
+    });
+    document.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') this.close();
+    });
+  }
+
+  open() {
+    this.nav.classList.add('open');
+    this.toggle.setAttribute('aria-expanded', 'true');
+  }
+
+  close() {
+    this.nav.classList.remove('open');
+    this.toggle.setAttribute('aria-expanded', 'false');
+  }
+
+  render() {
+    const s = this.store;
+    const groups = [];
+    const dms = [];
+    for (const r of s.rooms.values()) (r.kind === 'dm' ? dms : groups).push(r);
+    const byLabel = (a, b) => roomLabel(a.key, s.me).localeCompare(roomLabel(b.key, s.me));
+    replaceChildren(this.roomList, groups.sort(byLabel).map((r) => this.item(r)));
+    replaceChildren(this.dmList, dms.sort(byLabel).map((r) => this.item(r)));
+    if (!groups.length) this.roomList.appendChild(h('li', { class: 'empty' }, 'No rooms yet: join "lobby" below.'));
+    if (!dms.length) this.dmList.appendChild(h('li', { class: 'empty' }, 'Click a name to chat privately.'));
+  }
+
+  item(r) {
+    const s = this.store;
+    const peer = dmPeer(r.key, s.me);
+    const online = peer !== null && r.users.get(peer) === true;
+    const classes = ['room-item'];
+    if (r.key === s.current) classes.push('current');
+    if (r.unread > 0) classes.push('has-unread');
+    const button = h(
+      'button',
+      {
+        type: 'button',
+        class: classes.join(' '),
+        dataset: { room: r.key },
+        'aria-current': r.key === s.current ? 'true' : null,
+        on: {
+          click: () => {
+            this.client.openRoom(r.key);
+            this.close();
+          },
+        },
+      },
+      peer !== null ? h('span', { class: online ? 'dot online' : 'dot', title: online ? 'online' : 'offline' }) : null,
+      h('span', { class: 'room-name' }, roomLabel(r.key, s.me)),
+      r.kind === 'private' ? h('span', { class: 'lock', title: 'private room' }, '[priv]') : null,
+      r.unread > 0 ? h('span', { class: 'unread-count', title: 'unread messages' }, String(r.unread)) : null,
+      r.highlight > 0 ? h('span', { class: 'mention-badge', title: 'mentions' }, `@${r.highlight}`) : null,
+    );
+    return h('li', null, button);
+  }
+
+  renderDirectory() {
+    const s = this.store;
+    const items = s.directory.map((info) => {
+      const name = info.room.replace(/^group:/, '');
+      const joined = s.rooms.has(info.room);
+      return h(
+        'li',
+        null,
+        h(
+          'button',
+          { type: 'button', class: 'link', on: { click: () => this.client.joinRoom(name) } },
+          `#${name}`,
+        ),
+        ` (${info.members})`,
+        joined ? ' *' : null,
+      );
+    });
+    replaceChildren(this.directoryList, items.length ? items : h('li', { class: 'empty' }, 'No public rooms.'));
+  }
+
+  renderPeople() {
+    const s = this.store;
+    const people = [...s.people.entries()]
+      .filter(([name]) => name !== s.me)
+      .sort((a, b) => (a[1] === b[1] ? a[0].localeCompare(b[0]) : a[1] ? -1 : 1));
+    const items = people.map(([name, online]) =>
+      h(
+        'li',
+        null,
+        h('span', { class: online ? 'dot online' : 'dot', title: online ? 'online' : 'offline' }),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'link user-link',
+            dataset: { user: name },
+            title: `Send ${name} a direct message`,
+            on: {
+              click: () => {
+                this.client.startDm(name);
+                this.close();
+              },
+            },
+          },
+          name,
+        ),
+      ),
+    );
+    replaceChildren(this.peopleList, items.length ? items : h('li', { class: 'empty' }, 'Nobody else here yet.'));
+  }
+}
