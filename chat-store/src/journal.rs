@@ -44,7 +44,7 @@ impl Journal for Store {
                         None => last_stored_seq(&messages, &m.room)?,
                     };
                     if last.is_none_or(|last| last < m.seq) {
-                        let value = table::encode("message", m)?;
+                        let value = table::encode_message(m)?;
                         messages.insert(key::message(&m.room, m.seq).as_slice(), value.as_slice())?;
                         last_seq.insert(m.room.clone(), m.seq);
                     }
@@ -93,11 +93,13 @@ impl Journal for Store {
             let mut page = Vec::with_capacity(limit.min(128));
             if matches!(query.range, HistoryRange::After(_)) {
                 for row in range.take(limit) {
-                    page.push(table::decode("messages", row?.1.value())?);
+                    let (k, v) = row?;
+                    page.push(table::decode_message(room, seq_of(k.value())?, v.value())?);
                 }
             } else {
                 for row in range.rev().take(limit) {
-                    page.push(table::decode("messages", row?.1.value())?);
+                    let (k, v) = row?;
+                    page.push(table::decode_message(room, seq_of(k.value())?, v.value())?);
                 }
                 page.reverse();
             }
@@ -114,6 +116,12 @@ fn bound_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
     }
 }
 
+/// The `seq` of a key in `messages`.
+fn seq_of(key: &[u8]) -> Result<u64, StoreError> {
+    let (_, seq) = key::split("messages", key)?;
+    key::trailing_u64("messages", seq)
+}
+
 /// The highest `seq` stored for `room`, if any.
 fn last_stored_seq(
     messages: &impl ReadableTable<&'static [u8], &'static [u8]>,
@@ -124,9 +132,6 @@ fn last_stored_seq(
     let last = messages.range::<&[u8]>(start.as_slice()..=end.as_slice())?.next_back().transpose()?;
     match last {
         None => Ok(None),
-        Some((k, _)) => {
-            let (_, seq) = key::split("messages", k.value())?;
-            key::trailing_u64("messages", seq).map(Some)
-        }
+        Some((k, _)) => seq_of(k.value()).map(Some),
     }
 }

@@ -4,7 +4,7 @@
 //! | table             | key                           | value (rmp-serde, named fields) |
 //! |-------------------|-------------------------------|---------------------------------|
 //! | `meta`            | `"schema_version"`            | `u32` big-endian                |
-//! | `messages`        | `room 0x00 seq`               | [`Message`]                     |
+//! | `messages`        | `room 0x00 seq`               | [`StoredMessage`] (compact)     |
 //! | `users`           | `user`                        | [`UserState`]                   |
 //! | `rooms`           | `room`                        | [`RoomState`]                   |
 //! | `reads`           | `user 0x00 room`              | [`ReadState`]                   |
@@ -14,8 +14,8 @@
 //! | `tokens`          | token hash (32 bytes)         | [`TokenRecord`](crate::TokenRecord) |
 //! | `settings`        | key (UTF-8)                   | raw bytes                       |
 
-use chat_core::Snapshot;
 use chat_core::snapshot::{ClientIdRecord, Touched};
+use chat_core::{Message, RoomKey, Snapshot, Timestamp, UserName};
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -53,6 +53,54 @@ pub(crate) fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<
 /// Decodes a value read from `table`.
 pub(crate) fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
     rmp_serde::from_slice(bytes).map_err(|e| key::corrupt(table, &e.to_string()))
+}
+
+/// A message as stored: the room and `seq` are the key, so the value holds the rest, as a
+/// compact rmp array (no field names, no room string): messages are most of the file and of
+/// every commit's bytes. Any change to this layout is a schema version change.
+#[derive(Serialize)]
+struct StoredMessageRef<'a> {
+    timestamp: Timestamp,
+    sender: &'a UserName,
+    content: &'a str,
+    mentions: &'a [UserName],
+    client_id: Option<&'a str>,
+}
+
+/// The owned form of [`StoredMessageRef`], for reading.
+#[derive(serde::Deserialize)]
+pub(crate) struct StoredMessage {
+    timestamp: Timestamp,
+    sender: UserName,
+    content: String,
+    mentions: Vec<UserName>,
+    client_id: Option<String>,
+}
+
+/// Encodes the value of a message (its key is [`key::message`]).
+pub(crate) fn encode_message(m: &Message) -> Result<Vec<u8>, StoreError> {
+    let stored = StoredMessageRef {
+        timestamp: m.timestamp,
+        sender: &m.sender,
+        content: &m.content,
+        mentions: &m.mentions,
+        client_id: m.client_id.as_deref(),
+    };
+    rmp_serde::to_vec(&stored).map_err(|e| StoreError::Encode { what: "message", detail: e.to_string() })
+}
+
+/// Decodes a message stored under `room 0x00 seq`.
+pub(crate) fn decode_message(room: &RoomKey, seq: u64, bytes: &[u8]) -> Result<Message, StoreError> {
+    let m: StoredMessage = decode("messages", bytes)?;
+    Ok(Message {
+        room: room.clone(),
+        seq,
+        timestamp: m.timestamp,
+        sender: m.sender,
+        content: m.content,
+        mentions: m.mentions,
+        client_id: m.client_id,
+    })
 }
 
 /// Reads the materialised tables back into a [`Snapshot`]. Reads no message.
