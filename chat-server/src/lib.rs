@@ -1,1 +1,68 @@
-//! Placeholder: arrives with its issue.
+//! The reference chat server: HTTP/1.1 (hyper) with accounts, a REST API, the WebSocket
+//! upgrade into [`chat_ws`], optional HTTPS (rustls), Prometheus metrics, and the embedded web UI.
+//!
+//! The binary (`cargo run --release -p chat-server`) is a thin wrapper around this library, so
+//! tests and embedders run the exact same router in-process:
+//!
+//! ```no_run
+//! use chat_server::{Server, ServerConfig};
+//!
+//! # async fn run() -> Result<(), chat_server::StartError> {
+//! // 127.0.0.1, a free port, an in-memory database.
+//! let server = Server::start(ServerConfig::ephemeral()).await?;
+//! let base = server.url(); // "http://127.0.0.1:<port>"
+//! // ... talk to `base` over HTTP and `base/ws` over WebSocket ...
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # HTTP surface
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /`, `GET /static/<file>` | the web UI (ETag, `If-None-Match` → 304, `Cache-Control`) |
+//! | `GET /ws` | WebSocket (cookie, bearer, or first-frame `register`; Origin allowlist) |
+//! | `POST /api/register`, `/api/login` | `{username, password}` → `{username, token}` + `chat_session` cookie |
+//! | `POST /api/logout` | deletes the session token, closes the user's sockets |
+//! | `GET /api/me` | `{username}` |
+//! | `GET /api/messages?room=&before=&after=&limit=` | a history page (`history`) |
+//! | `POST /api/messages` | `{room, content, client_id?}` → `ack` |
+//! | `GET /api/room_users?room=` | `room_users_update` |
+//! | `GET /api/notifications?limit=` | `notifications` |
+//! | `POST /api/notifications/read` | `{ids?}` → `notification_update` |
+//! | `GET /api/rooms` | `{rooms: [room summary], unread_notifications}` |
+//! | `POST /api/rooms` | `{room_name, private}` → `room_joined` |
+//! | `POST /api/rooms/{join,leave,read,invite,remove}` | `{room, …}` |
+//! | `GET /api/directory`, `GET /api/users` | `room_list`, `user_list` |
+//! | `GET /healthz`, `GET /metrics` | liveness, Prometheus text |
+//!
+//! Rooms may be named by `room` (`group:lobby`, `dm:alice:bob`) or the seed's `room_type` +
+//! `room_name` / `target`. Answers are the WebSocket's `ServerMsg` objects; errors are
+//! `{"error": {"code", "message"}}` with a stable code (401 without a session, 403 for a room
+//! the caller may not see, 404, 413 for bodies over the limit, 429 when throttled).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod account_store;
+mod accounts;
+mod api;
+pub mod assets;
+pub mod cli;
+mod config;
+mod files;
+mod http;
+mod metrics;
+pub mod net;
+mod password;
+mod reply;
+mod server;
+mod throttle;
+pub mod tls;
+mod ws;
+
+pub use config::{DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, PasswordCost, ServerConfig, Tls};
+pub use http::SESSION_COOKIE;
+pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+pub use reply::{ApiError, CONTENT_SECURITY_POLICY};
+pub use server::{RunningServer, Server, StartError};

@@ -1,0 +1,184 @@
+//! Command-line flags (each with an environment variable) for the `chat-server` binary.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::config::{DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, ServerConfig, Tls};
+
+/// A private group chat for your LAN: rooms, direct messages, @mentions, unread counts and
+/// notifications, in the browser. Run it, then open one of the printed URLs.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "chat-server", version, about, long_about = None)]
+#[non_exhaustive]
+pub struct Cli {
+    /// Address to listen on: 0.0.0.0 for every interface (others on the LAN can join),
+    /// 127.0.0.1 for this machine only.
+    #[arg(long, env = "CHAT_BIND", default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, short, env = "CHAT_PORT", default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+
+    /// Database file (redb). Created when missing; holds messages, accounts and sessions.
+    #[arg(long, env = "CHAT_DB", default_value = DEFAULT_DB_FILE)]
+    pub db: PathBuf,
+
+    /// Extra origin allowed to open WebSockets and post with the session cookie, as
+    /// scheme://host[:port] (repeat, or comma-separate in the env var). The server's own origin
+    /// is always allowed.
+    #[arg(long = "origin", env = "CHAT_ORIGINS", value_delimiter = ',')]
+    pub origins: Vec<String>,
+
+    /// Serve HTTPS with this certificate chain (PEM). Needs --tls-key.
+    #[arg(long, env = "CHAT_TLS_CERT", requires = "tls_key", conflicts_with = "tls_self_signed")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) for --tls-cert.
+    #[arg(long, env = "CHAT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a self-signed certificate for localhost and this machine's LAN
+    /// addresses, generated on first run next to the database (chat-cert.pem, chat-key.pem)
+    /// and reused later. Browsers warn once; compare the printed fingerprint. HTTPS lets
+    /// browsers show desktop notifications for other machines on the LAN.
+    #[arg(long, env = "CHAT_TLS_SELF_SIGNED")]
+    pub tls_self_signed: bool,
+
+    /// Longest message, in characters.
+    #[arg(long, env = "CHAT_MAX_MESSAGE_CHARS", default_value_t = 4_000)]
+    pub max_message_chars: usize,
+
+    /// Messages each connection may send per second, sustained.
+    #[arg(long, env = "CHAT_SEND_RATE", default_value_t = 10)]
+    pub send_rate: u32,
+
+    /// Messages each connection may send in a burst.
+    #[arg(long, env = "CHAT_SEND_BURST", default_value_t = 20)]
+    pub send_burst: u32,
+
+    /// Most members of a group room.
+    #[arg(long, env = "CHAT_MAX_ROOM_MEMBERS", default_value_t = 1_000)]
+    pub max_room_members: usize,
+
+    /// Largest HTTP request body, in bytes (larger gets 413).
+    #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Largest WebSocket message, in bytes.
+    #[arg(long, env = "CHAT_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Most open connections at once (HTTP and WebSocket, each counted separately).
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: usize,
+
+    /// Register/login attempts allowed per client address per minute.
+    #[arg(long, env = "CHAT_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 60)]
+    pub login_attempts_per_minute: u32,
+
+    /// Failed logins per user name per 15 minutes before the name is locked for the rest of the
+    /// window.
+    #[arg(long, env = "CHAT_LOGIN_FAILURES_PER_USER", default_value_t = 10)]
+    pub login_failures_per_user: u32,
+
+    /// Days a login session stays valid.
+    #[arg(long, env = "CHAT_SESSION_DAYS", default_value_t = 30)]
+    pub session_days: u64,
+
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive such as
+    /// "chat_server=debug,info".
+    #[arg(long, env = "CHAT_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Cli {
+    /// The server configuration these flags describe.
+    pub fn config(&self) -> ServerConfig {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Tls::Files { cert: cert.clone(), key: key.clone() },
+            _ if self.tls_self_signed => Tls::SelfSigned { dir: self.db_dir() },
+            _ => Tls::Off,
+        };
+        let mut chat = chat_core::Config::default();
+        chat.max_message_chars = self.max_message_chars;
+        chat.send_rate_per_sec = self.send_rate;
+        chat.send_burst = self.send_burst;
+        chat.max_room_members = self.max_room_members;
+        let limits = Limits {
+            max_body_bytes: self.max_body_bytes,
+            max_frame_bytes: self.max_frame_bytes,
+            max_connections: self.max_connections,
+            auth_attempts_per_addr: self.login_attempts_per_minute,
+            login_failures_per_user: self.login_failures_per_user,
+            session_ttl: Duration::from_secs(self.session_days.saturating_mul(86_400)),
+            ..Limits::default()
+        };
+        ServerConfig {
+            bind: self.bind,
+            port: self.port,
+            database: Database::File(self.db.clone()),
+            origins: self.origins.clone(),
+            tls,
+            chat,
+            limits,
+        }
+    }
+
+    /// The folder holding the database (where the self-signed certificate goes).
+    fn db_dir(&self) -> PathBuf {
+        match self.db.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+            _ => PathBuf::from("."),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_the_seed() {
+        let cli = Cli::try_parse_from(["chat-server"]).unwrap();
+        let config = cli.config();
+        assert_eq!(config.port, 7812);
+        assert!(config.bind.is_unspecified());
+        assert_eq!(config.database, Database::File(PathBuf::from("chat.redb")));
+        assert_eq!(config.tls, Tls::Off);
+    }
+
+    #[test]
+    fn flags_reach_the_config() {
+        let cli = Cli::try_parse_from([
+            "chat-server",
+            "--port",
+            "9000",
+            "--db",
+            "/tmp/x/chat.redb",
+            "--origin",
+            "https://a.example",
+            "--origin",
+            "http://b.example:8080",
+            "--tls-self-signed",
+            "--max-message-chars",
+            "100",
+        ])
+        .unwrap();
+        let config = cli.config();
+        assert_eq!(config.port, 9000);
+        assert_eq!(config.origins.len(), 2);
+        assert_eq!(config.tls, Tls::SelfSigned { dir: PathBuf::from("/tmp/x") });
+        assert_eq!(config.chat.max_message_chars, 100);
+        assert!(Cli::try_parse_from(["chat-server", "--tls-cert", "c.pem"]).is_err());
+    }
+}

@@ -1,0 +1,189 @@
+//! `GET /ws`: the WebSocket upgrade into `chat-ws`.
+//!
+//! Checks, in order: it is a WebSocket handshake; the `Origin` is allowed (the server's own
+//! origin, or one given with `--origin`; a request without `Origin` is a non-browser client and
+//! must not rely on the cookie); the session (cookie or bearer token; without either, the first
+//! frame must be `register`); a free connection slot. Then it answers 101, negotiates the
+//! subprotocol (`chat.v1.json` by default, `chat.v1.msgpack`), and hands the upgraded stream to
+//! [`chat_ws::serve_socket`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use chat_core::{Codec, ErrorCode, ServerMsg, UserName};
+use chat_ws::{Auth, Authenticator, negotiate_subprotocol, serve_socket, websocket_config};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+
+use crate::accounts::AuthError;
+use crate::http::{self, App, Credential};
+use crate::reply::{ApiError, Reply};
+
+/// Answers the upgrade and spawns the socket's task.
+pub(crate) async fn upgrade(app: &Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Result<Reply, ApiError> {
+    let result = check(app, peer, &req);
+    let (auth, offered, accept) = match result {
+        Ok(ok) => ok,
+        Err(e) => {
+            app.metrics.websocket_refused.fetch_add(1, Relaxed);
+            tracing::debug!(%peer, code = e.code, "websocket upgrade refused");
+            return Err(e);
+        }
+    };
+    let Ok(slot) = app.ws_slots.clone().try_acquire_owned() else {
+        app.metrics.websocket_refused.fetch_add(1, Relaxed);
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too_many_connections", "the server is full"));
+    };
+    app.metrics.websocket_upgrades.fetch_add(1, Relaxed);
+    let hub = app.hub.clone();
+    let codec = offered.unwrap_or(Codec::Json);
+    tokio::spawn(async move {
+        let _slot = slot;
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => {
+                let config = websocket_config(hub.limits());
+                let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+                serve_socket(hub, ws, codec, auth).await;
+            }
+            Err(e) => tracing::debug!(%peer, error = %e, "websocket upgrade failed"),
+        }
+    });
+    let mut response = Response::new(http_body_util::Full::default());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    // Echo the subprotocol only when the client offered one.
+    if let Some(codec) = offered {
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(codec.subprotocol()));
+    }
+    Ok(response)
+}
+
+/// The session, the offered-and-chosen subprotocol, and the accept key; or why not.
+fn check(
+    app: &Arc<App>,
+    peer: SocketAddr,
+    req: &Request<Incoming>,
+) -> Result<(Auth, Option<Codec>, HeaderValue), ApiError> {
+    let headers = req.headers();
+    let key = handshake_key(headers)?;
+    let credential = http::token_of(headers);
+    match headers.get(header::ORIGIN) {
+        Some(origin) if !http::origin_allowed(app, headers, origin) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                "this origin may not open a WebSocket here",
+            ));
+        }
+        Some(_) => {}
+        // No Origin: not a browser. It must not ride on a cookie (a browser always sends Origin).
+        None if matches!(credential, Some((_, Credential::Cookie))) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "origin_required",
+                "cookie sessions need an Origin header",
+            ));
+        }
+        None => {}
+    }
+    let auth = match credential {
+        Some((token, _)) => match app.accounts.authenticate(&token) {
+            Ok(caller) => Auth::User(caller.user),
+            Err(AuthError::Unauthorized) => return Err(ApiError::unauthorized()),
+            Err(other) => return Err(other.into_api()),
+        },
+        None => Auth::FirstFrame(Arc::new(FirstFrame { app: app.clone(), peer: peer.ip() })),
+    };
+    let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok());
+    let codec = offered.and_then(negotiate_subprotocol);
+    if offered.is_some() && codec.is_none() {
+        return Err(ApiError::bad_request("supported subprotocols: chat.v1.json, chat.v1.msgpack"));
+    }
+    Ok((auth, codec, key))
+}
+
+/// The `Sec-WebSocket-Accept` for a valid handshake, or 400/426.
+fn handshake_key(headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    if !has_token(header::UPGRADE, "websocket") || !has_token(header::CONNECTION, "upgrade") {
+        return Err(ApiError::new(StatusCode::UPGRADE_REQUIRED, "upgrade_required", "this endpoint speaks WebSocket"));
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION).is_none_or(|v| v != "13") {
+        return Err(ApiError::bad_request("Sec-WebSocket-Version must be 13"));
+    }
+    let key =
+        headers.get(header::SEC_WEBSOCKET_KEY).ok_or_else(|| ApiError::bad_request("missing Sec-WebSocket-Key"))?;
+    HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
+        .map_err(|_| ApiError::bad_request("bad Sec-WebSocket-Key"))
+}
+
+/// First-frame `register`: sign up when the name is free, else log in; or resume a token.
+struct FirstFrame {
+    app: Arc<App>,
+    peer: IpAddr,
+}
+
+impl Authenticator for FirstFrame {
+    fn authenticate(
+        &self,
+        username: Option<String>,
+        password: Option<String>,
+        token: Option<String>,
+    ) -> BoxFuture<'static, Result<(UserName, Option<String>), ServerMsg>> {
+        let app = self.app.clone();
+        let peer = self.peer;
+        async move {
+            match (username, password, token) {
+                (_, _, Some(token)) => match app.accounts.authenticate(&token) {
+                    Ok(caller) => Ok((caller.user, None)),
+                    Err(e) => Err(refusal(e)),
+                },
+                (Some(username), Some(password), None) => match app.accounts.sign_in(peer, &username, password).await {
+                    Ok(issued) => {
+                        if issued.created {
+                            app.metrics.registrations.fetch_add(1, Relaxed);
+                        } else {
+                            app.metrics.logins.fetch_add(1, Relaxed);
+                        }
+                        Ok((issued.user, Some(issued.token)))
+                    }
+                    Err(e) => {
+                        app.metrics.login_failures.fetch_add(1, Relaxed);
+                        Err(refusal(e))
+                    }
+                },
+                _ => Err(ServerMsg::error(ErrorCode::InvalidRequest, "register needs username and password, or token")),
+            }
+        }
+        .boxed()
+    }
+}
+
+fn refusal(e: AuthError) -> ServerMsg {
+    let code = match &e {
+        AuthError::InvalidUsername(_) => ErrorCode::InvalidUsername,
+        AuthError::InvalidPassword(_) => ErrorCode::InvalidRequest,
+        AuthError::BadCredentials | AuthError::Unauthorized | AuthError::NameTaken => ErrorCode::BadCredentials,
+        AuthError::Throttled | AuthError::Busy => ErrorCode::RateLimited,
+        AuthError::Store(_) | AuthError::Hash(_) => ErrorCode::Internal,
+    };
+    ServerMsg::error(code, e.to_string())
+}

@@ -1,0 +1,140 @@
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn register_then_login_and_use_the_token() {
+    let server = start().await;
+    let addr = server.local_addr();
+    let r = post(addr, "/api/register", None, json!({"username": "Alice", "password": "correct horse"})).await;
+    assert_eq!(r.status, 201);
+    let body = r.json();
+    assert_eq!(body["username"], "alice", "names are stored lower-case");
+    let token = body["token"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 64);
+    let cookie = r.header("set-cookie").unwrap();
+    assert!(cookie.starts_with(&format!("chat_session={token};")), "{cookie}");
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attr), "cookie lacks {attr}: {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain HTTP cookies cannot be Secure");
+
+    let me = get(addr, "/api/me", Some(&token)).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json()["username"], "alice");
+
+    let login = post(addr, "/api/login", None, json!({"username": "ALICE", "password": "correct horse"})).await;
+    assert_eq!(login.status, 200);
+    let second = login.json()["token"].as_str().unwrap().to_owned();
+    assert_ne!(second, token, "every login gets its own token");
+    assert_eq!(get(addr, "/api/me", Some(&second)).await.json()["username"], "alice");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_look_the_same() {
+    let server = start().await;
+    let addr = server.local_addr();
+    register(addr, "bob").await;
+    let wrong = post(addr, "/api/login", None, json!({"username": "bob", "password": "not the password"})).await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.code(), "bad_credentials");
+    assert!(wrong.header("set-cookie").is_none());
+    let unknown = post(addr, "/api/login", None, json!({"username": "nobody", "password": "whatever-123"})).await;
+    assert_eq!(unknown.status, 401);
+    assert_eq!(unknown.code(), "bad_credentials");
+    assert_eq!(wrong.json()["error"]["message"], unknown.json()["error"]["message"]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn duplicate_and_invalid_names_and_bad_passwords_are_refused() {
+    let server = start().await;
+    let addr = server.local_addr();
+    register(addr, "carol").await;
+    let dup = post(addr, "/api/register", None, json!({"username": "CAROL", "password": "another-password"})).await;
+    assert_eq!(dup.status, 409);
+    assert_eq!(dup.code(), "username_taken");
+    // The original password still works: the duplicate changed nothing.
+    let login = post(addr, "/api/login", None, json!({"username": "carol", "password": "password-carol"})).await;
+    assert_eq!(login.status, 200);
+
+    for bad in ["", "has space", "émile", "a/b", "room", &"x".repeat(33)] {
+        let r = post(addr, "/api/register", None, json!({"username": bad, "password": "long enough"})).await;
+        assert_eq!(r.status, 400, "name {bad:?}");
+        assert_eq!(r.code(), "invalid_username", "name {bad:?}");
+    }
+    let short = post(addr, "/api/register", None, json!({"username": "dave", "password": "short"})).await;
+    assert_eq!(short.status, 400);
+    assert_eq!(short.code(), "invalid_password");
+    let long = post(addr, "/api/register", None, json!({"username": "dave", "password": "x".repeat(129)})).await;
+    assert_eq!(long.code(), "invalid_password");
+    let missing = post(addr, "/api/register", None, json!({"username": "dave"})).await;
+    assert_eq!(missing.status, 400);
+    assert_eq!(missing.code(), "invalid_request");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_name() {
+    let server = start().await;
+    let addr = server.local_addr();
+    register(addr, "erin").await;
+    // Default: 10 failures per name per 15 minutes.
+    for _ in 0..10 {
+        let r = post(addr, "/api/login", None, json!({"username": "erin", "password": "guess-guess"})).await;
+        assert_eq!(r.status, 401);
+    }
+    let locked = post(addr, "/api/login", None, json!({"username": "erin", "password": "password-erin"})).await;
+    assert_eq!(locked.status, 429, "even the right password waits out the window");
+    assert_eq!(locked.code(), "rate_limited");
+    // Other names are not affected.
+    register(addr, "frank").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn cookie_authenticates_and_logout_ends_the_session() {
+    let server = start().await;
+    let addr = server.local_addr();
+    let token = register(addr, "gina").await;
+    let cookie = format!("theme=dark; chat_session={token}");
+    let me = send(addr, "GET", "/api/me", &[("cookie", &cookie)], None).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json()["username"], "gina");
+
+    let out = send(addr, "POST", "/api/logout", &[("cookie", &cookie)], None).await;
+    assert_eq!(out.status, 200);
+    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(send(addr, "GET", "/api/me", &[("cookie", &cookie)], None).await.status, 401);
+    assert_eq!(get(addr, "/api/me", Some(&token)).await.status, 401);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn protected_endpoints_need_a_session() {
+    let server = start().await;
+    let addr = server.local_addr();
+    for path in [
+        "/api/me",
+        "/api/messages?room=group:lobby",
+        "/api/room_users?room=group:lobby",
+        "/api/notifications",
+        "/api/rooms",
+        "/api/directory",
+        "/api/users",
+    ] {
+        let r = get(addr, path, None).await;
+        assert_eq!(r.status, 401, "{path}");
+        assert_eq!(r.code(), "unauthorized", "{path}");
+        let forged = get(addr, path, Some(&"a".repeat(64))).await;
+        assert_eq!(forged.status, 401, "{path} with a made-up token");
+    }
+    for path in ["/api/notifications/read", "/api/rooms", "/api/messages", "/api/logout", "/api/rooms/invite"] {
+        let r = post(addr, path, None, json!({})).await;
+        assert_eq!(r.status, 401, "{path}");
+    }
+    // The seed's `?user=` impersonation does nothing.
+    assert_eq!(get(addr, "/api/notifications?user=alice", None).await.status, 401);
+    server.shutdown().await;
+}

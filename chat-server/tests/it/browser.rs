@@ -1,0 +1,349 @@
+//! The web UI in a real headless Chromium (Debian's `chromium` + `chromium-driver`), driven
+//! through WebDriver by fantoccini against the real server: sign-up, rooms, mentions, DMs,
+//! unread counts, notifications, XSS payloads, and a server restart mid-conversation.
+//!
+//! Without Chromium the tests fail with an install hint; `CHAT_SKIP_BROWSER_TESTS=1` skips
+//! them with a loud banner. `CHAT_UPDATE_SCREENSHOT=1` rewrites `docs/screenshot.png`.
+
+#[path = "browser_harness.rs"]
+mod harness;
+
+use chat_core::mention::{MentionTarget, mentions};
+use harness::{Page, TestServer};
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Signs both users up and puts them in `#lobby`.
+async fn two_in_lobby(alice: &Page, bob: &Page, server: &TestServer) {
+    alice.open(&server.base()).await;
+    bob.open(&server.base()).await;
+    alice.sign_up(PASSWORD).await;
+    bob.sign_up(PASSWORD).await;
+    alice.join("lobby").await;
+    bob.join("lobby").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_chat_mention_dm_and_read() {
+    let Some(tools) = harness::tools() else { return };
+    let _one_at_a_time = harness::serial();
+    harness::run(tools, &["alice", "bob"], |pages, server| async move {
+        let (alice, bob) = (&pages[0], &pages[1]);
+        two_in_lobby(alice, bob, &server).await;
+
+        // Exchange messages.
+        alice.say("hello bob, welcome to the lobby").await;
+        bob.wait_message("hello bob, welcome to the lobby").await;
+        bob.say("hi alice!").await;
+        alice.wait_message("hi alice!").await;
+
+        // Alice looks at another room; bob mentions her in the lobby: unread count, a separate
+        // mention badge, and the bell all update live.
+        alice.join("random").await;
+        bob.say("@alice are you there? also mail bob@example.com").await;
+        alice.wait_badge("group:lobby", ".unread-count", "1").await;
+        alice.wait_badge("group:lobby", ".mention-badge", "@1").await;
+        alice.wait_bell(1).await;
+
+        // Opening the room reads it: both counts clear; the mention is highlighted as hers,
+        // the e-mail address is not a mention.
+        alice.click(".room-item[data-room=\"group:lobby\"]").await;
+        alice.wait_current("group:lobby").await;
+        alice.wait_badge("group:lobby", ".unread-count", "").await;
+        alice.wait_badge("group:lobby", ".mention-badge", "").await;
+        let highlighted = alice
+            .wait(
+                "bob's mention of alice highlighted",
+                "const li = [...document.querySelectorAll('#messages li.mentions-me')].pop();\
+                 return li ? [...li.querySelectorAll('.mention')].map(s => [s.textContent, s.className]) : null;",
+                vec![],
+            )
+            .await;
+        assert_eq!(highlighted, json!([["@alice", "mention mention-me"]]));
+        // Bob sees that alice read it.
+        bob.wait(
+            "seen by alice",
+            "return [...document.querySelectorAll('#messages .seen')].some(e => e.textContent === 'seen by alice');",
+            vec![],
+        )
+        .await;
+
+        // The bell: the dropdown lists the mention; "mark all read" clears the count.
+        alice.click("#bell").await;
+        let item = alice
+            .wait(
+                "a notification in the dropdown",
+                "const li = document.querySelector('#notif-list li.notif.unread'); return li ? li.textContent : '';",
+                vec![],
+            )
+            .await;
+        assert!(item.as_str().is_some_and(|t| t.contains("bob") && t.contains("#lobby")), "{item}");
+        alice.click("#notif-clear").await;
+        alice.wait_bell(0).await;
+        alice
+            .wait(
+                "notification marked read",
+                "return document.querySelector('#notif-list li.notif.read') !== null;",
+                vec![],
+            )
+            .await;
+        alice.js("document.body.click();", vec![]).await;
+
+        // Mention autocomplete: '@b' offers bob; Tab picks him; Escape closes the menu.
+        alice.fill("#composer", "thanks @b").await;
+        alice
+            .wait(
+                "autocomplete offers bob",
+                "return document.querySelector('#mention-menu li[data-name=\"bob\"]') !== null;",
+                vec![],
+            )
+            .await;
+        alice.keys("#composer", "\u{e004}").await; // Tab
+        let value = alice.js("return document.querySelector('#composer').value;", vec![]).await;
+        assert_eq!(value, json!("thanks @bob "));
+        alice.keys("#composer", "@r").await;
+        alice
+            .wait(
+                "autocomplete offers @room",
+                "return document.querySelector('#mention-menu li[data-name=\"room\"]') !== null;",
+                vec![],
+            )
+            .await;
+        alice.keys("#composer", "\u{e00c}").await; // Escape
+        alice.wait("menu closed", "return document.querySelector('#mention-menu').hidden;", vec![]).await;
+        alice.fill("#composer", "").await;
+
+        // Typing indicator.
+        bob.fill("#composer", "thinking about it").await;
+        alice
+            .wait(
+                "bob typing",
+                "return document.querySelector('#typing-line').textContent === 'bob is typing...';",
+                vec![],
+            )
+            .await;
+        bob.fill("#composer", "").await;
+
+        // Alice mentions bob (Enter sends); his view highlights it and his bell rings.
+        alice.fill("#composer", "@bob look at this\u{e007}").await;
+        bob.wait_message("@bob look at this").await;
+        bob.wait_bell(1).await;
+        let mine = bob
+            .js("return [...document.querySelectorAll('#messages .mention-me')].map(s => s.textContent);", vec![])
+            .await;
+        assert_eq!(mine, json!(["@bob"]));
+
+        if std::env::var("CHAT_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
+            let png = bob.c.screenshot().await.expect("screenshot");
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshot.png");
+            std::fs::write(path, png).expect("write docs/screenshot.png");
+            eprintln!("wrote {path}");
+        }
+
+        // DM: alice clicks bob's name; her message reaches bob as an unread DM (counted as a
+        // highlight) with a notification; reading it clears the counts.
+        alice.click("#online-line button[data-user=\"bob\"]").await;
+        alice.wait_current("dm:alice:bob").await;
+        alice.say("psst, a secret").await;
+        alice.wait_message("psst, a secret").await;
+        bob.wait_badge("dm:alice:bob", ".unread-count", "1").await;
+        bob.wait_badge("dm:alice:bob", ".mention-badge", "@1").await;
+        bob.wait_bell(2).await;
+        bob.click(".room-item[data-room=\"dm:alice:bob\"]").await;
+        bob.wait_message("psst, a secret").await;
+        bob.wait_badge("dm:alice:bob", ".unread-count", "").await;
+        bob.say("my lips are sealed").await;
+        alice.wait_message("my lips are sealed").await;
+        alice
+            .wait(
+                "seen by bob in the DM",
+                "return [...document.querySelectorAll('#messages .seen')].some(e => e.textContent === 'seen by bob');",
+                vec![],
+            )
+            .await;
+
+        // Each side shows the DM exactly once, in seq order.
+        for page in [alice, bob] {
+            let msgs = page.messages().await;
+            let seqs: Vec<u64> = msgs.iter().map(|m| m.0).collect();
+            assert_eq!(seqs, [1, 2], "[{}] {msgs:?}", page.name);
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_in_messages_is_shown_as_text_and_never_runs() {
+    let Some(tools) = harness::tools() else { return };
+    let _one_at_a_time = harness::serial();
+    harness::run(tools, &["mallory", "victim"], |pages, server| async move {
+        let (mallory, victim) = (&pages[0], &pages[1]);
+        two_in_lobby(mallory, victim, &server).await;
+        let payloads = [
+            "<img src=x onerror=\"window.__pwned = 'img'\">",
+            "<script>window.__pwned = 'script'</script>",
+            "<b onmouseover=\"window.__pwned='b'\">bold?</b> & &amp; <iframe src=\"javascript:window.__pwned='iframe'\"></iframe>",
+        ];
+        for p in payloads {
+            mallory.say(p).await;
+        }
+        for page in [mallory, victim] {
+            for p in payloads {
+                page.wait_message(p).await;
+            }
+            let check = page
+                .js(
+                    "return { pwned: typeof window.__pwned, \
+                      elements: document.querySelectorAll('#messages img, #messages script, #messages iframe, #messages b').length };",
+                    vec![],
+                )
+                .await;
+            assert_eq!(check, json!({ "pwned": "undefined", "elements": 0 }), "[{}]", page.name);
+        }
+        // Give a late onerror (the image would have failed to load by now) a chance to fire.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let pwned = victim.js("return typeof window.__pwned;", vec![]).await;
+        assert_eq!(pwned, json!("undefined"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_restart_reconnects_and_shows_every_message_once() {
+    let Some(tools) = harness::tools() else { return };
+    let _one_at_a_time = harness::serial();
+    harness::run(tools, &["alice", "bob"], |pages, mut server| async move {
+        let (alice, bob) = (&pages[0], &pages[1]);
+        two_in_lobby(alice, bob, &server).await;
+        let mut expected = Vec::new();
+        for (page, text) in [(alice, "one"), (bob, "two"), (alice, "three")] {
+            page.say(text).await;
+            bob.wait_message(text).await;
+            alice.wait_message(text).await;
+            expected.push((page.name.clone(), text.to_owned()));
+        }
+
+        server.stop().await;
+        for page in [alice, bob] {
+            page.wait(
+                "connection lost",
+                "return document.querySelector('#conn-status').dataset.state === 'offline';",
+                vec![],
+            )
+            .await;
+        }
+        // Written while offline: kept in the outbox, shown as pending.
+        alice.say("four (sent while offline)").await;
+        alice
+            .wait(
+                "pending message",
+                "return [...document.querySelectorAll('#pending li')].some(li => li.textContent.includes('four'));",
+                vec![],
+            )
+            .await;
+        expected.push(("alice".into(), "four (sent while offline)".into()));
+
+        server.restart().await;
+        alice.wait_online().await;
+        bob.wait_online().await;
+        alice.wait("outbox drained", "return document.querySelectorAll('#pending li').length === 0;", vec![]).await;
+        bob.wait_message("four (sent while offline)").await;
+        bob.say("five").await;
+        expected.push(("bob".into(), "five".into()));
+        alice.wait_message("five").await;
+
+        for page in [alice, bob] {
+            page.wait_message("five").await;
+            let shown: Vec<(u64, String, String)> = page.messages().await;
+            let seqs: Vec<u64> = shown.iter().map(|m| m.0).collect();
+            assert_eq!(seqs, (1..=5).collect::<Vec<u64>>(), "[{}] {shown:?}", page.name);
+            let got: Vec<(String, String)> = shown.into_iter().map(|(_, s, c)| (s, c)).collect();
+            assert_eq!(got, expected, "[{}]", page.name);
+        }
+
+        // A reload after the restart shows the same history from the server.
+        bob.c.refresh().await.expect("reload");
+        bob.wait_online().await;
+        bob.wait_message("five").await;
+        let seqs: Vec<u64> = bob.messages().await.iter().map(|m| m.0).collect();
+        assert_eq!(seqs, (1..=5).collect::<Vec<u64>>());
+
+        // Narrow (phone) screen: the sidebar becomes a drawer behind a toggle.
+        bob.c.set_window_size(400, 800).await.expect("resize");
+        bob.wait(
+            "toggle visible",
+            "return getComputedStyle(document.querySelector('#sidebar-toggle')).display !== 'none';",
+            vec![],
+        )
+        .await;
+        bob.click("#sidebar-toggle").await;
+        bob.wait("drawer open", "return document.querySelector('#sidebar').classList.contains('open');", vec![]).await;
+        bob.click(".room-item[data-room=\"group:lobby\"]").await;
+        bob.wait("drawer closed", "return !document.querySelector('#sidebar').classList.contains('open');", vec![])
+            .await;
+    })
+    .await;
+}
+
+/// The page's mention grammar (mention.js) agrees with chat-core's on tricky inputs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_mention_grammar_matches_the_core() {
+    let Some(tools) = harness::tools() else { return };
+    let _one_at_a_time = harness::serial();
+    harness::run(tools, &["grammar"], |pages, server| async move {
+        let page = &pages[0];
+        page.open(&server.base()).await;
+        let corpus = [
+            "@alice hi",
+            "hi @alice.",
+            "hi @alice-- and @bob.jones!",
+            "(@ALICE)",
+            "@alice,@bob",
+            "mail bob@example.com",
+            "x_@bob a.@bob a-@bob @@bob",
+            "é@bob",
+            "«@bob»",
+            "𝒜@bob and 😀@carol",
+            "`@alice`",
+            "```\n@alice\n```",
+            "`` ` @alice ``@bob",
+            "unclosed ` @alice",
+            "``` @a ` @b ```",
+            "@",
+            "@.",
+            "@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "@room @Here @roomy",
+            "tab\t@x\n@y",
+        ];
+        let expected: Vec<Vec<String>> = corpus
+            .iter()
+            .map(|text| {
+                mentions(text)
+                    .map(|m| match m.target {
+                        MentionTarget::User(u) => u.to_ascii_lowercase(),
+                        MentionTarget::Room => "@room".into(),
+                        MentionTarget::Here => "@here".into(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let got = page
+            .c
+            .execute_async(
+                "const [corpus, done] = arguments;\
+                 import('/static/mention.js').then(m => done(corpus.map(t => m.mentions(t).map(x =>\
+                   x.target.user !== undefined ? x.target.user.toLowerCase() : x.target.room ? '@room' : '@here'))));",
+                vec![json!(corpus)],
+            )
+            .await
+            .expect("mention.js runs");
+        let got: Vec<Vec<String>> = serde_json::from_value(got).expect("lists of names");
+        for ((text, want), have) in corpus.iter().zip(&expected).zip(&got) {
+            assert_eq!(have, want, "mentions of {text:?}");
+        }
+        assert!(expected.iter().any(|m| !m.is_empty()), "the corpus has mentions at all");
+    })
+    .await;
+}

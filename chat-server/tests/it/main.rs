@@ -1,0 +1,18 @@
+//! Integration tests of chat-server: the real router on 127.0.0.1:0, driven over HTTP and
+//! WebSocket from the outside.
+
+// Shared helpers: a tiny HTTP client, WebSocket connect, server start.
+mod support;
+
+// Accounts: register, login, wrong password, duplicate and invalid names, throttling, logout.
+mod accounts;
+// HTTP surface: security headers, body limits, health and metrics, static files, errors.
+mod surface;
+// Authorisation of the REST API: nobody reads another user's DMs, rooms or notifications.
+mod privacy;
+// The WebSocket upgrade: Origin allowlist, cookie / bearer / first-frame auth, logout.
+mod websocket;
+// HTTPS with the self-signed certificate.
+mod tls;
+// Stop and start on the same database file.
+mod restart;

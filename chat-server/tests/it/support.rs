@@ -1,0 +1,165 @@
+//! Test helpers: start a server, a minimal HTTP/1.1 client (hyper, one connection per request),
+//! and WebSocket connections with chosen headers.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use chat_server::{RunningServer, Server, ServerConfig};
+use futures::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full};
+use hyper::header::HeaderMap;
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Starts an in-memory server on 127.0.0.1:0.
+pub async fn start() -> RunningServer {
+    Server::start(ServerConfig::ephemeral()).await.expect("server starts")
+}
+
+/// An HTTP response, fully read.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("status {} body is not JSON ({e}): {:?}", self.status, String::from_utf8_lossy(&self.body))
+        })
+    }
+
+    /// The `error.code` of a JSON error body.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"].as_str().expect("error code").to_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Sends one request over a fresh connection to `addr`.
+pub async fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Resp {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    send_over(TokioIo::new(tcp), addr, method, path, headers, body).await
+}
+
+/// Sends one request over an established stream.
+pub async fn send_over<I>(
+    io: I,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Resp
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.expect("handshake");
+    tokio::spawn(conn);
+    let mut req = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).unwrap())
+        .uri(path)
+        .header("host", addr.to_string());
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let req = req.body(Full::new(Bytes::from(body.unwrap_or_default()))).unwrap();
+    let response = sender.send_request(req).await.expect("response");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.expect("body").to_bytes();
+    Resp { status, headers, body }
+}
+
+pub async fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Resp {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    send(addr, "GET", path, &headers, None).await
+}
+
+pub async fn post(addr: SocketAddr, path: &str, token: Option<&str>, body: Value) -> Resp {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers: Vec<(&str, &str)> = vec![("content-type", "application/json")];
+    headers.extend(auth.iter().map(|a| ("authorization", a.as_str())));
+    send(addr, "POST", path, &headers, Some(serde_json::to_vec(&body).unwrap())).await
+}
+
+/// Registers `name` with password `"password-<name>"`; returns the token.
+pub async fn register(addr: SocketAddr, name: &str) -> String {
+    let r = post(
+        addr,
+        "/api/register",
+        None,
+        serde_json::json!({"username": name, "password": format!("password-{name}")}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "register {name}: {:?}", String::from_utf8_lossy(&r.body));
+    r.json()["token"].as_str().unwrap().to_owned()
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// A WebSocket handshake's outcome.
+pub type Handshake = Result<(Ws, tungstenite::http::Response<Option<Vec<u8>>>), tungstenite::Error>;
+
+/// Opens `/ws` with extra headers; the handshake error (with the HTTP status) on refusal.
+pub async fn ws_connect(
+    addr: SocketAddr,
+    headers: &[(&str, &str)],
+) -> Result<(Ws, tungstenite::http::Response<Option<Vec<u8>>>), tungstenite::Error> {
+    let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
+    for (name, value) in headers {
+        req.headers_mut()
+            .insert(tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+    }
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(tcp)).await
+}
+
+/// The HTTP status of a refused WebSocket handshake.
+pub fn refused_status(result: Handshake) -> u16 {
+    match result {
+        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("expected a refusal, the upgrade succeeded"),
+    }
+}
+
+/// Sends a JSON frame.
+pub async fn ws_send(ws: &mut Ws, frame: Value) {
+    ws.send(Message::text(frame.to_string())).await.expect("send frame");
+}
+
+/// The next JSON event (skipping pings); panics on close.
+pub async fn ws_next(ws: &mut Ws) -> Value {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).expect("JSON event"),
+            Some(Ok(Message::Binary(bytes))) => {
+                return rmp_serde::from_slice(&bytes).expect("msgpack event");
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+}
+
+/// Reads until the connection closes; returns the close code (None if closed without a frame).
+pub async fn ws_closed(ws: &mut Ws) -> Option<u16> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
