@@ -1,0 +1,140 @@
+use chat_core::protocol::ResumePoint;
+use chat_core::{ClientMsg, Codec, ServerMsg};
+
+use crate::support::{TestServer, config};
+
+async fn join_send_receive(alice_codec: Codec, bob_codec: Codec) {
+    let (server, journal) = TestServer::memory(config()).await;
+    let mut alice = server.client("alice", alice_codec).await;
+    let mut bob = server.client("bob", bob_codec).await;
+    alice.join("group:lobby").await;
+    bob.join("group:lobby").await;
+
+    let (seq, duplicate) = alice.send_acked("group:lobby", "hello @bob", Some("c-1")).await;
+    assert_eq!((seq, duplicate), (1, false));
+    let got = bob.next_message().await;
+    assert_eq!(got.seq, 1);
+    assert_eq!(got.content, "hello @bob");
+    assert_eq!(got.sender.as_str(), "alice");
+    assert_eq!(got.mentions.iter().map(|u| u.as_str()).collect::<Vec<_>>(), ["bob"]);
+    // The sender sees its own message too.
+    assert_eq!(alice.next_message().await.seq, 1);
+    // Bob was mentioned: a notification follows.
+    bob.until(|m| matches!(m, ServerMsg::MentionNotification(n) if n.sender.as_str() == "alice").then_some(())).await;
+    // Durable before it was delivered.
+    let stored = journal.lock().entries().iter().filter(|e| matches!(e, chat_core::LogEntry::Message(_))).count();
+    assert_eq!(stored, 1);
+    let metrics = server.hub.metrics();
+    assert_eq!(metrics.messages, 1);
+    assert_eq!(metrics.sessions, 2);
+    assert!(metrics.deliveries >= 2 && metrics.commit_batches >= 1);
+}
+
+#[tokio::test]
+async fn join_send_receive_json() {
+    join_send_receive(Codec::Json, Codec::Json).await;
+}
+
+#[tokio::test]
+async fn join_send_receive_msgpack() {
+    join_send_receive(Codec::MsgPack, Codec::MsgPack).await;
+}
+
+#[tokio::test]
+async fn mixed_codecs_share_a_room() {
+    join_send_receive(Codec::Json, Codec::MsgPack).await;
+}
+
+#[tokio::test]
+async fn retried_send_with_same_client_id_is_stored_once() {
+    let (server, journal) = TestServer::memory(config()).await;
+    let mut alice = server.client("alice", Codec::Json).await;
+    let mut bob = server.client("bob", Codec::MsgPack).await;
+    alice.join("group:lobby").await;
+    bob.join("group:lobby").await;
+
+    assert_eq!(alice.send_acked("group:lobby", "once", Some("retry-1")).await, (1, false));
+    assert_eq!(alice.send_acked("group:lobby", "once", Some("retry-1")).await, (1, true));
+    assert_eq!(alice.send_acked("group:lobby", "twice", Some("retry-2")).await, (2, false));
+
+    // Bob sees seq 1 then seq 2: the retry was not delivered again.
+    assert_eq!(bob.next_message().await.content, "once");
+    let second = bob.next_message().await;
+    assert_eq!((second.seq, second.content.as_str()), (2, "twice"));
+    let stored: Vec<_> = journal
+        .lock()
+        .entries()
+        .iter()
+        .filter_map(|e| match e {
+            chat_core::LogEntry::Message(m) => Some(m.content.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stored, ["once", "twice"]);
+    let room = "group:lobby".parse().unwrap();
+    let last_seq = server.hub.query(move |chat| chat.room(&room).map(|r| r.last_seq)).await.unwrap();
+    assert_eq!(last_seq, Some(2));
+}
+
+#[tokio::test]
+async fn reconnect_and_resume_gets_exactly_the_missed_messages() {
+    let (server, _journal) = TestServer::memory(config()).await;
+    let mut alice = server.client("alice", Codec::Json).await;
+    let mut bob = server.client("bob", Codec::MsgPack).await;
+    alice.join("group:lobby").await;
+    bob.join("group:lobby").await;
+    alice.send_acked("group:lobby", "one", None).await;
+    assert_eq!(bob.next_message().await.seq, 1);
+
+    // Bob goes away; the hub sees the disconnect before the next message.
+    drop(bob);
+    let bob_gone = loop {
+        let users = server.hub.query(|chat| chat.is_online(&"bob".parse().unwrap())).await.unwrap();
+        if !users {
+            break true;
+        }
+        tokio::task::yield_now().await;
+    };
+    assert!(bob_gone);
+    alice.send_acked("group:lobby", "two", None).await;
+    alice.send_acked("group:lobby", "three", None).await;
+
+    let mut bob = server.client("bob", Codec::MsgPack).await;
+    bob.send(&ClientMsg::Resume { rooms: vec![ResumePoint { room: "group:lobby".into(), last_seq: 1 }] }).await;
+    let missed = bob
+        .until(|m| match m {
+            ServerMsg::History { messages, resume: true, .. } => Some(messages.clone()),
+            _ => None,
+        })
+        .await;
+    let missed: Vec<(u64, &str)> = missed.iter().map(|m| (m.seq, m.content.as_str())).collect();
+    assert_eq!(missed, [(2, "two"), (3, "three")]);
+
+    // And live delivery continues after the resume.
+    alice.send_acked("group:lobby", "four", None).await;
+    let live = bob.next_message().await;
+    assert_eq!((live.seq, live.content.as_str()), (4, "four"));
+}
+
+#[tokio::test]
+async fn rest_requests_and_add_user_go_through_the_hub() {
+    let (server, journal) = TestServer::memory(config()).await;
+    server.hub.add_user("carol".parse().unwrap()).await.unwrap();
+    assert!(journal.lock().state().users.contains_key(&"carol".parse().unwrap()));
+    let mut alice = server.client("alice", Codec::Json).await;
+    alice.join("group:lobby").await;
+
+    let reply = server
+        .hub
+        .request("carol".parse().unwrap(), ClientMsg::JoinRoom { room: crate::support::room("group:lobby") })
+        .await
+        .unwrap();
+    assert!(matches!(reply, ServerMsg::RoomJoined(_)), "{reply:?}");
+    let reply = server
+        .hub
+        .request("carol".parse().unwrap(), crate::support::send("group:lobby", "via rest", Some("r1")))
+        .await
+        .unwrap();
+    assert!(matches!(reply, ServerMsg::Ack { seq: 1, duplicate: false, .. }), "{reply:?}");
+    assert_eq!(alice.next_message().await.content, "via rest");
+}

@@ -1,0 +1,148 @@
+use std::time::Duration;
+
+use chat_core::{ClientMsg, Codec, ServerMsg};
+
+use crate::support::{Client, Read, TestServer, config};
+
+#[tokio::test]
+async fn slow_reader_is_closed_while_others_get_every_message() {
+    let mut config = config();
+    config.session_queue = 8;
+    let (server, _journal) = TestServer::memory(config).await;
+    let mut alice = server.client("alice", Codec::Json).await;
+    let mut bob = server.client("bob", Codec::MsgPack).await;
+    let mut carol = Client::open(server.addr, Some("carol"), Codec::Json, Some(4096)).await;
+    carol.until(|m| matches!(m, ServerMsg::Connected { .. }).then_some(())).await;
+    for client in [&mut alice, &mut bob, &mut carol] {
+        client.join("group:lobby").await;
+    }
+
+    // Bob reads everything in the background; carol reads nothing from here on.
+    let bob_task = tokio::spawn(async move {
+        let mut seqs = Vec::new();
+        loop {
+            let m = bob.next_message().await;
+            seqs.push(m.seq);
+            if m.content == "last" {
+                return seqs;
+            }
+        }
+    });
+
+    let big = "x".repeat(3_900);
+    let mut sent = 0u64;
+    while server.hub.metrics().slow_consumers_closed == 0 {
+        assert!(sent < 50_000, "carol was never closed as a slow consumer");
+        alice.send_acked("group:lobby", &big, None).await;
+        sent += 1;
+        // Alice reads her own copy so she never becomes slow herself.
+        alice.next_message().await;
+    }
+    alice.send_acked("group:lobby", "last", None).await;
+    sent += 1;
+
+    let seqs = bob_task.await.unwrap();
+    assert_eq!(seqs, (1..=sent).collect::<Vec<_>>(), "bob missed or reordered messages");
+    assert_eq!(server.hub.metrics().slow_consumers_closed, 1);
+
+    // Carol gets what was buffered, then the connection ends (close 1008 if it got through).
+    let mut carol_saw = 0u64;
+    let end = loop {
+        match carol.read().await {
+            Read::Event(ServerMsg::Message(_)) => carol_saw += 1,
+            Read::Event(_) => {}
+            Read::Closed(frame) => break frame.map(|f| u16::from(f.code)),
+            Read::Ended => break None,
+        }
+    };
+    assert!(carol_saw < sent, "carol got everything ({carol_saw}) but was closed as slow");
+    assert!(matches!(end, None | Some(1008)), "unexpected close {end:?}");
+}
+
+#[tokio::test]
+async fn failed_commit_acknowledges_nothing_and_clients_can_resume() {
+    let (server, journal) = TestServer::memory(config()).await;
+    let mut alice = server.client("alice", Codec::Json).await;
+    let mut bob = server.client("bob", Codec::MsgPack).await;
+    alice.join("group:lobby").await;
+    bob.join("group:lobby").await;
+
+    journal.lock().fail_next_appends(1);
+    alice.send(&crate::support::send("group:lobby", "lost", Some("c-1"))).await;
+    // Neither an ack nor a message arrives before the close.
+    for client in [&mut alice, &mut bob] {
+        let code = loop {
+            match client.read().await {
+                Read::Event(ServerMsg::Ack { .. } | ServerMsg::Message(_)) => panic!("acknowledged a failed commit"),
+                Read::Event(_) => {}
+                Read::Closed(frame) => break frame.map(|f| u16::from(f.code)),
+                Read::Ended => break None,
+            }
+        };
+        assert_eq!(code, Some(1011));
+    }
+    assert_eq!(server.hub.metrics().commit_failures, 1);
+    assert!(journal.lock().entries().iter().all(|e| !matches!(e, chat_core::LogEntry::Message(_))));
+
+    // Reconnect: nothing was stored, and the same client id is accepted as new.
+    let mut alice = server.client("alice", Codec::Json).await;
+    let mut bob = server.client("bob", Codec::MsgPack).await;
+    let history =
+        ClientMsg::History { room: crate::support::room("group:lobby"), before: None, after: None, limit: None };
+    bob.send(&history).await;
+    let stored = bob
+        .until(|m| match m {
+            ServerMsg::History { messages, .. } => Some(messages.len()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(stored, 0);
+    assert_eq!(alice.send_acked("group:lobby", "kept", Some("c-1")).await, (1, false));
+    assert_eq!(bob.next_message().await.content, "kept");
+}
+
+#[tokio::test]
+async fn kick_closes_one_session_with_1000() {
+    let (server, _journal) = TestServer::memory(config()).await;
+    let mut alice = Client::open(server.addr, Some("alice"), Codec::Json, None).await;
+    let session = alice
+        .until(|m| match m {
+            ServerMsg::Connected { session, .. } => Some(*session),
+            _ => None,
+        })
+        .await;
+    let mut bob = server.client("bob", Codec::Json).await;
+    server.hub.kick(chat_core::SessionId(session));
+    assert_eq!(alice.close_code().await, Some(1000));
+    bob.send(&ClientMsg::ListRooms).await;
+    bob.until(|m| matches!(m, ServerMsg::RoomList { .. }).then_some(())).await;
+}
+
+#[tokio::test]
+async fn silent_peer_is_pinged_then_closed_as_idle() {
+    let mut config = config();
+    config.limits.ping_interval = Duration::from_millis(50);
+    config.limits.idle_timeout = Duration::from_millis(150);
+    config.limits.write_timeout = Duration::from_millis(300);
+    let (server, _journal) = TestServer::memory(config).await;
+    // A raw TCP peer that completes the handshake and then never reads nor answers pings: use
+    // a tungstenite client but only poll it after the server has given up.
+    let mut quiet = server.client("quiet", Codec::Json).await;
+    // Wait (without reading) until the hub has dropped the session.
+    while server.hub.metrics().sessions > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut saw_ping = false;
+    let code = loop {
+        match tokio::time::timeout(crate::support::HANG_GUARD, futures::StreamExt::next(&mut quiet.ws)).await {
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Ping(_)))) => saw_ping = true,
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame)))) => {
+                break frame.map(|f| u16::from(f.code));
+            }
+            Ok(Some(Ok(_))) => {}
+            _ => break None,
+        }
+    };
+    assert!(saw_ping, "no ping before the idle close");
+    assert_eq!(code, Some(1001));
+}
