@@ -123,10 +123,14 @@ impl Accounts {
             return Err(AuthError::NameTaken);
         }
         let hash = self.pool.hash(password).await?;
-        if !self.store.create_account(&user, &hash, now_ms()).map_err(AuthError::Store)? {
+        let created = {
+            let (store, user) = (self.store.clone(), user.clone());
+            blocking(move || store.create_account(&user, &hash, now_ms())).await?
+        };
+        if !created {
             return Err(AuthError::NameTaken);
         }
-        let mut issued = self.issue(user)?;
+        let mut issued = self.issue(user).await?;
         issued.created = true;
         Ok(issued)
     }
@@ -144,7 +148,7 @@ impl Accounts {
         let stored = self.store.password_hash(&user).map_err(AuthError::Store)?;
         if self.pool.verify(password, stored).await? {
             self.per_user.clear(&user);
-            self.issue(user)
+            self.issue(user).await
         } else {
             self.per_user.hit(Instant::now(), &user);
             Err(AuthError::BadCredentials)
@@ -176,20 +180,28 @@ impl Accounts {
     }
 
     /// Ends a session: deletes the token.
-    pub(crate) fn logout(&self, token: &TokenHash) -> Result<(), AuthError> {
-        self.store.delete_token(token).map_err(AuthError::Store)
+    pub(crate) async fn logout(&self, token: &TokenHash) -> Result<(), AuthError> {
+        let (store, token) = (self.store.clone(), *token);
+        blocking(move || store.delete_token(&token)).await
     }
 
-    fn issue(&self, user: UserName) -> Result<Issued, AuthError> {
+    async fn issue(&self, user: UserName) -> Result<Issued, AuthError> {
         let mut bytes = [0u8; 32];
         getrandom::getrandom(&mut bytes).map_err(|e| AuthError::Store(format!("no randomness: {e}")))?;
         let token = hex(&bytes);
         let hash: TokenHash = Sha256::digest(token.as_bytes()).into();
         let created = now_ms();
         let expires = created.plus_millis(self.ttl.as_millis().try_into().unwrap_or(u64::MAX));
-        self.store.put_token(hash, &TokenInfo { user: user.clone(), created, expires }).map_err(AuthError::Store)?;
+        let info = TokenInfo { user: user.clone(), created, expires };
+        let store = self.store.clone();
+        blocking(move || store.put_token(hash, &info)).await?;
         Ok(Issued { user, token, created: false })
     }
+}
+
+/// Runs a store write (a durable commit: an fsync) on the blocking pool, off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, AuthError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| AuthError::Store(e.to_string()))?.map_err(AuthError::Store)
 }
 
 fn parse_user(username: &str) -> Result<UserName, AuthError> {
@@ -244,7 +256,7 @@ mod tests {
         assert!(matches!(a.login(ADDR, "alice", "password2".into()).await, Err(AuthError::BadCredentials)));
         let second = a.login(ADDR, "ALICE", "password1".into()).await.unwrap();
         assert_ne!(second.token, issued.token);
-        a.logout(&token_hash(&second.token).unwrap()).unwrap();
+        a.logout(&token_hash(&second.token).unwrap()).await.unwrap();
         assert!(a.authenticate(&second.token).is_err());
         assert!(a.authenticate(&issued.token).is_ok());
     }

@@ -112,7 +112,7 @@ fn session_reply(app: &App, status: StatusCode, issued: &Issued) -> Reply {
 
 async fn logout(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError> {
     let caller = http::caller(app, &req)?;
-    app.accounts.logout(&caller.token).map_err(AuthError::into_api)?;
+    app.accounts.logout(&caller.token).await.map_err(AuthError::into_api)?;
     // chat-ws does not tell which session a socket got, so every socket of the user is closed
     // (1000 "session ended"); sockets of the user's other devices reconnect with their own,
     // still valid, tokens.

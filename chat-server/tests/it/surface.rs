@@ -36,7 +36,7 @@ async fn health_and_metrics() {
 
     let token = register(addr, "alice").await;
     let sent = post(addr, "/api/messages", Some(&token), json!({"room": "group:lobby", "content": "hi"})).await;
-    assert_eq!(sent.status, 403, "not a member yet: {:?}", sent.json());
+    assert_eq!(sent.status, 404, "the room does not exist yet: {:?}", sent.json());
     let joined = post(addr, "/api/rooms/join", Some(&token), json!({"room": "group:lobby"})).await;
     assert_eq!(joined.status, 200, "{:?}", joined.json());
     let sent = post(addr, "/api/messages", Some(&token), json!({"room": "group:lobby", "content": "hi"})).await;
@@ -63,7 +63,7 @@ async fn health_and_metrics() {
         value(name);
     }
     assert!(text.contains("chat_http_responses_total{status=\"201\"} 1"), "{text}");
-    assert!(text.contains("chat_http_responses_total{status=\"403\"} 1"), "{text}");
+    assert!(text.contains("chat_http_responses_total{status=\"404\"} 1"), "{text}");
     server.shutdown().await;
 }
 
