@@ -8,9 +8,10 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// The FxHash function (as used by rustc): multiply-rotate over machine words.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher {
+/// The FxHash function (as used by rustc): multiply-rotate over machine words. Fast and
+/// deterministic; not HashDoS-resistant, so only used for keys of authenticated users.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FxHasher {
     hash: u64,
 }
 
@@ -66,5 +67,6 @@ impl Hasher for FxHasher {
     }
 }
 
-pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
+/// Builds [`FxHasher`]s; the hasher of the snapshot's hash maps.
+pub type FxBuild = BuildHasherDefault<FxHasher>;
 pub(crate) type FxHashMap<K, V> = HashMap<K, V, FxBuild>;

@@ -8,10 +8,11 @@
 //!
 //! [`Chat`]: crate::Chat
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::hash::{FxBuild, FxHasher};
 use crate::log::{LogEntry, Message};
 use crate::name::UserName;
 use crate::room::{RoomKey, RoomKind};
@@ -141,10 +142,13 @@ pub struct Snapshot {
     pub reads: BTreeMap<(UserName, RoomKey), ReadState>,
     /// Notification inboxes.
     pub notifications: BTreeMap<(UserName, u64), Notification>,
-    /// Remembered client ids per user.
-    pub client_ids: BTreeMap<(UserName, String), ClientIdRecord>,
-    /// Client ids per user in the order they were remembered (for eviction).
-    pub client_id_order: BTreeMap<(UserName, u64), String>,
+    /// Remembered client ids per user. A hash map: it holds up to `CLIENT_ID_WINDOW` entries
+    /// per user, is only ever looked up by exact key, and a B-tree of that size costs a cache
+    /// miss per level on every send.
+    pub client_ids: HashMap<(UserName, String), ClientIdRecord, FxBuild>,
+    /// Client ids per user by position, in the order they were remembered (for eviction, which
+    /// removes the user's oldest position).
+    pub client_id_order: HashMap<(UserName, u64), String, FxBuild>,
 }
 
 /// Unread state of one member in one room.
