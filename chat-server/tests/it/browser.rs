@@ -27,7 +27,7 @@ async fn two_in_lobby(alice: &Page, bob: &Page, server: &TestServer) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_users_chat_mention_dm_and_read() {
     let Some(tools) = harness::tools() else { return };
-    let _one_at_a_time = harness::serial();
+    let _one_at_a_time = harness::serial().await;
     harness::run(tools, &["alice", "bob"], |pages, server| async move {
         let (alice, bob) = (&pages[0], &pages[1]);
         two_in_lobby(alice, bob, &server).await;
@@ -134,13 +134,6 @@ async fn two_users_chat_mention_dm_and_read() {
             .await;
         assert_eq!(mine, json!(["@bob"]));
 
-        if std::env::var("CHAT_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
-            let png = bob.c.screenshot().await.expect("screenshot");
-            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshot.png");
-            std::fs::write(path, png).expect("write docs/screenshot.png");
-            eprintln!("wrote {path}");
-        }
-
         // DM: alice clicks bob's name; her message reaches bob as an unread DM (counted as a
         // highlight) with a notification; reading it clears the counts.
         alice.click("#online-line button[data-user=\"bob\"]").await;
@@ -150,6 +143,13 @@ async fn two_users_chat_mention_dm_and_read() {
         bob.wait_badge("dm:alice:bob", ".unread-count", "1").await;
         bob.wait_badge("dm:alice:bob", ".mention-badge", "@1").await;
         bob.wait_bell(2).await;
+        // The README's screenshot: bob in #lobby, mentioned, with an unread DM in the sidebar.
+        if std::env::var("CHAT_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
+            let png = bob.c.screenshot().await.expect("screenshot");
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshot.png");
+            std::fs::write(path, png).expect("write docs/screenshot.png");
+            eprintln!("wrote {path}");
+        }
         bob.click(".room-item[data-room=\"dm:alice:bob\"]").await;
         bob.wait_message("psst, a secret").await;
         bob.wait_badge("dm:alice:bob", ".unread-count", "").await;
@@ -176,7 +176,7 @@ async fn two_users_chat_mention_dm_and_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn markup_in_messages_is_shown_as_text_and_never_runs() {
     let Some(tools) = harness::tools() else { return };
-    let _one_at_a_time = harness::serial();
+    let _one_at_a_time = harness::serial().await;
     harness::run(tools, &["mallory", "victim"], |pages, server| async move {
         let (mallory, victim) = (&pages[0], &pages[1]);
         two_in_lobby(mallory, victim, &server).await;
@@ -210,9 +210,66 @@ async fn markup_in_messages_is_shown_as_text_and_never_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_rooms_invites_directory_and_leaving() {
+    let Some(tools) = harness::tools() else { return };
+    let _one_at_a_time = harness::serial().await;
+    harness::run(tools, &["owner", "guest"], |pages, server| async move {
+        let (owner, guest) = (&pages[0], &pages[1]);
+        two_in_lobby(owner, guest, &server).await;
+
+        // The owner creates a private room and invites the guest, who sees it appear.
+        owner.fill("#join-input", "hideout").await;
+        owner.click("#create-private-btn").await;
+        owner.wait_current("group:hideout").await;
+        let kind = owner.js("return document.querySelector('#room-kind').textContent;", vec![]).await;
+        assert_eq!(kind, json!("(private room, owner owner)"));
+        owner.fill("#invite-input", "guest").await;
+        owner.click("#invite-btn").await;
+        guest.wait_for("the invited room in the sidebar", ".room-item[data-room=\"group:hideout\"]").await;
+        owner.say("welcome to the hideout").await;
+        guest.wait_badge("group:hideout", ".unread-count", "1").await;
+
+        // The public directory lists #lobby but never the private room.
+        guest.click("#directory summary").await;
+        let listed = guest
+            .wait(
+                "the directory",
+                "return [...document.querySelectorAll('#directory-list button')].map(b => b.textContent);",
+                vec![],
+            )
+            .await;
+        assert_eq!(listed, json!(["#lobby"]));
+
+        // The guest reads it, then leaves: the room disappears from the guest's sidebar and the
+        // owner's member list drops the guest.
+        guest.click(".room-item[data-room=\"group:hideout\"]").await;
+        guest.wait_message("welcome to the hideout").await;
+        guest.click("#leave-btn").await;
+        guest
+            .wait(
+                "the room gone",
+                "return document.querySelector('.room-item[data-room=\"group:hideout\"]') === null;",
+                vec![],
+            )
+            .await;
+        owner
+            .wait(
+                "guest no longer a member",
+                "return document.querySelector('#online-line button[data-user=\"guest\"]') === null;",
+                vec![],
+            )
+            .await;
+        // The owner of a private room has no leave button.
+        let leave_hidden = owner.js("return document.querySelector('#leave-btn').hidden;", vec![]).await;
+        assert_eq!(leave_hidden, json!(true));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_restart_reconnects_and_shows_every_message_once() {
     let Some(tools) = harness::tools() else { return };
-    let _one_at_a_time = harness::serial();
+    let _one_at_a_time = harness::serial().await;
     harness::run(tools, &["alice", "bob"], |pages, mut server| async move {
         let (alice, bob) = (&pages[0], &pages[1]);
         two_in_lobby(alice, bob, &server).await;
@@ -290,7 +347,7 @@ async fn server_restart_reconnects_and_shows_every_message_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn javascript_mention_grammar_matches_the_core() {
     let Some(tools) = harness::tools() else { return };
-    let _one_at_a_time = harness::serial();
+    let _one_at_a_time = harness::serial().await;
     harness::run(tools, &["grammar"], |pages, server| async move {
         let page = &pages[0];
         page.open(&server.base()).await;

@@ -3,16 +3,17 @@
 //! profile, so each has its own session cookie), and polling helpers with deadlines.
 
 use std::future::Future;
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chat_server::{Database, RunningServer, Server, ServerConfig};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use tokio::sync::{Mutex, MutexGuard};
 
 /// How long any condition may take to become true. Generous: the machine is shared and
 /// Chromium is slow to start; the polls return as soon as the condition holds.
@@ -45,7 +46,13 @@ pub fn tools() -> Option<Tools> {
         chromedriver.display()
     );
     if std::env::var("CHAT_SKIP_BROWSER_TESTS").as_deref() == Ok("1") {
-        eprintln!("\n{0}\n*** BROWSER TESTS SKIPPED (CHAT_SKIP_BROWSER_TESTS=1) ***\n{missing}\n{0}\n", "*".repeat(72));
+        // Straight to the process's stderr: the test harness captures `eprintln!`, and a skip
+        // must never pass silently.
+        let banner = "*".repeat(72);
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n{banner}\n*** BROWSER TESTS SKIPPED (CHAT_SKIP_BROWSER_TESTS=1) ***\n{missing}\n{banner}\n"
+        );
         return None;
     }
     panic!("browser tests need Chromium and chromedriver: {missing}");
@@ -56,9 +63,11 @@ fn find_in_path(name: &str) -> Option<PathBuf> {
 }
 
 /// One browser test at a time: each starts two Chromiums, and the machine has two cores.
-pub fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+pub async fn serial() -> MutexGuard<'static, ()> {
+    // A tokio mutex: held across awaits, shared by the tests' separate runtimes, never poisoned
+    // by a failed test.
+    static LOCK: Mutex<()> = Mutex::const_new(());
+    LOCK.lock().await
 }
 
 // ---- the server ---------------------------------------------------------------------------

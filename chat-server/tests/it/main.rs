@@ -16,3 +16,5 @@ mod websocket;
 mod tls;
 // Stop and start on the same database file.
 mod restart;
+// The web UI in headless Chromium: chat, mentions, DMs, XSS, restart (needs chromium).
+mod browser; // headless Chromium UI tests
