@@ -343,6 +343,64 @@ async fn server_restart_reconnects_and_shows_every_message_once() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_pages_load_on_scroll_up_in_order() {
+    let Some(tools) = harness::tools() else { return };
+    let _one_at_a_time = harness::serial().await;
+    harness::run(tools, &["reader"], |pages, server| async move {
+        let page = &pages[0];
+        page.open(&server.base()).await;
+        page.sign_up(PASSWORD).await;
+        page.join("archive").await;
+        // 120 messages through the REST API (same origin, the page's cookie).
+        let posted = page
+            .c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 (async () => { for (let i = 1; i <= 120; i++) {\
+                   const r = await fetch('/api/messages', { method: 'POST', headers: { 'Content-Type': 'application/json' },\
+                     body: JSON.stringify({ room: 'group:archive', content: `line ${i}`, client_id: `c${i}` }) });\
+                   if (!r.ok) return done(`status ${r.status}`); } done('ok'); })();",
+                vec![],
+            )
+            .await
+            .expect("posting runs");
+        assert_eq!(posted, json!("ok"));
+        page.wait_message("line 120").await;
+
+        // A fresh load shows only the latest page (50), in order, ending at the newest.
+        page.c.refresh().await.expect("reload");
+        page.wait_online().await;
+        page.wait_current("group:archive").await;
+        page.wait_message("line 120").await;
+        let first = page.messages().await;
+        assert_eq!(first.len(), 50, "{first:?}");
+        assert_eq!(first.first().map(|m| m.0), Some(71));
+        assert_eq!(first.last().map(|m| m.2.as_str()), Some("line 120"));
+
+        // Scrolling to the top loads older pages until the beginning, keeping seq order.
+        for expected in [100, 120] {
+            page.js("document.querySelector('#message-scroll').scrollTop = 0;", vec![]).await;
+            page.wait(
+                &format!("{expected} messages after scrolling up"),
+                "return document.querySelectorAll('#messages li.msg').length === arguments[0];",
+                vec![json!(expected)],
+            )
+            .await;
+            // The view stays where the reader was instead of jumping to the new top.
+            let top = page.js("return document.querySelector('#message-scroll').scrollTop;", vec![]).await;
+            assert!(top.as_f64().is_some_and(|t| t > 0.0), "scroll anchored: {top}");
+        }
+        page.wait("the beginning marker", "return document.querySelector('#older-status').textContent.includes('beginning');", vec![])
+            .await;
+        let all = page.messages().await;
+        let seqs: Vec<u64> = all.iter().map(|m| m.0).collect();
+        assert_eq!(seqs, (1..=120).collect::<Vec<u64>>());
+        assert!(all.iter().enumerate().all(|(i, m)| m.2 == format!("line {}", i + 1)));
+    })
+    .await;
+}
+
 /// The page's mention grammar (mention.js) agrees with chat-core's on tricky inputs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn javascript_mention_grammar_matches_the_core() {
