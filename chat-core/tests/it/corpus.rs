@@ -49,6 +49,22 @@ fn mention_corpus() {
 }
 
 #[test]
+fn core_ops_seeds_are_committed() {
+    let files = corpus("core_ops");
+    for (name, scenario) in core_ops::seeds() {
+        let bytes = scenario.encode();
+        assert_eq!(core_ops::decode(&bytes), scenario, "seed {name} does not round-trip");
+        let file = format!("seed-{name}");
+        let committed = files.iter().find(|(n, _)| *n == file).map(|(_, b)| b);
+        assert_eq!(
+            committed,
+            Some(&bytes),
+            "fuzz/corpus/core_ops/{file} is stale: run `cargo run --example seeds` in fuzz/"
+        );
+    }
+}
+
+#[test]
 fn core_ops_corpus() {
     let mut total = core_ops::Stats::default();
     replay("core_ops", |bytes| total += core_ops::run_bytes(bytes));
