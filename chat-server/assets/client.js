@@ -115,9 +115,8 @@ export class Client {
 
   onConnected(f) {
     const s = this.store;
-    const first = !this.connectedOnce || s.me !== f.username;
     this.conn.healthy();
-    if (first && s.me !== f.username) {
+    if (s.me !== f.username) {
       s.reset();
       s.me = f.username;
       s.loadOutbox();
@@ -137,6 +136,9 @@ export class Client {
       r.loadingOlder = false;
       r.fillingAfter = 0;
       r.resuming = false;
+      // A room we hold nothing of loads its latest page when opened (it may have been empty
+      // before and have messages now).
+      if (!r.seqs.length) r.loadedLatest = false;
       if (r.seqs.length && r.newestSeq < summary.last_seq) {
         resume.push({ room: r.key, last_seq: r.newestSeq });
         r.resuming = true;
