@@ -3,8 +3,9 @@
 //! message is there and that no batch is half visible.
 //!
 //! The child is this test binary run again (`crash::child`, ignored unless invoked by the parent).
-//! Default: 100 kill cycles. Longer run: `CHAT_STORE_CRASH_CYCLES=2000 cargo test -p chat-store
-//! --release --test it crash::sigkill`. `CHAT_STORE_CRASH_SEED=<n>` replays a run's kill timings.
+//! Default: 100 kill cycles. Longer run: `CHAT_STORE_CRASH_CYCLES=1000 cargo test -p chat-store
+//! --test it crash::sigkill -- --nocapture` (each cycle re-reads the whole room, so the time per
+//! cycle grows with the run). `CHAT_STORE_CRASH_SEED=<n>` replays a run's kill timings.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
