@@ -108,6 +108,7 @@ fn sigkill_at_random_moments() {
     }
 
     let exe = std::env::current_exe().unwrap();
+    let child_stderr = dir.path().join("child-stderr.txt");
     let mut acked_total = 0;
     let mut acked_before = 0;
     let mut torn_candidates = 0;
@@ -118,7 +119,7 @@ fn sigkill_at_random_moments() {
             .env(CHILD_ENV, &path)
             .env("CHAT_STORE_CRASH_CHILD_SEED", rng.next().to_string())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&child_stderr).unwrap())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -142,7 +143,11 @@ fn sigkill_at_random_moments() {
                     acks += u64::from(line.contains("@@ ack "));
                     lines.push(line);
                 }
-                Err(_) => panic!("cycle {cycle}: the child stopped acknowledging (seed {seed})"),
+                Err(_) => {
+                    let _ = child.kill();
+                    let stderr = std::fs::read_to_string(&child_stderr).unwrap_or_default();
+                    panic!("cycle {cycle}: the child stopped acknowledging (seed {seed}); its stderr:\n{stderr}")
+                }
             }
         }
         std::thread::sleep(Duration::from_micros(rng.below(3_000)));
