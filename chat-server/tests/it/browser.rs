@@ -45,6 +45,7 @@ async fn two_users_chat_mention_dm_and_read() {
         alice.wait_badge("group:lobby", ".unread-count", "1").await;
         alice.wait_badge("group:lobby", ".mention-badge", "@1").await;
         alice.wait_bell(1).await;
+        alice.wait("unread count in the title", "return document.title === '(1) Socket ChatApp';", vec![]).await;
 
         // Opening the room reads it: both counts clear; the mention is highlighted as hers,
         // the e-mail address is not a mention.
@@ -162,6 +163,21 @@ async fn two_users_chat_mention_dm_and_read() {
                 vec![],
             )
             .await;
+
+        // All of the above ran under the server's strict CSP, with the stylesheet applied.
+        let csp = alice
+            .c
+            .execute_async(
+                "const done = arguments[0]; fetch('/').then(r => done(r.headers.get('content-security-policy')));",
+                vec![],
+            )
+            .await
+            .expect("fetch /");
+        let csp = csp.as_str().unwrap_or_default();
+        assert!(csp.contains("script-src 'self'") && csp.contains("style-src 'self'"), "{csp}");
+        let styled =
+            alice.js("return getComputedStyle(document.querySelector('.marquee-text')).animationName;", vec![]).await;
+        assert_eq!(styled, json!("marquee"), "style.css applied");
 
         // Each side shows the DM exactly once, in seq order.
         for page in [alice, bob] {
