@@ -38,14 +38,16 @@ impl Source {
         }
     }
 
-    /// Opens (creating if missing) the database.
-    pub(crate) fn open(&self) -> Result<Database, DatabaseError> {
+    /// Opens the database; a missing file is created only when `create` (the first open: a file
+    /// that vanishes while the store runs is an error, not a fresh empty store).
+    pub(crate) fn open(&self, create: bool) -> Result<Database, DatabaseError> {
         let mut builder = Builder::new();
         // The materialised tables are small and messages are read in pages: a modest cache is
         // enough and keeps many stores in one process (tests) cheap.
         builder.set_cache_size(256 * 1024 * 1024);
         match self {
-            Source::Path(path) => builder.create(path),
+            Source::Path(path) if create => builder.create(path),
+            Source::Path(path) => builder.open(path),
             Source::Backend(backend) => builder.create_with_backend(Shared(backend.clone())),
         }
     }

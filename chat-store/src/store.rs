@@ -90,7 +90,7 @@ impl Store {
     }
 
     fn from_source(source: Source) -> Result<Store, OpenError> {
-        let db = open_checked(&source)?;
+        let db = open_checked(&source, true)?;
         let inner = Inner { source, db: Mutex::new(Slot::Open(Arc::new(db))), writer: Mutex::new(Writer::default()) };
         Ok(Store { inner: Arc::new(inner) })
     }
@@ -108,7 +108,7 @@ impl Store {
             Slot::Failed(_) => *slot = Slot::Closed,
             Slot::Closed => {}
         }
-        let db = match open_checked(&self.inner.source) {
+        let db = match open_checked(&self.inner.source, false) {
             Ok(db) => Arc::new(db),
             Err(OpenError::Storage { source, .. }) => return Err(StoreError::Storage(source)),
             Err(other) => return Err(StoreError::Reopen(Box::new(other))),
@@ -169,18 +169,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Opens the database and checks (or, for a new file, writes) the schema version.
-fn open_checked(source: &Source) -> Result<Database, OpenError> {
+fn open_checked(source: &Source, create: bool) -> Result<Database, OpenError> {
     // redb checks most damage and returns an error, but its debug builds assert on some corrupt
     // pages: turn a panic into an error so that a damaged file never takes the process down.
-    match catch_unwind(AssertUnwindSafe(|| open_unchecked(source))) {
+    match catch_unwind(AssertUnwindSafe(|| open_unchecked(source, create))) {
         Ok(result) => result,
         Err(panic) => Err(OpenError::Damaged { origin: source.origin(), detail: panic_message(&*panic) }),
     }
 }
 
-fn open_unchecked(source: &Source) -> Result<Database, OpenError> {
+fn open_unchecked(source: &Source, create: bool) -> Result<Database, OpenError> {
     let origin = source.origin();
-    let db = source.open().map_err(|e| open_error(source, e))?;
+    let db = source.open(create).map_err(|e| open_error(source, e))?;
     let storage = |e: redb::Error| classify(&origin, e);
 
     let txn = db.begin_read().map_err(|e| storage(e.into()))?;
