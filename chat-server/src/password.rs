@@ -135,6 +135,17 @@ mod tests {
         assert!(!pool.verify("anything".into(), None).await.unwrap());
     }
 
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_at_once() {
+        let pool = PasswordPool::new(1, 0, PasswordCost::TESTING);
+        // Every slot taken and no room to wait: refused without hashing.
+        let held = pool.slots.clone().acquire_owned().await.unwrap();
+        assert!(matches!(pool.hash("password1".into()).await, Err(HashError::Busy)));
+        assert!(matches!(pool.verify("password1".into(), None).await, Err(HashError::Busy)));
+        drop(held);
+        assert!(pool.hash("password1".into()).await.is_ok());
+    }
+
     #[test]
     fn password_length_rules() {
         assert!(check_password("short").is_err());

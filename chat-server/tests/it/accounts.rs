@@ -138,3 +138,23 @@ async fn protected_endpoints_need_a_session() {
     assert_eq!(get(addr, "/api/notifications?user=alice", None).await.status, 401);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn attempts_are_throttled_per_address() {
+    let mut config = chat_server::ServerConfig::ephemeral();
+    config.limits.auth_attempts_per_addr = 3;
+    let server = chat_server::Server::start(config).await.unwrap();
+    let addr = server.local_addr();
+    register(addr, "hank").await;
+    for _ in 0..2 {
+        let r = post(addr, "/api/login", None, json!({"username": "hank", "password": "password-hank"})).await;
+        assert_eq!(r.status, 200);
+    }
+    // The fourth attempt from this address in the minute, whatever the name.
+    let r = post(addr, "/api/register", None, json!({"username": "ivy", "password": "password-ivy"})).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.code(), "rate_limited");
+    let r = post(addr, "/api/login", None, json!({"username": "hank", "password": "password-hank"})).await;
+    assert_eq!(r.status, 429);
+    server.shutdown().await;
+}
