@@ -183,6 +183,9 @@ struct SendBody {
 /// `POST /api/messages {room, content, client_id?}`: answers with the `ack`.
 async fn send(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError> {
     let caller = http::caller(app, &req)?;
+    if !app.rest_sends.hit(std::time::Instant::now(), &caller.user) {
+        return Err(http::too_many());
+    }
     let body: SendBody = http::json_body(req, app.max_body_bytes).await?;
     let msg = ClientMsg::SendMessage { room: body.room, content: body.content, client_id: body.client_id };
     Ok(reply::json(StatusCode::OK, &ask(app, &caller.user, msg).await?))
@@ -262,31 +265,7 @@ async fn rooms(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError
         .hub
         .query(move |chat| {
             let state = chat.snapshot().users.get(&user);
-            let rooms = state
-                .map(|u| &u.rooms)
-                .into_iter()
-                .flatten()
-                .filter_map(|key| {
-                    let room = chat.room(key)?;
-                    let unread = chat.unread(&user, key)?;
-                    let users = room
-                        .members
-                        .iter()
-                        .map(|m| UserPresence { username: m.clone(), online: chat.is_online(m) })
-                        .collect();
-                    Some(RoomSummary {
-                        room: key.clone(),
-                        kind: room.kind,
-                        owner: room.owner.clone(),
-                        last_seq: room.last_seq,
-                        last_timestamp: room.last_timestamp,
-                        read_seq: unread.read_seq,
-                        unread: unread.unread,
-                        highlight: unread.highlight,
-                        users,
-                    })
-                })
-                .collect();
+            let rooms = chat.summaries(&user);
             RoomsBody { rooms, unread_notifications: state.map_or(0, |u| u.unread_notifications) }
         })
         .await

@@ -4,8 +4,10 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use chat_core::UserName;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -15,6 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::accounts::{Accounts, AuthError, Caller};
 use crate::metrics::ServerMetrics;
 use crate::reply::{self, ApiError, Reply};
+use crate::throttle::Throttle;
 use crate::{api, files, ws};
 
 /// The session cookie's name.
@@ -33,6 +36,26 @@ pub(crate) struct App {
     pub(crate) tls: bool,
     pub(crate) max_body_bytes: usize,
     pub(crate) session_ttl_secs: u64,
+    /// Authenticated REST requests per user (the core rate-limits sessions, not requests).
+    pub(crate) rest_ops: Throttle<UserName>,
+    /// `POST /api/messages` per user.
+    pub(crate) rest_sends: Throttle<UserName>,
+}
+
+/// Users tracked by the REST throttles at most.
+const REST_THROTTLE_CAPACITY: usize = 10_000;
+
+/// Fixed-window equivalents of the core's per-session token buckets (`burst` per
+/// `burst / rate` seconds), for REST callers. A rate of 0 never refills.
+pub(crate) fn rest_throttles(chat: &chat_core::Config) -> (Throttle<UserName>, Throttle<UserName>) {
+    let window = |burst: u32, rate: u32| match rate {
+        0 => Duration::from_secs(86_400),
+        rate => Duration::from_secs(u64::from((burst / rate).max(1))),
+    };
+    (
+        Throttle::new(chat.op_burst, window(chat.op_burst, chat.op_rate_per_sec), REST_THROTTLE_CAPACITY),
+        Throttle::new(chat.send_burst, window(chat.send_burst, chat.send_rate_per_sec), REST_THROTTLE_CAPACITY),
+    )
 }
 
 /// Answers one request; never fails (errors become JSON error responses). Adds the security
@@ -144,10 +167,19 @@ pub(crate) fn caller(app: &App, req: &Request<Incoming>) -> Result<Caller, ApiEr
     {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "origin_not_allowed", "cross-origin request refused"));
     }
-    app.accounts.authenticate(&token).map_err(|e| match e {
+    let caller = app.accounts.authenticate(&token).map_err(|e| match e {
         AuthError::Unauthorized => ApiError::unauthorized(),
         other => other.into_api(),
-    })
+    })?;
+    if !app.rest_ops.hit(Instant::now(), &caller.user) {
+        return Err(too_many());
+    }
+    Ok(caller)
+}
+
+/// 429 `rate_limited`.
+pub(crate) fn too_many() -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down")
 }
 
 /// Whether `origin` is the server's own origin (as addressed by `Host`) or on the allowlist.

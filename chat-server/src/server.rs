@@ -85,6 +85,7 @@ impl Server {
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
         let local_addr = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
 
+        let (rest_ops, rest_sends) = http::rest_throttles(&config.chat);
         let app = Arc::new(App {
             accounts: Accounts::new(Arc::new(store), &config.limits),
             hub: hub.clone(),
@@ -94,6 +95,8 @@ impl Server {
             tls: tls.is_some(),
             max_body_bytes: config.limits.max_body_bytes,
             session_ttl_secs: config.limits.session_ttl.as_secs(),
+            rest_ops,
+            rest_sends,
         });
         let scheme = if tls.is_some() { "https" } else { "http" };
         let urls = crate::net::urls(scheme, local_addr, &lan);

@@ -161,3 +161,32 @@ async fn static_files_are_served_with_etags() {
     assert_eq!(stale.status, 200);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn rest_sends_are_rate_limited_per_user() {
+    let mut config = chat_server::ServerConfig::ephemeral();
+    // A burst of 3 that never refills, so the test does not depend on timing.
+    config.chat.send_burst = 3;
+    config.chat.send_rate_per_sec = 0;
+    let server = chat_server::Server::start(config).await.unwrap();
+    let addr = server.local_addr();
+    let alice = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+    for who in [&alice, &bob] {
+        assert_eq!(post(addr, "/api/rooms/join", Some(who), json!({"room": "group:lobby"})).await.status, 200);
+    }
+    for i in 1..=3 {
+        let r =
+            post(addr, "/api/messages", Some(&alice), json!({"room": "group:lobby", "content": format!("m{i}")})).await;
+        assert_eq!(r.status, 200);
+    }
+    let r = post(addr, "/api/messages", Some(&alice), json!({"room": "group:lobby", "content": "one too many"})).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.code(), "rate_limited");
+    // Per user: bob still sends, and alice still reads.
+    let r = post(addr, "/api/messages", Some(&bob), json!({"room": "group:lobby", "content": "hi"})).await;
+    assert_eq!(r.status, 200);
+    let page = get(addr, "/api/messages?room=group:lobby", Some(&alice)).await.json();
+    assert_eq!(page["messages"].as_array().unwrap().len(), 4, "the refused message was not stored");
+    server.shutdown().await;
+}
