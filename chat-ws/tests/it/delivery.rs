@@ -138,3 +138,58 @@ async fn rest_requests_and_add_user_go_through_the_hub() {
     assert!(matches!(reply, ServerMsg::Ack { seq: 1, duplicate: false, .. }), "{reply:?}");
     assert_eq!(alice.next_message().await.content, "via rest");
 }
+
+/// The embedder path (no WebSocket): one `Deliver` is one shared frame, encoded once per codec.
+#[tokio::test]
+async fn session_links_share_one_frame_per_delivery() {
+    use std::sync::Arc;
+
+    use chat_ws::{OutFrame, SessionEvent, SessionLink};
+
+    async fn next_message(link: &mut SessionLink) -> Arc<OutFrame> {
+        loop {
+            match link.recv().await {
+                SessionEvent::Frame(frame) if matches!(frame.msg(), ServerMsg::Message(_)) => return frame,
+                SessionEvent::Frame(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    let (server, _journal) = TestServer::memory(config()).await;
+    let hub = &server.hub;
+    let mut links = Vec::new();
+    for name in ["ann", "ben", "cid"] {
+        let mut link = hub.connect(name.parse().unwrap()).await.unwrap();
+        link.send(ClientMsg::JoinRoom { room: crate::support::room("group:lobby") }).await.unwrap();
+        loop {
+            if let SessionEvent::Frame(f) = link.recv().await {
+                if matches!(f.msg(), ServerMsg::RoomJoined(_)) {
+                    break;
+                }
+            }
+        }
+        links.push(link);
+    }
+    links[0].send(crate::support::send("group:lobby", "shared", None)).await.unwrap();
+    let mut frames = Vec::new();
+    for link in &mut links {
+        frames.push(next_message(link).await);
+    }
+    assert!(frames.iter().all(|f| Arc::ptr_eq(f, &frames[0])), "each recipient got its own copy");
+    // Encoded once per codec: every recipient gets the same bytes (same allocation).
+    let first = frames[0].bytes(Codec::Json).unwrap();
+    let again = frames[1].bytes(Codec::Json).unwrap();
+    assert_eq!(first.as_ptr(), again.as_ptr());
+    assert_ne!(frames[2].bytes(Codec::MsgPack).unwrap().as_ptr(), first.as_ptr());
+    assert_eq!(Codec::Json.decode_server(&first).unwrap(), *frames[0].msg());
+
+    // Dropping a link disconnects its session exactly once.
+    let ann_session = links[0].id();
+    drop(links.remove(0));
+    while hub.metrics().sessions != 2 {
+        tokio::task::yield_now().await;
+    }
+    let gone = hub.query(move |chat| chat.session_user(ann_session).is_none()).await.unwrap();
+    assert!(gone);
+}
