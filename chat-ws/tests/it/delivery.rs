@@ -163,10 +163,10 @@ async fn session_links_share_one_frame_per_delivery() {
         let mut link = hub.connect(name.parse().unwrap()).await.unwrap();
         link.send(ClientMsg::JoinRoom { room: crate::support::room("group:lobby") }).await.unwrap();
         loop {
-            if let SessionEvent::Frame(f) = link.recv().await {
-                if matches!(f.msg(), ServerMsg::RoomJoined(_)) {
-                    break;
-                }
+            if let SessionEvent::Frame(f) = link.recv().await
+                && matches!(f.msg(), ServerMsg::RoomJoined(_))
+            {
+                break;
             }
         }
         links.push(link);
