@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 use crate::frame::{CloseNotice, OutFrame, SessionEvent, one_off};
-use crate::hub::HubHandle;
+use crate::hub::{Command, HubHandle};
 use crate::limits::ConnLimits;
 use crate::session::SessionLink;
 
@@ -347,8 +347,8 @@ where
         self.hub.count_frames_in(1);
         match self.codec.decode_client(&bytes) {
             Ok(msg) => {
-                if self.link.send(msg).await.is_err() {
-                    return Inbound::Close(CloseNotice::GOING_AWAY);
+                if let Some(end) = self.forward(msg).await {
+                    return end;
                 }
             }
             Err(e) => {
@@ -362,6 +362,31 @@ where
             }
         }
         Inbound::Continue
+    }
+
+    /// Hands a client frame to the hub. While the hub's inbox is full, keeps writing the
+    /// session's outbound events, so a busy hub does not turn its readers into slow consumers.
+    /// `Some` when the connection must end.
+    async fn forward(&mut self, msg: ClientMsg) -> Option<Inbound> {
+        let inbox = self.link.inbox.clone();
+        let send = inbox.send(Command::Receive { session: self.link.id(), msg });
+        tokio::pin!(send);
+        loop {
+            tokio::select! {
+                biased;
+                sent = &mut send => {
+                    return sent.is_err().then_some(Inbound::Close(CloseNotice::GOING_AWAY));
+                }
+                event = self.link.recv() => match event {
+                    SessionEvent::Frame(frame) => match self.write_batch(frame).await {
+                        Written::Ok => {}
+                        Written::Failed => return Some(Inbound::Gone),
+                        Written::Closed(notice) => return Some(Inbound::Close(notice)),
+                    },
+                    SessionEvent::Close(notice) => return Some(Inbound::Close(notice)),
+                },
+            }
+        }
     }
 
     /// Writes `first` and whatever else is queued (up to the batch size), then flushes once.
