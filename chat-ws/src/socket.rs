@@ -269,9 +269,15 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     async fn run(mut self) {
+        let ping_interval = self.limits.ping_interval;
+        let idle_timeout = self.limits.idle_timeout;
+        // After a ping the peer always gets this long to answer before an idle close, even if
+        // the timer fired late.
+        let answer_grace = idle_timeout.saturating_sub(ping_interval);
         let mut last_heard = Instant::now();
-        let mut pinged = false;
-        let timer = tokio::time::sleep(self.limits.ping_interval);
+        let mut pinged_at: Option<Instant> = None;
+        // Re-armed only when it fires (not on every frame): it checks `last_heard` lazily.
+        let timer = tokio::time::sleep(ping_interval);
         tokio::pin!(timer);
         let end = loop {
             tokio::select! {
@@ -286,7 +292,10 @@ where
                 },
                 msg = self.ws.next() => {
                     last_heard = Instant::now();
-                    pinged = false;
+                    if pinged_at.take().is_some() {
+                        // Heard back after a ping: the next ping is due one interval from now.
+                        timer.as_mut().reset(last_heard + ping_interval);
+                    }
                     match self.inbound(msg).await {
                         Inbound::Continue => {}
                         Inbound::Close(notice) => break Some((notice, self.limits.write_timeout)),
@@ -294,24 +303,27 @@ where
                     }
                 }
                 () = &mut timer => {
-                    let silent = last_heard.elapsed();
-                    if silent >= self.limits.idle_timeout {
-                        break Some((CloseNotice::IDLE, self.limits.write_timeout));
-                    }
-                    if silent >= self.limits.ping_interval && !pinged {
-                        pinged = true;
-                        match self.flush_guarded(Some(Message::Ping(Bytes::new()))).await {
-                            Written::Ok => {}
-                            Written::Failed => break None,
-                            Written::Closed(notice) => break Some((notice, STUCK_CLOSE_TIMEOUT)),
+                    let now = Instant::now();
+                    match pinged_at {
+                        Some(at) => {
+                            let idle_at = (last_heard + idle_timeout).max(at + answer_grace);
+                            if now >= idle_at {
+                                break Some((CloseNotice::IDLE, self.limits.write_timeout));
+                            }
+                            timer.as_mut().reset(idle_at);
                         }
+                        None if now >= last_heard + ping_interval => {
+                            pinged_at = Some(now);
+                            match self.flush_guarded(Some(Message::Ping(Bytes::new()))).await {
+                                Written::Ok => {}
+                                Written::Failed => break None,
+                                Written::Closed(notice) => break Some((notice, STUCK_CLOSE_TIMEOUT)),
+                            }
+                            timer.as_mut().reset((last_heard + idle_timeout).max(now + answer_grace));
+                        }
+                        None => timer.as_mut().reset(last_heard + ping_interval),
                     }
                 }
-            }
-            let next_ping = last_heard + self.limits.ping_interval;
-            let next = if pinged { last_heard + self.limits.idle_timeout } else { next_ping };
-            if timer.deadline() != next {
-                timer.as_mut().reset(next);
             }
         };
         if let Some((notice, timeout)) = end {

@@ -146,3 +146,25 @@ async fn silent_peer_is_pinged_then_closed_as_idle() {
     assert!(saw_ping, "no ping before the idle close");
     assert_eq!(code, Some(1001));
 }
+
+#[tokio::test]
+async fn a_peer_that_answers_pings_stays_connected() {
+    let mut config = config();
+    config.limits.ping_interval = Duration::from_millis(100);
+    config.limits.idle_timeout = Duration::from_secs(3);
+    let (server, _journal) = TestServer::memory(config).await;
+    let mut client = server.client("chatty", Codec::Json).await;
+    // Reading answers each ping (tungstenite queues the pong and flushes it on the next read).
+    let mut pings = 0;
+    while pings < 3 {
+        match tokio::time::timeout(crate::support::HANG_GUARD, futures::StreamExt::next(&mut client.ws)).await {
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Ping(_)))) => pings += 1,
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame)))) => panic!("closed: {frame:?}"),
+            Ok(Some(Ok(_))) => {}
+            other => panic!("connection ended: {other:?}"),
+        }
+    }
+    client.send(&ClientMsg::ListRooms).await;
+    client.until(|m| matches!(m, ServerMsg::RoomList { .. }).then_some(())).await;
+    assert_eq!(server.hub.metrics().sessions, 1);
+}
