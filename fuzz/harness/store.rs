@@ -46,6 +46,8 @@ struct Fault {
     sticky: bool,
     /// Errors injected so far.
     injected: u64,
+    /// Of which on `sync_data`.
+    sync_failures: u64,
 }
 
 /// redb's in-memory backend with injected I/O errors on `write`, `set_len` and `sync_data`.
@@ -78,11 +80,16 @@ impl FlakyDisk {
         self.fault().injected
     }
 
-    fn tick(&self) -> std::io::Result<()> {
+    fn sync_failures(&self) -> u64 {
+        self.fault().sync_failures
+    }
+
+    fn tick(&self, sync: bool) -> std::io::Result<()> {
         let mut fault = self.fault();
         match fault.after {
             Some(0) => {
                 fault.injected += 1;
+                fault.sync_failures += u64::from(sync);
                 if !fault.sticky {
                     fault.after = None;
                 }
@@ -105,15 +112,17 @@ impl StorageBackend for FlakyDisk {
         self.mem.read(offset, out)
     }
     fn set_len(&self, len: u64) -> std::io::Result<()> {
-        self.tick()?;
+        self.tick(false)?;
         self.mem.set_len(len)
     }
+    /// A failed `fsync` keeps the written pages, as Linux's page cache does after `EIO`: the
+    /// outcome of that commit is then ambiguous (see `run_bytes`).
     fn sync_data(&self) -> std::io::Result<()> {
-        self.tick()?;
+        self.tick(true)?;
         self.mem.sync_data()
     }
     fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        self.tick()?;
+        self.tick(false)?;
         self.mem.write(offset, data)
     }
     fn try_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
@@ -130,6 +139,9 @@ pub struct Stats {
     pub failed: usize,
     /// Reopens.
     pub reopens: usize,
+    /// Failed appends whose batch became visible anyway (a failed `fsync` after the commit
+    /// record was written).
+    pub ambiguous: usize,
     /// Messages committed.
     pub messages: usize,
 }
@@ -139,6 +151,7 @@ impl std::ops::AddAssign for Stats {
         self.committed += o.committed;
         self.failed += o.failed;
         self.reopens += o.reopens;
+        self.ambiguous += o.ambiguous;
         self.messages += o.messages;
     }
 }
@@ -265,6 +278,7 @@ pub fn run_bytes(data: &[u8]) -> Stats {
             _ => {
                 let n = r.u8() % (MAX_BATCH + 1);
                 let batch: Vec<LogEntry> = (0..n).map(|_| r.entry()).collect();
+                let syncs_before = disk.sync_failures();
                 match store.append(&batch) {
                     Ok(()) => {
                         model.append(&batch).expect("the model never fails unasked");
@@ -274,6 +288,20 @@ pub fn run_bytes(data: &[u8]) -> Stats {
                     Err(e) => {
                         assert!(disk.injected() > 0, "append failed without an injected fault: {e}");
                         stats.failed += 1;
+                        // A failed write or resize leaves the batch invisible. A failed fsync
+                        // after the commit record was written cannot be undone (the OS keeps
+                        // the pages): the batch is then all there or not there at all.
+                        if disk.sync_failures() > syncs_before {
+                            let fault = std::mem::take(&mut *disk.fault());
+                            let visible = store.snapshot().expect("the store reads once healthy");
+                            if visible != model.snapshot().expect("model reads") {
+                                model.append(&batch).expect("the model never fails unasked");
+                                let all = model.snapshot().expect("model reads");
+                                assert!(visible == all, "a failed append left part of its batch visible");
+                                stats.ambiguous += 1;
+                            }
+                            *disk.fault() = fault;
+                        }
                         // Make the next appends pick up what is really stored.
                         r.next_seq.clear();
                     }
