@@ -15,6 +15,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 use crate::frame::{CloseNotice, OutFrame, SessionEvent, one_off};
+use tokio::sync::mpsc::error::TrySendError;
+
 use crate::hub::{Command, HubHandle};
 use crate::limits::ConnLimits;
 use crate::session::SessionLink;
@@ -359,8 +361,16 @@ where
         self.hub.count_frames_in(1);
         match self.codec.decode_client(&bytes) {
             Ok(msg) => {
-                if let Some(end) = self.forward(msg).await {
-                    return end;
+                let cmd = Command::Receive { session: self.link.id(), msg };
+                match self.link.inbox.try_send(cmd) {
+                    Ok(()) => {}
+                    Err(TrySendError::Closed(_)) => return Inbound::Close(CloseNotice::GOING_AWAY),
+                    // Rare: boxed so its state does not enlarge every connection's task.
+                    Err(TrySendError::Full(cmd)) => {
+                        if let Some(end) = Box::pin(self.forward(cmd)).await {
+                            return end;
+                        }
+                    }
                 }
             }
             Err(e) => {
@@ -379,9 +389,9 @@ where
     /// Hands a client frame to the hub. While the hub's inbox is full, keeps writing the
     /// session's outbound events, so a busy hub does not turn its readers into slow consumers.
     /// `Some` when the connection must end.
-    async fn forward(&mut self, msg: ClientMsg) -> Option<Inbound> {
+    async fn forward(&mut self, cmd: Command) -> Option<Inbound> {
         let inbox = self.link.inbox.clone();
-        let send = inbox.send(Command::Receive { session: self.link.id(), msg });
+        let send = inbox.send(cmd);
         tokio::pin!(send);
         loop {
             tokio::select! {

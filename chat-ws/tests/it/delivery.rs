@@ -193,3 +193,29 @@ async fn session_links_share_one_frame_per_delivery() {
     let gone = hub.query(move |chat| chat.session_user(ann_session).is_none()).await.unwrap();
     assert!(gone);
 }
+
+/// A tiny hub inbox: pumps wait for room (and keep writing meanwhile); nothing is lost.
+#[tokio::test]
+async fn a_full_inbox_delays_but_loses_nothing() {
+    let mut config = config();
+    config.inbox_capacity = 1;
+    config.max_batch = 2;
+    let (server, _journal) = TestServer::memory(config).await;
+    let mut alice = server.client("alice", Codec::MsgPack).await;
+    let mut bob = server.client("bob", Codec::Json).await;
+    alice.join("group:lobby").await;
+    bob.join("group:lobby").await;
+    for i in 0..200 {
+        alice.send(&crate::support::send("group:lobby", &format!("m{i}"), None)).await;
+    }
+    let mut acked = 0;
+    while acked < 200 {
+        alice.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(())).await;
+        acked += 1;
+    }
+    for i in 0..200u64 {
+        let m = bob.next_message().await;
+        assert_eq!((m.seq, m.content), (i + 1, format!("m{i}")));
+    }
+    assert_eq!(server.hub.metrics().slow_consumers_closed, 0);
+}
