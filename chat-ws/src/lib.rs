@@ -6,7 +6,7 @@
 //!   and only then carries out the outputs (deliveries, replies, history reads, closes). The
 //!   [`HubHandle`] is cloneable and is how adapters, REST handlers and embedders talk to it.
 //! - [`serve_socket`] drives one WebSocket connection (tokio-tungstenite, over any
-//!   `AsyncRead + AsyncWrite`): authentication, decoding with the negotiated [`Codec`],
+//!   `AsyncRead + AsyncWrite`): authentication, decoding with the negotiated [`chat_core::Codec`],
 //!   batched writes of shared pre-encoded frames, heartbeat, idle timeout and size limits.
 //!
 //! See `docs/design.md` (section "chat-ws") for the loop, the failure path and the limits.
