@@ -1,13 +1,18 @@
-//! Password hashing with argon2id, off the async threads and bounded: at most
-//! `max_concurrent_hashes` hashes run at once (on the blocking pool) and at most `max_hash_queue`
-//! requests wait for a slot, so a login flood gets 503s instead of starving the chat.
+//! Password hashing with argon2id, off the async threads and bounded: `max_concurrent_hashes`
+//! dedicated threads hash, and at most `max_hash_queue` requests wait for one, so a login flood
+//! gets 503s instead of starving the chat.
+//!
+//! Dedicated long-lived threads rather than tokio's blocking pool: each argon2id hash allocates
+//! its memory cost (19 MiB) and the allocator keeps a per-thread arena, so hashing on whichever
+//! of up to 512 blocking threads happens to be free grows the resident set by tens of MiB per
+//! thread. A fixed set of threads bounds that to `threads × memory cost`.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::config::PasswordCost;
 
@@ -31,23 +36,29 @@ pub enum HashError {
     Task,
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
 /// A bounded pool for argon2id work.
 #[derive(Debug, Clone)]
 pub(crate) struct PasswordPool {
-    slots: Arc<Semaphore>,
-    waiting: Arc<AtomicUsize>,
-    max_waiting: usize,
+    jobs: SyncSender<Job>,
     cost: PasswordCost,
 }
 
 impl PasswordPool {
-    pub(crate) fn new(concurrent: usize, max_waiting: usize, cost: PasswordCost) -> PasswordPool {
-        PasswordPool {
-            slots: Arc::new(Semaphore::new(concurrent.max(1))),
-            waiting: Arc::new(AtomicUsize::new(0)),
-            max_waiting,
-            cost,
+    /// Starts `threads` hashing threads with a queue of `max_waiting` jobs. The threads end
+    /// when the last clone of the pool is dropped.
+    pub(crate) fn new(threads: usize, max_waiting: usize, cost: PasswordCost) -> PasswordPool {
+        let (jobs, queue) = sync_channel::<Job>(max_waiting);
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new().name(format!("chat-password-{i}")).spawn(move || work(&queue));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
         }
+        PasswordPool { jobs, cost }
     }
 
     /// A PHC string (`$argon2id$v=19$m=…`) for `password` with a fresh random salt.
@@ -87,19 +98,30 @@ impl PasswordPool {
         &self,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting + self.slots.available_permits() {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(HashError::Busy);
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(work());
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => rx.await.map_err(|_| HashError::Task)?,
+            Err(TrySendError::Full(_)) => Err(HashError::Busy),
+            Err(TrySendError::Disconnected(_)) => Err(HashError::Task),
         }
-        let permit = self.slots.clone().acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
-        let permit = permit.map_err(|_| HashError::Task)?;
-        let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
-        .await;
-        result.map_err(|_| HashError::Task)?
+    }
+}
+
+/// A hashing thread: runs jobs until every sender is gone.
+fn work(queue: &Mutex<Receiver<Job>>) {
+    loop {
+        // Hold the lock only to take a job, not while running it.
+        let job = match queue.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
     }
 }
 
@@ -137,12 +159,35 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_answers_busy_at_once() {
-        let pool = PasswordPool::new(1, 0, PasswordCost::TESTING);
-        // Every slot taken and no room to wait: refused without hashing.
-        let held = pool.slots.clone().acquire_owned().await.unwrap();
+        let pool = PasswordPool::new(1, 1, PasswordCost::TESTING);
+        // Occupy the only thread until told to stop.
+        let (started_tx, started) = oneshot::channel();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let busy = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                pool.run(move || {
+                    let _ = started_tx.send(());
+                    let _ = wait.recv();
+                    Ok(())
+                })
+                .await
+            }
+        });
+        started.await.unwrap();
+        // One job fits in the queue; beyond it requests are refused at once, without hashing.
+        let queued = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.hash("password1".into()).await }
+        });
+        // Fill the queue (the spawned hash may or may not have taken the place already).
+        while pool.jobs.try_send(Box::new(|| {})).is_ok() {}
         assert!(matches!(pool.hash("password1".into()).await, Err(HashError::Busy)));
         assert!(matches!(pool.verify("password1".into(), None).await, Err(HashError::Busy)));
-        drop(held);
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        // Whatever was queued still completes (or was refused if the filler took its place).
+        let _ = queued.await.unwrap();
         assert!(pool.hash("password1".into()).await.is_ok());
     }
 
