@@ -224,10 +224,12 @@ impl Reader<'_, '_> {
     }
 }
 
-/// Checks that `store` answers like `model` (snapshot and every history page shape).
-fn assert_same(store: &Store, model: &MemoryJournal) {
+/// How `store` answers differently from `model` (snapshot, then history pages), if it does.
+fn difference(store: &Store, model: &MemoryJournal) -> Option<String> {
     let snapshot = store.snapshot().expect("the store reads once healthy");
-    assert!(snapshot == model.snapshot().expect("model reads"), "store snapshot differs from the model");
+    if snapshot != model.snapshot().expect("model reads") {
+        return Some("store snapshot differs from the model".into());
+    }
     for r in 0..ROOMS.len() as u8 {
         let room = room(r);
         for (range, limit) in [
@@ -239,8 +241,19 @@ fn assert_same(store: &Store, model: &MemoryJournal) {
         ] {
             let query = HistoryQuery { room: room.clone(), range, limit };
             let page = store.history(&query).expect("the store reads once healthy");
-            assert_eq!(page, model.history(&query).expect("model reads"), "history {query:?}");
+            let expected = model.history(&query).expect("model reads");
+            if page != expected {
+                return Some(format!("history {query:?}: store {page:?}, model {expected:?}"));
+            }
         }
+    }
+    None
+}
+
+/// Checks that `store` answers like `model` (snapshot and every history page shape).
+fn assert_same(store: &Store, model: &MemoryJournal) {
+    if let Some(difference) = difference(store, model) {
+        panic!("{difference}");
     }
 }
 
@@ -293,11 +306,11 @@ pub fn run_bytes(data: &[u8]) -> Stats {
                         // the pages): the batch is then all there or not there at all.
                         if disk.sync_failures() > syncs_before {
                             let fault = std::mem::take(&mut *disk.fault());
-                            let visible = store.snapshot().expect("the store reads once healthy");
-                            if visible != model.snapshot().expect("model reads") {
+                            if difference(&store, &model).is_some() {
                                 model.append(&batch).expect("the model never fails unasked");
-                                let all = model.snapshot().expect("model reads");
-                                assert!(visible == all, "a failed append left part of its batch visible");
+                                if let Some(difference) = difference(&store, &model) {
+                                    panic!("a failed append left part of its batch visible: {difference}");
+                                }
                                 stats.ambiguous += 1;
                             }
                             *disk.fault() = fault;
