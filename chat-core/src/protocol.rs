@@ -185,6 +185,19 @@ pub struct RoomSummary {
     pub highlight: u64,
     /// Members and presence.
     pub users: Vec<UserPresence>,
+    /// The other members' read cursors (for "seen by" after a reload; live changes arrive as
+    /// `read_receipt`).
+    #[serde(default)]
+    pub read_receipts: Vec<MemberRead>,
+}
+
+/// Another member's read cursor in a room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRead {
+    /// The member.
+    pub username: UserName,
+    /// Everything up to this `seq` is read.
+    pub seq: u64,
 }
 
 /// A public room in the directory.

@@ -132,6 +132,7 @@ export class Client {
       const r = s.room(summary.room);
       r.applySummary(summary);
       r.receipts.clear();
+      for (const rr of summary.read_receipts || []) r.receipts.set(rr.username, rr.seq);
       r.typing.clear();
       r.loadingOlder = false;
       r.fillingAfter = 0;

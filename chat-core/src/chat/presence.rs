@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::{Answer, Caller, Chat, Handled, Refusal};
 use crate::error::ErrorCode;
 use crate::name::UserName;
-use crate::protocol::{RoomInfo, RoomSummary, ServerMsg, UserPresence};
+use crate::protocol::{MemberRead, RoomInfo, RoomSummary, ServerMsg, UserPresence};
 use crate::room::{RoomKey, RoomKind, RoomRef};
 use crate::session::SessionId;
 
@@ -31,7 +31,7 @@ impl Chat {
             self.room_sessions.remove(room);
         }
 
-        let summaries = rooms.iter().filter_map(|room| self.summary(&user, room)).collect();
+        let summaries = self.summaries(&user);
         let unread_notifications = self.state.users.get(&user).map_or(0, |u| u.unread_notifications);
         let welcome =
             ServerMsg::Connected { session: session.0, username: user.clone(), rooms: summaries, unread_notifications };
@@ -105,8 +105,14 @@ impl Chat {
         self.deliver_to_room(room, None, None, msg);
     }
 
-    /// How `user` sees `room`.
-    pub(crate) fn summary(&self, user: &UserName, room: &RoomKey) -> Option<RoomSummary> {
+    /// The user's rooms as they see them (what `connected` carries).
+    pub fn summaries(&self, user: &UserName) -> Vec<RoomSummary> {
+        let Some(u) = self.state.users.get(user) else { return Vec::new() };
+        u.rooms.iter().filter_map(|room| self.summary(user, room)).collect()
+    }
+
+    /// How `user` sees `room`, if they are a member.
+    pub fn summary(&self, user: &UserName, room: &RoomKey) -> Option<RoomSummary> {
         let r = self.state.rooms.get(room)?;
         let unread = self.state.unread(user, room)?;
         Some(RoomSummary {
@@ -119,6 +125,15 @@ impl Chat {
             unread: unread.unread,
             highlight: unread.highlight,
             users: self.presence(room),
+            read_receipts: r
+                .members
+                .iter()
+                .filter(|m| *m != user)
+                .filter_map(|m| {
+                    let seq = self.state.reads.get(&(m.clone(), room.clone()))?.seq;
+                    Some(MemberRead { username: m.clone(), seq })
+                })
+                .collect(),
         })
     }
 

@@ -77,6 +77,12 @@ fn reading_syncs_other_devices_and_sends_receipts() {
         matches!(&alice[..], [ServerMsg::ReadReceipt { username, seq: 1, .. }] if username.as_str() == "bob"),
         "{alice:?}"
     );
+    // A reconnecting client learns the other members' cursors from its summary.
+    let a2 = sim.connect("alice");
+    let frames = sim.take(a2);
+    let ServerMsg::Connected { rooms, .. } = &frames[0] else { panic!("{frames:?}") };
+    let receipts: Vec<(String, u64)> = rooms[0].read_receipts.iter().map(|r| (r.username.to_string(), r.seq)).collect();
+    assert_eq!(receipts, [("bob".to_string(), 1)], "others only, with their cursor");
 }
 
 #[test]
