@@ -48,6 +48,8 @@ struct Fault {
     injected: u64,
     /// Of which on `sync_data`.
     sync_failures: u64,
+    /// Successful `sync_data` calls.
+    syncs: u64,
 }
 
 /// redb's in-memory backend with injected I/O errors on `write`, `set_len` and `sync_data`.
@@ -80,8 +82,11 @@ impl FlakyDisk {
         self.fault().injected
     }
 
-    fn sync_failures(&self) -> u64 {
-        self.fault().sync_failures
+    /// Failed and successful `fsync`s so far: a failed commit is only ambiguous when one of
+    /// them happened during it.
+    fn syncs(&self) -> (u64, u64) {
+        let fault = self.fault();
+        (fault.sync_failures, fault.syncs)
     }
 
     fn tick(&self, sync: bool) -> std::io::Result<()> {
@@ -119,6 +124,7 @@ impl StorageBackend for FlakyDisk {
     /// outcome of that commit is then ambiguous (see `run_bytes`).
     fn sync_data(&self) -> std::io::Result<()> {
         self.tick(true)?;
+        self.fault().syncs += 1;
         self.mem.sync_data()
     }
     fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
@@ -291,7 +297,7 @@ pub fn run_bytes(data: &[u8]) -> Stats {
             _ => {
                 let n = r.u8() % (MAX_BATCH + 1);
                 let batch: Vec<LogEntry> = (0..n).map(|_| r.entry()).collect();
-                let syncs_before = disk.sync_failures();
+                let syncs_before = disk.syncs();
                 match store.append(&batch) {
                     Ok(()) => {
                         model.append(&batch).expect("the model never fails unasked");
@@ -301,10 +307,13 @@ pub fn run_bytes(data: &[u8]) -> Stats {
                     Err(e) => {
                         assert!(disk.injected() > 0, "append failed without an injected fault: {e}");
                         stats.failed += 1;
-                        // A failed write or resize leaves the batch invisible. A failed fsync
-                        // after the commit record was written cannot be undone (the OS keeps
-                        // the pages): the batch is then all there or not there at all.
-                        if disk.sync_failures() > syncs_before {
+                        // A failure before any fsync of this commit leaves the batch invisible.
+                        // Once an fsync was attempted the commit record may be durable: a failed
+                        // fsync cannot be undone (the OS keeps the pages), and redb reports a
+                        // failed resize after a successful fsync as a failed commit. The batch
+                        // is then all there or not there at all.
+                        let (failed, ok) = disk.syncs();
+                        if failed > syncs_before.0 || ok > syncs_before.1 {
                             let fault = std::mem::take(&mut *disk.fault());
                             if difference(&store, &model).is_some() {
                                 model.append(&batch).expect("the model never fails unasked");
