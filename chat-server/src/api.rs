@@ -113,11 +113,8 @@ fn session_reply(app: &App, status: StatusCode, issued: &Issued) -> Reply {
 async fn logout(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError> {
     let caller = http::caller(app, &req)?;
     app.accounts.logout(&caller.token).await.map_err(AuthError::into_api)?;
-    // chat-ws does not tell which session a socket got, so every socket of the user is closed
-    // (1000 "session ended"); sockets of the user's other devices reconnect with their own,
-    // still valid, tokens.
-    let user = caller.user.clone();
-    let sessions = app.hub.query(move |chat| chat.sessions_of(&user).to_vec()).await.map_err(hub_error)?;
+    // Close exactly the sockets opened with this login's token; other devices stay connected.
+    let sessions = app.sockets.take(&caller.token);
     for session in &sessions {
         app.hub.kick(*session);
     }

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chat_core::UserName;
+use chat_core::{SessionId, UserName};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::accounts::{Accounts, AuthError, Caller};
+use crate::accounts::{Accounts, AuthError, Caller, TokenHash};
 use crate::metrics::ServerMetrics;
 use crate::reply::{self, ApiError, Reply};
 use crate::throttle::Throttle;
@@ -40,6 +40,38 @@ pub(crate) struct App {
     pub(crate) rest_ops: Throttle<UserName>,
     /// `POST /api/messages` per user.
     pub(crate) rest_sends: Throttle<UserName>,
+    /// Live sockets per login token, so logout closes exactly that login's sockets.
+    pub(crate) sockets: Sockets,
+}
+
+/// Live WebSocket sessions per login token (bounded by the live sockets: every entry is removed
+/// when its socket ends).
+#[derive(Default)]
+pub(crate) struct Sockets(std::sync::Mutex<std::collections::HashMap<TokenHash, Vec<SessionId>>>);
+
+impl Sockets {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<TokenHash, Vec<SessionId>>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn register(&self, token: TokenHash, session: SessionId) {
+        self.map().entry(token).or_default().push(session);
+    }
+
+    pub(crate) fn unregister(&self, token: &TokenHash, session: SessionId) {
+        let mut map = self.map();
+        if let Some(sessions) = map.get_mut(token) {
+            sessions.retain(|s| *s != session);
+            if sessions.is_empty() {
+                map.remove(token);
+            }
+        }
+    }
+
+    /// Removes and returns the sessions of a token.
+    pub(crate) fn take(&self, token: &TokenHash) -> Vec<SessionId> {
+        self.map().remove(token).unwrap_or_default()
+    }
 }
 
 /// Users tracked by the REST throttles at most.

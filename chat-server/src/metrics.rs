@@ -66,11 +66,11 @@ impl ServerMetrics {
         );
         counter("chat_websocket_upgrades_total", "WebSocket upgrades accepted.", self.websocket_upgrades.load(Relaxed));
         counter("chat_websocket_refused_total", "WebSocket upgrades refused.", self.websocket_refused.load(Relaxed));
+        counter("chat_sessions_opened_total", "Chat sessions connected since start.", hub.connections);
         let mut gauge = |name: &str, help: &str, value: u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
         };
         gauge("chat_sessions", "Live chat sessions.", hub.sessions);
-        gauge("chat_connections", "Open WebSocket connections.", hub.connections);
         gauge("chat_http_connections", "Open TCP connections.", self.connections_open.load(Relaxed));
         gauge("chat_commit_latency_microseconds_max", "Slowest commit so far.", hub.commit_latency_max_us);
         let mean = if hub.commit_batches == 0 { 0.0 } else { hub.committed_entries as f64 / hub.commit_batches as f64 };

@@ -97,6 +97,7 @@ impl Server {
             session_ttl_secs: config.limits.session_ttl.as_secs(),
             rest_ops,
             rest_sends,
+            sockets: http::Sockets::default(),
         });
         let scheme = if tls.is_some() { "https" } else { "http" };
         let urls = crate::net::urls(scheme, local_addr, &lan);

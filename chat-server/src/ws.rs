@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use chat_core::{Codec, ErrorCode, ServerMsg, UserName};
-use chat_ws::{Auth, Authenticator, negotiate_subprotocol, serve_socket, websocket_config};
+use chat_ws::{Auth, Authenticator, negotiate_subprotocol, serve_link, serve_socket, websocket_config};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use hyper::body::Incoming;
@@ -23,14 +23,14 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
-use crate::accounts::AuthError;
+use crate::accounts::{AuthError, TokenHash};
 use crate::http::{self, App, Credential};
 use crate::reply::{ApiError, Reply};
 
 /// Answers the upgrade and spawns the socket's task.
 pub(crate) async fn upgrade(app: &Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Result<Reply, ApiError> {
     let result = check(app, peer, &req);
-    let (auth, offered, accept) = match result {
+    let (auth, token, offered, accept) = match result {
         Ok(ok) => ok,
         Err(e) => {
             app.metrics.websocket_refused.fetch_add(1, Relaxed);
@@ -45,13 +45,24 @@ pub(crate) async fn upgrade(app: &Arc<App>, peer: SocketAddr, req: Request<Incom
     app.metrics.websocket_upgrades.fetch_add(1, Relaxed);
     let hub = app.hub.clone();
     let codec = offered.unwrap_or(Codec::Json);
+    let app = app.clone();
     tokio::spawn(async move {
         let _slot = slot;
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
                 let config = websocket_config(hub.limits());
                 let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-                serve_socket(hub, ws, codec, auth).await;
+                match (auth, token) {
+                    // A token login: connect here so logout can close exactly this login's sockets.
+                    (Auth::User(user), Some(token)) => {
+                        let Ok(link) = hub.connect(user).await else { return };
+                        let session = link.id();
+                        app.sockets.register(token, session);
+                        serve_link(hub, ws, codec, link).await;
+                        app.sockets.unregister(&token, session);
+                    }
+                    (auth, _) => serve_socket(hub, ws, codec, auth).await,
+                }
             }
             Err(e) => tracing::debug!(%peer, error = %e, "websocket upgrade failed"),
         }
@@ -74,7 +85,7 @@ fn check(
     app: &Arc<App>,
     peer: SocketAddr,
     req: &Request<Incoming>,
-) -> Result<(Auth, Option<Codec>, HeaderValue), ApiError> {
+) -> Result<(Auth, Option<TokenHash>, Option<Codec>, HeaderValue), ApiError> {
     let headers = req.headers();
     let key = handshake_key(headers)?;
     let credential = http::token_of(headers);
@@ -97,20 +108,20 @@ fn check(
         }
         None => {}
     }
-    let auth = match credential {
+    let (auth, token) = match credential {
         Some((token, _)) => match app.accounts.authenticate(&token) {
-            Ok(caller) => Auth::User(caller.user),
+            Ok(caller) => (Auth::User(caller.user), Some(caller.token)),
             Err(AuthError::Unauthorized) => return Err(ApiError::unauthorized()),
             Err(other) => return Err(other.into_api()),
         },
-        None => Auth::FirstFrame(Arc::new(FirstFrame { app: app.clone(), peer: peer.ip() })),
+        None => (Auth::FirstFrame(Arc::new(FirstFrame { app: app.clone(), peer: peer.ip() })), None),
     };
     let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok());
     let codec = offered.and_then(negotiate_subprotocol);
     if offered.is_some() && codec.is_none() {
         return Err(ApiError::bad_request("supported subprotocols: chat.v1.json, chat.v1.msgpack"));
     }
-    Ok((auth, codec, key))
+    Ok((auth, token, codec, key))
 }
 
 /// The `Sec-WebSocket-Accept` for a valid handshake, or 400/426.

@@ -62,7 +62,7 @@ pub use hub::{HubError, HubHandle, spawn_hub};
 pub use limits::{ConnLimits, HubConfig, negotiate_subprotocol, websocket_config};
 pub use metrics::HubMetrics;
 pub use session::SessionLink;
-pub use socket::{Auth, Authenticator, serve_socket};
+pub use socket::{Auth, Authenticator, serve_link, serve_socket};
 
 /// Re-exported so users name the same versions this crate was built with.
 pub use tokio_tungstenite;

@@ -95,6 +95,18 @@ where
     Pump { ws, codec, link, hub, limits }.run().await;
 }
 
+/// Drives one WebSocket connection for a session the caller already connected with
+/// [`HubHandle::connect`] (so it knows the [`SessionLink::id`], for example to close exactly
+/// the sockets of one login with [`HubHandle::kick`]). Same behaviour as [`serve_socket`] after
+/// authentication.
+pub async fn serve_link<S>(hub: HubHandle, ws: WebSocketStream<S>, codec: Codec, link: SessionLink)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = hub.limits().clone();
+    Pump { ws, codec, link, hub, limits }.run().await;
+}
+
 /// How long to try to send a close frame to a peer whose writes were already stuck.
 const STUCK_CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
 

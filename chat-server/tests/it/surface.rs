@@ -57,9 +57,13 @@ async fn health_and_metrics() {
     assert_eq!(value("chat_messages_total"), 1.0);
     assert!(value("chat_commit_batches_total") >= 1.0);
     assert_eq!(value("chat_registrations_total"), 1.0);
-    for name in
-        ["chat_deliveries_total", "chat_slow_consumers_closed_total", "chat_connections", "chat_commit_batch_size_mean"]
-    {
+    for name in [
+        "chat_deliveries_total",
+        "chat_slow_consumers_closed_total",
+        "chat_sessions",
+        "chat_sessions_opened_total",
+        "chat_commit_batch_size_mean",
+    ] {
         value(name);
     }
     assert!(text.contains("chat_http_responses_total{status=\"201\"} 1"), "{text}");

@@ -101,9 +101,19 @@ async fn logout_closes_the_socket() {
     let bearer = format!("Bearer {token}");
     let (mut ws, _) = ws_connect(addr, &[("authorization", &bearer)]).await.unwrap();
     assert_eq!(ws_next(&mut ws).await["type"], "connected");
+    // The same user logged in on another device, with another token.
+    let other = post(addr, "/api/login", None, json!({"username": "bob", "password": "password-bob"})).await;
+    let other_token = other.json()["token"].as_str().expect("a token").to_owned();
+    let other_bearer = format!("Bearer {other_token}");
+    let (mut phone, _) = ws_connect(addr, &[("authorization", &other_bearer)]).await.unwrap();
+    assert_eq!(ws_next(&mut phone).await["type"], "connected");
+
     let out = post(addr, "/api/logout", Some(&token), json!({})).await;
     assert_eq!(out.status, 200);
     assert_eq!(ws_closed(&mut ws).await, Some(1000));
+    // Only that login's sockets close: the other device keeps working.
+    ws_send(&mut phone, json!({"type": "list_rooms"})).await;
+    assert_eq!(ws_next(&mut phone).await["type"], "room_list");
     // The token is gone: reconnecting with it fails.
     assert_eq!(refused_status(ws_connect(addr, &[("authorization", &bearer)]).await), 401);
     server.shutdown().await;
