@@ -128,6 +128,10 @@ fn config(db: &Path, port: u16) -> ServerConfig {
     let mut config = ServerConfig::ephemeral();
     config.port = port;
     config.database = Database::File(db.to_path_buf());
+    // Tests seed rooms in bulk through REST (e.g. 120 messages for paging); the default
+    // per-user send rate (burst 20) is not what they exercise.
+    config.chat.send_burst = 1_000;
+    config.chat.send_rate_per_sec = 1_000;
     config
 }
 
