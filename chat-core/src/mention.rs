@@ -4,7 +4,7 @@
 //! - the `@` is at the start of the text or follows a character that is not a letter, digit,
 //!   `_`, `.`, `-` or `@` (so `bob@example.com` mentions nobody);
 //! - the name is the longest run of `A-Z a-z 0-9 _ . -` after the `@`, minus trailing `.` and
-//!   `-` (sentence punctuation), and is 1–32 characters long (a longer run is not a mention);
+//!   `-` (sentence punctuation), and is 1–32 characters long (a longer name is not a mention);
 //! - it is not inside a code span: a run of N backticks opens a span that the next run of exactly
 //!   N backticks closes (this covers `inline` and ```` ``` ```` fenced blocks); an unmatched run is
 //!   literal text;
@@ -85,7 +85,7 @@ impl<'a> Iterator for Mentions<'a> {
                 name_end -= 1;
             }
             let name = &self.text[i + 1..name_end];
-            if name.is_empty() || end - (i + 1) > MAX_NAME_LEN {
+            if name.is_empty() || name.len() > MAX_NAME_LEN {
                 continue;
             }
             let target = if name.eq_ignore_ascii_case("room") {
@@ -179,6 +179,8 @@ mod tests {
         assert!(users(&long).is_empty());
         let max = format!("@{}", "a".repeat(32));
         assert_eq!(users(&max).len(), 1);
+        let max_then_stop = format!("@{}.", "a".repeat(32));
+        assert_eq!(users(&max_then_stop).len(), 1, "punctuation is dropped before the length check");
         assert_eq!(users("@room @Here"), ["@room", "@here"]);
         assert_eq!(users("@roomy"), ["roomy"]);
     }

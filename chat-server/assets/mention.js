@@ -5,7 +5,7 @@
 // - the `@` starts the text or follows a character that is not a letter, digit, `_`, `.`, `-`
 //   or `@` (so `bob@example.com` mentions nobody);
 // - the name is the longest run of `A-Z a-z 0-9 _ . -` after the `@`, minus trailing `.`/`-`,
-//   and the run is at most 32 characters long;
+//   and the name (trailing . and - dropped) is at most 32 characters long;
 // - it is not inside a code span: a run of N backticks opens a span that the next run of
 //   exactly N backticks closes; an unmatched run is literal text;
 // - `@room` and `@here` (any case) are the special targets.
@@ -78,7 +78,7 @@ export function mentions(text) {
     let nameEnd = end;
     while (nameEnd > i + 1 && (text[nameEnd - 1] === '.' || text[nameEnd - 1] === '-')) nameEnd--;
     const name = text.slice(i + 1, nameEnd);
-    if (name.length === 0 || end - (i + 1) > MAX_NAME_LEN) continue;
+    if (name.length === 0 || name.length > MAX_NAME_LEN) continue;
     const lower = name.toLowerCase();
     let target;
     if (lower === 'room') target = { room: true };

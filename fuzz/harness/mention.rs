@@ -6,7 +6,7 @@
 //! the name is the whole name run after the `@` (only trailing `.`/`-` dropped), and the `@` is
 //! outside code spans. Code spans are computed here by an independent, deliberately naive
 //! reference. Completeness: every `@` the reference grammar accepts (with a name run of at most
-//! 32 bytes) is reported, in order. Never a panic.
+//! 32 bytes after dropping trailing punctuation) is reported, in order. Never a panic.
 
 use chat_core::mention::{MentionTarget, mentions};
 
@@ -59,7 +59,8 @@ fn boundary_ok(text: &str, at: usize) -> bool {
     }
 }
 
-/// The reference grammar: `(start, end)` of every mention whose name run is at most 32 bytes.
+/// The reference grammar: `(start, end)` of every mention whose name (trailing `.`/`-` dropped)
+/// is 1–32 bytes.
 fn reference(text: &str) -> Vec<(usize, usize)> {
     let bytes = text.as_bytes();
     let code = code_mask(bytes);
@@ -73,7 +74,7 @@ fn reference(text: &str) -> Vec<(usize, usize)> {
         while name > 0 && matches!(bytes[i + name], b'.' | b'-') {
             name -= 1;
         }
-        if name > 0 && run <= MAX_NAME {
+        if name > 0 && name <= MAX_NAME {
             found.push((i, i + 1 + name));
         }
     }

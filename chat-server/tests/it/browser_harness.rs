@@ -129,9 +129,12 @@ fn config(db: &Path, port: u16) -> ServerConfig {
     config.port = port;
     config.database = Database::File(db.to_path_buf());
     // Tests seed rooms in bulk through REST (e.g. 120 messages for paging); the default
-    // per-user send rate (burst 20) is not what they exercise.
+    // per-user REST rates (send burst 20, other requests 100 per 2 s window) are not what they
+    // exercise.
     config.chat.send_burst = 1_000;
     config.chat.send_rate_per_sec = 1_000;
+    config.chat.op_burst = 10_000;
+    config.chat.op_rate_per_sec = 10_000;
     config
 }
 
