@@ -34,7 +34,12 @@ pub struct HistoryQuery {
 ///
 /// The contract:
 /// 1. `append` is atomic and durable: when it returns `Ok`, every entry of the batch survives a
-///    crash; when it returns `Err`, none of them is visible, now or after a restart.
+///    crash. When it returns `Err`, the batch is all or nothing: usually nothing, but a failure
+///    reported *after* the data reached the disk (a failed fsync whose pages were written, a
+///    failed truncate after a successful sync) may leave the whole batch durable, never part of
+///    it. Drivers therefore acknowledge nothing from a failed batch and restore the core from
+///    `snapshot()` (driver rule 3), which reflects whichever it was; a client that retries with
+///    its `client_id` then gets the original.
 /// 2. `snapshot` returns `Snapshot::from_log(all appended entries)`, without replaying messages.
 /// 3. `history` answers from the appended `Message` entries.
 pub trait Journal {
