@@ -7,10 +7,9 @@
 //! `CLIENT_IDS=1` gives every message a client id, as the web client does).
 #![allow(missing_docs)]
 
-use chat_core::{Chat, ClientMsg, Config, Input, Output, RoomRef, SessionId, Timestamp, UserName};
+mod workload;
 
-const ROOMS: usize = 20;
-const MEMBERS: usize = 50;
+use workload::Workload;
 
 /// User + system CPU seconds of this process (Linux), if readable.
 fn cpu_seconds() -> Option<f64> {
@@ -26,43 +25,11 @@ fn main() {
     }
     let n: u64 = std::env::var("MESSAGES").ok().and_then(|s| s.parse().ok()).unwrap_or(2_000_000);
     let client_ids = std::env::var_os("CLIENT_IDS").is_some();
-    let mut config = Config::default();
-    config.send_rate_per_sec = u32::MAX / 2;
-    config.send_burst = u32::MAX / 2;
-    let mut chat = Chat::new(config);
-    let now = Timestamp(1_700_000_000_000);
-    let mut rooms = Vec::new();
-    for r in 0..ROOMS {
-        let room = RoomRef { room: Some(format!("group:room{r}")), ..RoomRef::default() };
-        for m in 0..MEMBERS {
-            let session = SessionId((r * MEMBERS + m) as u64);
-            let user: UserName = format!("user{r}_{m}").parse().expect("valid name");
-            chat.handle(now, Input::Connect { session, user });
-            chat.handle(now, Input::Receive { session, msg: ClientMsg::JoinRoom { room: room.clone() } });
-        }
-        rooms.push(room);
-    }
-    while chat.poll_output().is_some() {}
-
+    let mut workload = Workload::new();
     let (cpu0, wall0) = (cpu_seconds(), std::time::Instant::now());
     let mut deliveries = 0usize;
     for i in 1..=n {
-        let r = (i as usize) % ROOMS;
-        let m = (i as usize / ROOMS) % MEMBERS;
-        let session = SessionId((r * MEMBERS + m) as u64);
-        let content = if i.is_multiple_of(10) {
-            format!("hey @user{r}_{} did you see the build? it is green now", (m + 1) % MEMBERS)
-        } else {
-            "did you see the build? it is green now, shipping after lunch".to_owned()
-        };
-        let client_id = client_ids.then(|| format!("c{i}"));
-        let msg = ClientMsg::SendMessage { room: rooms[r].clone(), content, client_id };
-        chat.handle(now, Input::Receive { session, msg });
-        while let Some(output) = chat.poll_output() {
-            if let Output::Deliver { sessions, .. } = &output {
-                deliveries += sessions.len();
-            }
-        }
+        deliveries += workload.send(i, client_ids);
     }
     let wall = wall0.elapsed().as_secs_f64();
     match (cpu0, cpu_seconds()) {
