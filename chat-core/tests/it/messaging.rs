@@ -4,17 +4,6 @@ use chat_core::{ClientMsg, Config, ErrorCode, ServerMsg, Timestamp};
 
 use crate::sim::*;
 
-fn two_in_lobby() -> (Sim, chat_core::SessionId, chat_core::SessionId) {
-    let mut sim = Sim::new();
-    let a = sim.connect("alice");
-    let b = sim.connect("bob");
-    sim.recv(a, join("group:lobby"));
-    sim.recv(b, join("group:lobby"));
-    sim.take(a);
-    sim.take(b);
-    (sim, a, b)
-}
-
 #[test]
 fn seq_is_gap_free_and_acks_follow_commit() {
     let (mut sim, a, b) = two_in_lobby();

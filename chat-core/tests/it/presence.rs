@@ -16,13 +16,7 @@ fn typing_frames(frames: &[ServerMsg]) -> Vec<(String, bool)> {
 
 #[test]
 fn typing_expires_after_the_ttl() {
-    let mut sim = Sim::new();
-    let a = sim.connect("alice");
-    let b = sim.connect("bob");
-    sim.recv(a, join("group:lobby"));
-    sim.recv(b, join("group:lobby"));
-    sim.take(a);
-    sim.take(b);
+    let (mut sim, a, b) = two_in_lobby();
     sim.recv(a, ClientMsg::Typing { room: room("group:lobby"), active: true });
     assert_eq!(typing_frames(&sim.take(b)), [("alice".into(), true)]);
     assert!(typing_frames(&sim.take(a)).is_empty(), "the typist is not told");
@@ -70,11 +64,7 @@ fn presence_follows_the_first_and_last_session() {
 
 #[test]
 fn a_disconnect_ends_typing() {
-    let mut sim = Sim::new();
-    let a = sim.connect("alice");
-    let b = sim.connect("bob");
-    sim.recv(a, join("group:lobby"));
-    sim.recv(b, join("group:lobby"));
+    let (mut sim, a, b) = two_in_lobby();
     sim.recv(a, ClientMsg::Typing { room: room("group:lobby"), active: true });
     sim.take(b);
     sim.disconnect(a);

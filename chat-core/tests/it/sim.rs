@@ -197,6 +197,18 @@ impl Sim {
     }
 }
 
+/// Alice and Bob, both connected and members of `group:lobby`, with their inboxes emptied.
+pub fn two_in_lobby() -> (Sim, SessionId, SessionId) {
+    let mut sim = Sim::new();
+    let a = sim.connect("alice");
+    let b = sim.connect("bob");
+    sim.recv(a, join("group:lobby"));
+    sim.recv(b, join("group:lobby"));
+    sim.take(a);
+    sim.take(b);
+    (sim, a, b)
+}
+
 pub fn messages(frames: &[ServerMsg]) -> Vec<(String, u64, String)> {
     frames
         .iter()
