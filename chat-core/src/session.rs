@@ -1,5 +1,7 @@
 //! Sessions: one connected client of one user, with its rate limits and resume watermarks.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::hash::FxHashMap;
@@ -47,6 +49,9 @@ impl RateLimit {
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
     pub(crate) user: UserName,
+    /// This session alone as a recipient list, shared by every reply so replies allocate no
+    /// list of their own.
+    pub(crate) only: Arc<[SessionId]>,
     /// Latest `seq` per room at the time the session connected (or joined the room): messages
     /// after it are delivered live, so `resume` resends only up to it.
     pub(crate) watermarks: FxHashMap<RoomKey, u64>,

@@ -8,7 +8,8 @@
 //!
 //! [`Chat`]: crate::Chat
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -123,32 +124,123 @@ pub enum Touched {
     Room(RoomKey),
     /// `Snapshot::reads[(user, room)]`.
     Read(UserName, RoomKey),
-    /// `Snapshot::notifications[(user, id)]`.
+    /// The notification `id` of `user` ([`Snapshot::notification`]).
     Notification(UserName, u64),
-    /// `Snapshot::client_ids[(user, client_id)]`.
-    ClientId(UserName, String),
-    /// `Snapshot::client_id_order[(user, position)]`.
-    ClientIdOrder(UserName, u64),
+    /// The client id `user` remembered at this position ([`ClientIdWindow::at`]).
+    ClientId(UserName, u64),
 }
 
 /// The state a [`Chat`](crate::Chat) needs at start-up: a pure fold of the log.
+///
+/// Every map is a hash map with the deterministic [`FxBuild`] hasher: the core looks keys up
+/// on every message and lists them only rarely (sorted, when it does), and a B-tree costs a
+/// chain of key comparisons and cache misses per lookup.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// Known users.
-    pub users: BTreeMap<UserName, UserState>,
+    pub users: HashMap<UserName, UserState, FxBuild>,
     /// Rooms.
-    pub rooms: BTreeMap<RoomKey, RoomState>,
+    pub rooms: HashMap<RoomKey, RoomState, FxBuild>,
     /// Read cursors, one per (member, room).
-    pub reads: BTreeMap<(UserName, RoomKey), ReadState>,
-    /// Notification inboxes.
-    pub notifications: BTreeMap<(UserName, u64), Notification>,
-    /// Remembered client ids per user. A hash map: it holds up to `CLIENT_ID_WINDOW` entries
-    /// per user, is only ever looked up by exact key, and a B-tree of that size costs a cache
-    /// miss per level on every send.
-    pub client_ids: HashMap<(UserName, String), ClientIdRecord, FxBuild>,
-    /// Client ids per user by position, in the order they were remembered (for eviction, which
-    /// removes the user's oldest position).
-    pub client_id_order: HashMap<(UserName, u64), String, FxBuild>,
+    pub reads: HashMap<(UserName, RoomKey), ReadState, FxBuild>,
+    /// Notification inboxes: each user's kept notifications, oldest first. Ids are consecutive
+    /// (eviction drops the oldest), so the one with id `n` is at index `n - front.id`.
+    pub notifications: HashMap<UserName, VecDeque<Notification>, FxBuild>,
+    /// Each user's remembered client ids (for idempotent sends), at most `CLIENT_ID_WINDOW`.
+    pub client_ids: HashMap<UserName, ClientIdWindow, FxBuild>,
+}
+
+/// One user's most recent client ids, in the order they were remembered.
+///
+/// A lookup by id borrows the caller's `&str` (no allocation); each id is stored once, shared by
+/// the index and the order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<(String, ClientIdRecord)>", into = "Vec<(String, ClientIdRecord)>")]
+pub struct ClientIdWindow {
+    /// Ids, oldest first; `order[k]` has position `records[order[0]].position + k`.
+    order: VecDeque<Arc<str>>,
+    records: HashMap<Arc<str>, ClientIdRecord, FxBuild>,
+}
+
+/// A [`ClientIdWindow`] entry that does not follow the previous one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("client id {client_id:?} at position {position} does not follow the window (next is {expected})")]
+pub struct ClientIdWindowError {
+    /// The refused id.
+    pub client_id: String,
+    /// Its position.
+    pub position: u64,
+    /// The position that would have been accepted.
+    pub expected: u64,
+}
+
+impl ClientIdWindow {
+    /// The record of `client_id`, if remembered.
+    pub fn get(&self, client_id: &str) -> Option<&ClientIdRecord> {
+        self.records.get(client_id)
+    }
+
+    /// The id remembered at `position`, with its record.
+    pub fn at(&self, position: u64) -> Option<(&str, &ClientIdRecord)> {
+        let first = self.oldest_position()?;
+        let id = self.order.get(usize::try_from(position.checked_sub(first)?).ok()?)?;
+        Some((id, &self.records[id]))
+    }
+
+    /// Remembered ids with their records, oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &ClientIdRecord)> {
+        self.order.iter().map(|id| (&**id, &self.records[id]))
+    }
+
+    /// Number of remembered ids.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether no id is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Appends the next id (how a journal rebuilds a window, oldest first). Its position must be
+    /// the one after the newest entry's (any position for the first), and the id must be new.
+    pub fn push(&mut self, client_id: &str, record: ClientIdRecord) -> Result<(), ClientIdWindowError> {
+        let expected = self.order.back().map_or(record.position, |id| self.records[id].position + 1);
+        if record.position != expected || self.records.contains_key(client_id) {
+            return Err(ClientIdWindowError { client_id: client_id.to_owned(), position: record.position, expected });
+        }
+        let id: Arc<str> = client_id.into();
+        self.order.push_back(id.clone());
+        self.records.insert(id, record);
+        Ok(())
+    }
+
+    fn oldest_position(&self) -> Option<u64> {
+        self.order.front().map(|id| self.records[id].position)
+    }
+
+    /// Forgets the oldest id.
+    fn pop_oldest(&mut self) -> Option<u64> {
+        let id = self.order.pop_front()?;
+        self.records.remove(&id).map(|r| r.position)
+    }
+}
+
+impl TryFrom<Vec<(String, ClientIdRecord)>> for ClientIdWindow {
+    type Error = ClientIdWindowError;
+    fn try_from(entries: Vec<(String, ClientIdRecord)>) -> Result<ClientIdWindow, ClientIdWindowError> {
+        let mut window = ClientIdWindow::default();
+        for (id, record) in entries {
+            window.push(&id, record)?;
+        }
+        Ok(window)
+    }
+}
+
+impl From<ClientIdWindow> for Vec<(String, ClientIdRecord)> {
+    fn from(window: ClientIdWindow) -> Vec<(String, ClientIdRecord)> {
+        window.iter().map(|(id, r)| (id.to_owned(), r.clone())).collect()
+    }
 }
 
 /// Unread state of one member in one room.
@@ -229,17 +321,23 @@ impl Snapshot {
 
     /// The user's notifications, newest first, at most `limit`.
     pub fn notifications_of(&self, user: &UserName, limit: usize) -> Vec<Notification> {
-        self.notifications
-            .range((user.clone(), 0)..=(user.clone(), u64::MAX))
-            .rev()
-            .take(limit)
-            .map(|(_, n)| n.clone())
-            .collect()
+        self.notifications.get(user).map_or_else(Vec::new, |inbox| inbox.iter().rev().take(limit).cloned().collect())
+    }
+
+    /// The user's notification `id`, if kept.
+    pub fn notification(&self, user: &UserName, id: u64) -> Option<&Notification> {
+        let inbox = self.notifications.get(user)?;
+        inbox.get(usize::try_from(id.checked_sub(inbox.front()?.id)?).ok()?)
+    }
+
+    /// The user's newest notification, if they have one.
+    pub fn newest_notification(&self, user: &UserName) -> Option<&Notification> {
+        self.notifications.get(user)?.back()
     }
 
     /// The original message a `(user, client_id)` pair stored, if remembered.
     pub fn client_id(&self, user: &UserName, client_id: &str) -> Option<&ClientIdRecord> {
-        self.client_ids.get(&(user.clone(), client_id.to_owned()))
+        self.client_ids.get(user)?.get(client_id)
     }
 
     fn add_member(&mut self, room: &RoomKey, user: &UserName, touched: &mut impl Tracker) {
@@ -297,11 +395,7 @@ impl Snapshot {
                 read.highlights.push_back(m.seq);
                 touched.touch(|| Touched::Read(user.clone(), m.room.clone()));
             }
-            let already = self
-                .notifications
-                .range((user.clone(), 0)..=(user.clone(), u64::MAX))
-                .next_back()
-                .is_some_and(|(_, n)| n.room == m.room && n.seq == m.seq);
+            let already = self.newest_notification(user).is_some_and(|n| n.room == m.room && n.seq == m.seq);
             if !already {
                 let kind = if is_dm { NotificationKind::Dm } else { NotificationKind::Mention };
                 self.push_notification(user, m, kind, touched);
@@ -318,7 +412,10 @@ impl Snapshot {
         let id = u.next_notification;
         u.next_notification += 1;
         u.unread_notifications += 1;
-        let preview: String = m.content.chars().take(NOTIFICATION_PREVIEW_CHARS).collect();
+        let preview = match m.content.char_indices().nth(NOTIFICATION_PREVIEW_CHARS) {
+            Some((end, _)) => m.content[..end].to_owned(),
+            None => m.content.clone(),
+        };
         let n = Notification {
             id,
             kind,
@@ -329,12 +426,15 @@ impl Snapshot {
             timestamp: m.timestamp,
             read: false,
         };
-        self.notifications.insert((user.clone(), id), n);
+        let inbox = self.notifications.entry(user.clone()).or_default();
+        inbox.push_back(n);
         touched.touch(|| Touched::Notification(user.clone(), id));
         while u.next_notification - u.oldest_notification > NOTIFICATION_INBOX_CAP {
             let old = u.oldest_notification;
             u.oldest_notification += 1;
-            if let Some(evicted) = self.notifications.remove(&(user.clone(), old)) {
+            if inbox.front().is_some_and(|n| n.id == old)
+                && let Some(evicted) = inbox.pop_front()
+            {
                 if !evicted.read {
                     u.unread_notifications = u.unread_notifications.saturating_sub(1);
                 }
@@ -345,25 +445,27 @@ impl Snapshot {
     }
 
     fn remember_client_id(&mut self, m: &Message, client_id: &str, touched: &mut impl Tracker) {
-        let key = (m.sender.clone(), client_id.to_owned());
-        if self.client_ids.contains_key(&key) {
+        let window = self.client_ids.entry(m.sender.clone()).or_default();
+        if window.get(client_id).is_some() {
             return;
         }
         let u = self.users.entry(m.sender.clone()).or_insert_with(new_user);
         let position = u.next_client_id;
         u.next_client_id += 1;
         let record = ClientIdRecord { room: m.room.clone(), seq: m.seq, timestamp: m.timestamp, position };
-        self.client_ids.insert(key, record);
-        self.client_id_order.insert((m.sender.clone(), position), client_id.to_owned());
-        touched.touch(|| Touched::ClientId(m.sender.clone(), client_id.to_owned()));
-        touched.touch(|| Touched::ClientIdOrder(m.sender.clone(), position));
+        if window.push(client_id, record).is_err() {
+            // Only a window rebuilt out of step with its user's counters gets here: start over
+            // from this id rather than refuse to remember it.
+            *window = ClientIdWindow::default();
+            let record = ClientIdRecord { room: m.room.clone(), seq: m.seq, timestamp: m.timestamp, position };
+            let _ = window.push(client_id, record);
+        }
+        touched.touch(|| Touched::ClientId(m.sender.clone(), position));
         while u.next_client_id - u.oldest_client_id > CLIENT_ID_WINDOW {
             let old = u.oldest_client_id;
             u.oldest_client_id += 1;
-            if let Some(id) = self.client_id_order.remove(&(m.sender.clone(), old)) {
-                touched.touch(|| Touched::ClientIdOrder(m.sender.clone(), old));
-                self.client_ids.remove(&(m.sender.clone(), id.clone()));
-                touched.touch(|| Touched::ClientId(m.sender.clone(), id));
+            if window.oldest_position() == Some(old) && window.pop_oldest().is_some() {
+                touched.touch(|| Touched::ClientId(m.sender.clone(), old));
             }
         }
         touched.touch(|| Touched::User(m.sender.clone()));
@@ -371,6 +473,7 @@ impl Snapshot {
 
     fn read_notifications(&mut self, user: &UserName, ids: Option<&[u64]>, touched: &mut impl Tracker) {
         let Some(u) = self.users.get_mut(user) else { return };
+        let Some(inbox) = self.notifications.get_mut(user) else { return };
         let mut changed = false;
         let mut mark = |n: &mut Notification| {
             if !n.read {
@@ -381,14 +484,12 @@ impl Snapshot {
             }
         };
         match ids {
-            None => {
-                for (_, n) in self.notifications.range_mut((user.clone(), 0)..=(user.clone(), u64::MAX)) {
-                    mark(n);
-                }
-            }
+            None => inbox.iter_mut().for_each(&mut mark),
             Some(ids) => {
+                let first = inbox.front().map_or(0, |n| n.id);
                 for id in ids {
-                    if let Some(n) = self.notifications.get_mut(&(user.clone(), *id)) {
+                    let index = id.checked_sub(first).and_then(|i| usize::try_from(i).ok());
+                    if let Some(n) = index.and_then(|i| inbox.get_mut(i)) {
                         mark(n);
                     }
                 }

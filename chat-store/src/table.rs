@@ -124,8 +124,14 @@ pub(crate) fn load_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot, Sto
     for row in txn.open_table(NOTIFICATIONS)?.iter()? {
         let (k, v) = row?;
         let (user, id) = key::split("notifications", k.value())?;
-        let id = (key::user("notifications", user)?, key::trailing_u64("notifications", id)?);
-        snapshot.notifications.insert(id, decode("notifications", v.value())?);
+        let (user, id) = (key::user("notifications", user)?, key::trailing_u64("notifications", id)?);
+        let n: chat_core::Notification = decode("notifications", v.value())?;
+        // Rows arrive sorted by (user, id), and a user's kept ids are consecutive.
+        let inbox = snapshot.notifications.entry(user).or_default();
+        if n.id != id || inbox.back().is_some_and(|last| last.id + 1 != id) {
+            return Err(key::corrupt("notifications", "ids of a user's inbox are not consecutive"));
+        }
+        inbox.push_back(n);
     }
     for row in txn.open_table(CLIENT_IDS)?.iter()? {
         let (k, v) = row?;
@@ -136,16 +142,15 @@ pub(crate) fn load_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot, Sto
         if record.position != position {
             return Err(key::corrupt("client_ids", "position in key and value differ"));
         }
-        snapshot.client_id_order.insert((user.clone(), position), client_id.clone());
-        snapshot.client_ids.insert((user, client_id), record);
+        let window = snapshot.client_ids.entry(user).or_default();
+        window.push(&client_id, record).map_err(|e| key::corrupt("client_ids", &e.to_string()))?;
     }
     Ok(snapshot)
 }
 
 /// A remembered client id, stored under `user 0x00 position`.
 ///
-/// One table serves both `Snapshot::client_ids` and `Snapshot::client_id_order` (each entry of one
-/// has exactly one partner in the other, and the fold touches both together). Keyed by position,
+/// The rows of one user are their `ClientIdWindow`, oldest first. Keyed by position,
 /// a user's new ids append at the end of their range and evictions remove from its start, so a
 /// commit dirties a few pages per sender instead of one page per message at a random place.
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -180,7 +185,7 @@ fn table_of(touched: &Touched) -> Def {
         Touched::Room(_) => ROOMS,
         Touched::Read(..) => READS,
         Touched::Notification(..) => NOTIFICATIONS,
-        Touched::ClientId(..) | Touched::ClientIdOrder(..) => CLIENT_IDS,
+        Touched::ClientId(..) => CLIENT_IDS,
     }
 }
 
@@ -202,19 +207,15 @@ fn put_touched(
             (key::name_bytes(user.as_str(), room.to_string().as_bytes()), value)
         }
         Touched::Notification(user, n) => {
-            let value =
-                snapshot.notifications.get(&(user.clone(), *n)).map(|v| encode("notification", v)).transpose()?;
+            let value = snapshot.notification(user, *n).map(|v| encode("notification", v)).transpose()?;
             (key::name_u64(user.as_str(), *n), value)
         }
-        // Every change to a user's client ids also touches the position it concerns: write
-        // the table from those.
-        Touched::ClientId(..) => return Ok(()),
-        Touched::ClientIdOrder(user, position) => {
-            let stored = snapshot.client_id_order.get(&(user.clone(), *position)).and_then(|client_id| {
-                let record = snapshot.client_ids.get(&(user.clone(), client_id.clone()))?;
-                (record.position == *position)
-                    .then(|| StoredClientId { client_id: client_id.clone(), record: record.clone() })
-            });
+        Touched::ClientId(user, position) => {
+            let stored = snapshot
+                .client_ids
+                .get(user)
+                .and_then(|window| window.at(*position))
+                .map(|(id, record)| StoredClientId { client_id: id.to_owned(), record: record.clone() });
             (key::name_u64(user.as_str(), *position), stored.map(|v| encode("client id", &v)).transpose()?)
         }
     };

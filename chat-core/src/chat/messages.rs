@@ -124,8 +124,7 @@ impl Chat {
         if !self.online.contains_key(user) {
             return;
         }
-        let newest = self.state.notifications.range((user.clone(), 0)..=(user.clone(), u64::MAX)).next_back();
-        if let Some((_, n)) = newest {
+        if let Some(n) = self.state.newest_notification(user) {
             let n = n.clone();
             self.deliver_to_user(user, None, ServerMsg::MentionNotification(n));
         }
@@ -178,9 +177,7 @@ impl Chat {
         }
         let any_unread = match &ids {
             None => self.state.users.get(user).is_some_and(|u| u.unread_notifications > 0),
-            Some(ids) => {
-                ids.iter().any(|id| self.state.notifications.get(&(user.clone(), *id)).is_some_and(|n| !n.read))
-            }
+            Some(ids) => ids.iter().any(|id| self.state.notification(user, *id).is_some_and(|n| !n.read)),
         };
         let unread_before = self.state.users.get(user).map_or(0, |u| u.unread_notifications);
         if any_unread {

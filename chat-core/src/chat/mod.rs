@@ -439,7 +439,11 @@ impl Chat {
     }
 
     pub(crate) fn send_to_session(&mut self, session: SessionId, msg: ServerMsg) {
-        self.outputs.push_back(Output::Deliver { sessions: Arc::from([session]), msg: Arc::new(msg) });
+        let sessions = match self.sessions.get(&session) {
+            Some(s) => s.only.clone(),
+            None => Arc::from([session]),
+        };
+        self.outputs.push_back(Output::Deliver { sessions, msg: Arc::new(msg) });
     }
 
     /// Delivers to `sessions` unless empty.
@@ -494,9 +498,10 @@ impl Chat {
         id
     }
 
-    pub(crate) fn new_session(&self, user: UserName) -> Session {
+    pub(crate) fn new_session(&self, session: SessionId, user: UserName) -> Session {
         Session {
             user,
+            only: Arc::from([session]),
             watermarks: FxHashMap::default(),
             sends: RateLimit::new(self.now, self.config.send_rate_per_sec, self.config.send_burst),
             ops: RateLimit::new(self.now, self.config.op_rate_per_sec, self.config.op_burst),

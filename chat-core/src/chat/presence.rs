@@ -8,6 +8,7 @@ use crate::name::UserName;
 use crate::protocol::{MemberRead, RoomInfo, RoomSummary, ServerMsg, UserPresence};
 use crate::room::{RoomKey, RoomKind, RoomRef};
 use crate::session::SessionId;
+use crate::snapshot::RoomState;
 
 impl Chat {
     pub(super) fn connect(&mut self, session: SessionId, user: UserName) {
@@ -15,7 +16,7 @@ impl Chat {
             return; // A driver bug (reused id); ignore rather than corrupt presence.
         }
         self.ensure_user(&user);
-        let mut s = self.new_session(user.clone());
+        let mut s = self.new_session(session, user.clone());
         let rooms: Vec<RoomKey> =
             self.state.users.get(&user).map(|u| u.rooms.iter().cloned().collect()).unwrap_or_default();
         for room in &rooms {
@@ -171,23 +172,25 @@ impl Chat {
         }
     }
 
+    /// The public rooms, sorted by key, at most `max_list_len`.
     pub(super) fn room_list(&self) -> ServerMsg {
-        let rooms = self
-            .state
-            .rooms
-            .iter()
-            .filter(|(_, r)| r.kind == RoomKind::Public)
+        let mut public: Vec<(&RoomKey, &RoomState)> =
+            self.state.rooms.iter().filter(|(_, r)| r.kind == RoomKind::Public).collect();
+        public.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let rooms = public
+            .into_iter()
             .take(self.config.max_list_len)
             .map(|(key, r)| RoomInfo { room: key.clone(), members: r.members.len(), last_timestamp: r.last_timestamp })
             .collect();
         ServerMsg::RoomList { rooms }
     }
 
+    /// Known users, sorted by name, at most `max_list_len`.
     pub(super) fn user_list(&self) -> ServerMsg {
-        let users = self
-            .state
-            .users
-            .keys()
+        let mut names: Vec<&UserName> = self.state.users.keys().collect();
+        names.sort_unstable();
+        let users = names
+            .into_iter()
             .take(self.config.max_list_len)
             .map(|u| UserPresence { username: u.clone(), online: self.online.contains_key(u) })
             .collect();
