@@ -61,9 +61,12 @@ impl Hasher for FxHasher {
         self.add(i as u64);
     }
 
+    /// Rotates the well-mixed high bits down (as rustc-hash 2 does): the multiply leaves the low
+    /// bits, which pick the bucket, depending on few input bits, so keys that differ only in
+    /// later bytes (`c1`, `c2`, …) would otherwise crowd a few buckets.
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        self.hash.rotate_left(26)
     }
 }
 

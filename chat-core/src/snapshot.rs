@@ -9,7 +9,7 @@
 //! [`Chat`]: crate::Chat
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::Arc;
+use std::hash::Hasher;
 
 use serde::{Deserialize, Serialize};
 
@@ -152,14 +152,52 @@ pub struct Snapshot {
 
 /// One user's most recent client ids, in the order they were remembered.
 ///
-/// A lookup by id borrows the caller's `&str` (no allocation); each id is stored once, shared by
-/// the index and the order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Entries sit in a ring, oldest first, each with its id's hash; the index holds positions only.
+/// A lookup borrows the caller's `&str` and touches the index and one entry; remembering and
+/// forgetting touch the ring's two ends; the index rehashes from the stored hashes, never
+/// re-reading an id.
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(try_from = "Vec<(String, ClientIdRecord)>", into = "Vec<(String, ClientIdRecord)>")]
 pub struct ClientIdWindow {
-    /// Ids, oldest first; `order[k]` has position `records[order[0]].position + k`.
-    order: VecDeque<Arc<str>>,
-    records: HashMap<Arc<str>, ClientIdRecord, FxBuild>,
+    /// Oldest first; `entries[k].record.position == entries[0].record.position + k`.
+    entries: VecDeque<Remembered>,
+    /// Positions, hashed by their entry's `hash`.
+    index: hashbrown::HashTable<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Remembered {
+    hash: u64,
+    id: Box<str>,
+    record: ClientIdRecord,
+}
+
+fn hash_client_id(id: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(id.as_bytes());
+    h.finish()
+}
+
+/// Why [`ClientIdWindow::push`] refused an entry.
+enum PushError {
+    /// The id is already remembered.
+    Known,
+    /// The position does not follow the newest entry's.
+    OutOfStep(ClientIdRecord),
+}
+
+impl PartialEq for ClientIdWindow {
+    fn eq(&self, other: &ClientIdWindow) -> bool {
+        self.entries == other.entries // the index is derived from them
+    }
+}
+
+impl Eq for ClientIdWindow {}
+
+impl std::fmt::Debug for ClientIdWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
 }
 
 /// A [`ClientIdWindow`] entry that does not follow the previous one.
@@ -177,52 +215,80 @@ pub struct ClientIdWindowError {
 impl ClientIdWindow {
     /// The record of `client_id`, if remembered.
     pub fn get(&self, client_id: &str) -> Option<&ClientIdRecord> {
-        self.records.get(client_id)
+        self.find(hash_client_id(client_id), client_id)
+    }
+
+    fn find(&self, hash: u64, client_id: &str) -> Option<&ClientIdRecord> {
+        let first = self.oldest_position()?;
+        let entry = |p: u64| &self.entries[(p - first) as usize];
+        let position = self.index.find(hash, |&p| entry(p).hash == hash && &*entry(p).id == client_id)?;
+        Some(&entry(*position).record)
     }
 
     /// The id remembered at `position`, with its record.
     pub fn at(&self, position: u64) -> Option<(&str, &ClientIdRecord)> {
         let first = self.oldest_position()?;
-        let id = self.order.get(usize::try_from(position.checked_sub(first)?).ok()?)?;
-        Some((id, &self.records[id]))
+        let e = self.entries.get(usize::try_from(position.checked_sub(first)?).ok()?)?;
+        Some((&e.id, &e.record))
     }
 
     /// Remembered ids with their records, oldest first.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &ClientIdRecord)> {
-        self.order.iter().map(|id| (&**id, &self.records[id]))
+        self.entries.iter().map(|e| (&*e.id, &e.record))
     }
 
     /// Number of remembered ids.
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.entries.len()
     }
 
     /// Whether no id is remembered.
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.entries.is_empty()
     }
 
     /// Appends the next id (how a journal rebuilds a window, oldest first). Its position must be
     /// the one after the newest entry's (any position for the first), and the id must be new.
-    pub fn push(&mut self, client_id: &str, record: ClientIdRecord) -> Result<(), ClientIdWindowError> {
-        let expected = self.order.back().map_or(record.position, |id| self.records[id].position + 1);
-        if record.position != expected || self.records.contains_key(client_id) {
-            return Err(ClientIdWindowError { client_id: client_id.to_owned(), position: record.position, expected });
+    pub fn append(&mut self, client_id: &str, record: ClientIdRecord) -> Result<(), ClientIdWindowError> {
+        let expected = self.entries.back().map_or(record.position, |e| e.record.position + 1);
+        let position = record.position;
+        self.push(client_id, record).map_err(|_| ClientIdWindowError {
+            client_id: client_id.to_owned(),
+            position,
+            expected,
+        })
+    }
+
+    fn push(&mut self, client_id: &str, record: ClientIdRecord) -> Result<(), PushError> {
+        let expected = self.entries.back().map_or(record.position, |e| e.record.position + 1);
+        let hash = hash_client_id(client_id);
+        if self.find(hash, client_id).is_some() {
+            return Err(PushError::Known);
         }
-        let id: Arc<str> = client_id.into();
-        self.order.push_back(id.clone());
-        self.records.insert(id, record);
+        if record.position != expected {
+            return Err(PushError::OutOfStep(record));
+        }
+        let position = record.position;
+        self.entries.push_back(Remembered { hash, id: client_id.into(), record });
+        let ClientIdWindow { entries, index } = self;
+        let first = entries[0].record.position;
+        index.insert_unique(hash, position, |&p| entries[(p - first) as usize].hash);
         Ok(())
     }
 
     fn oldest_position(&self) -> Option<u64> {
-        self.order.front().map(|id| self.records[id].position)
+        self.entries.front().map(|e| e.record.position)
     }
 
     /// Forgets the oldest id.
     fn pop_oldest(&mut self) -> Option<u64> {
-        let id = self.order.pop_front()?;
-        self.records.remove(&id).map(|r| r.position)
+        let oldest = self.entries.front()?;
+        let position = oldest.record.position;
+        if let Ok(slot) = self.index.find_entry(oldest.hash, |&p| p == position) {
+            slot.remove();
+        }
+        self.entries.pop_front();
+        Some(position)
     }
 }
 
@@ -231,7 +297,7 @@ impl TryFrom<Vec<(String, ClientIdRecord)>> for ClientIdWindow {
     fn try_from(entries: Vec<(String, ClientIdRecord)>) -> Result<ClientIdWindow, ClientIdWindowError> {
         let mut window = ClientIdWindow::default();
         for (id, record) in entries {
-            window.push(&id, record)?;
+            window.append(&id, record)?;
         }
         Ok(window)
     }
@@ -446,20 +512,20 @@ impl Snapshot {
 
     fn remember_client_id(&mut self, m: &Message, client_id: &str, touched: &mut impl Tracker) {
         let window = self.client_ids.entry(m.sender.clone()).or_default();
-        if window.get(client_id).is_some() {
-            return;
-        }
         let u = self.users.entry(m.sender.clone()).or_insert_with(new_user);
         let position = u.next_client_id;
-        u.next_client_id += 1;
         let record = ClientIdRecord { room: m.room.clone(), seq: m.seq, timestamp: m.timestamp, position };
-        if window.push(client_id, record).is_err() {
-            // Only a window rebuilt out of step with its user's counters gets here: start over
-            // from this id rather than refuse to remember it.
-            *window = ClientIdWindow::default();
-            let record = ClientIdRecord { room: m.room.clone(), seq: m.seq, timestamp: m.timestamp, position };
-            let _ = window.push(client_id, record);
+        match window.push(client_id, record) {
+            Ok(()) => {}
+            Err(PushError::Known) => return,
+            Err(PushError::OutOfStep(record)) => {
+                // Only a window out of step with its user's counters gets here (a journal that
+                // rebuilt one from damaged rows): start it over from this id.
+                *window = ClientIdWindow::default();
+                let _ = window.push(client_id, record);
+            }
         }
+        u.next_client_id += 1;
         touched.touch(|| Touched::ClientId(m.sender.clone(), position));
         while u.next_client_id - u.oldest_client_id > CLIENT_ID_WINDOW {
             let old = u.oldest_client_id;
@@ -537,4 +603,71 @@ fn advance_cursor(read: &mut ReadState, seq: u64) -> bool {
         read.highlights.pop_front();
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(position: u64) -> ClientIdRecord {
+        ClientIdRecord { room: "group:lobby".parse().unwrap(), seq: position + 10, timestamp: Timestamp(7), position }
+    }
+
+    #[test]
+    fn client_id_window_appends_in_order_and_finds_by_id_and_position() {
+        let mut w = ClientIdWindow::default();
+        for p in 5..8 {
+            w.append(&format!("id-{p}"), record(p)).unwrap();
+        }
+        assert_eq!(w.len(), 3);
+        assert_eq!(w.get("id-6").map(|r| r.seq), Some(16));
+        assert_eq!(w.get("id-9"), None);
+        assert_eq!(w.at(7).map(|(id, _)| id), Some("id-7"));
+        assert_eq!(w.at(4), None);
+        assert_eq!(w.at(8), None);
+        let gap = w.append("id-10", record(10)).unwrap_err();
+        assert_eq!((gap.position, gap.expected), (10, 8));
+        let again = w.append("id-5", record(8)).unwrap_err();
+        assert_eq!(again.client_id, "id-5", "a remembered id is refused");
+        assert_eq!(w.pop_oldest(), Some(5));
+        assert_eq!(w.get("id-5"), None);
+        assert_eq!(w.get("id-7").map(|r| r.position), Some(7));
+        assert_eq!(w.iter().map(|(id, _)| id).collect::<Vec<_>>(), ["id-6", "id-7"]);
+    }
+
+    #[test]
+    fn client_id_window_survives_serde_and_rejects_out_of_order_entries() {
+        let mut w = ClientIdWindow::default();
+        w.append("a", record(1)).unwrap();
+        w.append("b", record(2)).unwrap();
+        let json = serde_json::to_string(&w).unwrap();
+        assert_eq!(serde_json::from_str::<ClientIdWindow>(&json).unwrap(), w);
+        let reordered: Vec<(String, ClientIdRecord)> = vec![("b".into(), record(2)), ("a".into(), record(1))];
+        let json = serde_json::to_string(&reordered).unwrap();
+        assert!(serde_json::from_str::<ClientIdWindow>(&json).is_err());
+    }
+
+    #[test]
+    fn notifications_are_found_by_id_newest_and_page() {
+        let mut s = Snapshot::default();
+        let bob: UserName = "bob".parse().unwrap();
+        let inbox: VecDeque<Notification> = (3..6)
+            .map(|id| Notification {
+                id,
+                kind: NotificationKind::Mention,
+                room: "group:lobby".parse().unwrap(),
+                seq: id,
+                sender: "alice".parse().unwrap(),
+                preview: String::new(),
+                timestamp: Timestamp(1),
+                read: false,
+            })
+            .collect();
+        s.notifications.insert(bob.clone(), inbox);
+        assert_eq!(s.notification(&bob, 4).map(|n| n.id), Some(4));
+        assert_eq!(s.notification(&bob, 2), None);
+        assert_eq!(s.notification(&bob, 6), None);
+        assert_eq!(s.newest_notification(&bob).map(|n| n.id), Some(5));
+        assert_eq!(s.notifications_of(&bob, 2).iter().map(|n| n.id).collect::<Vec<_>>(), [5, 4]);
+    }
 }

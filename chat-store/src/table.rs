@@ -143,7 +143,7 @@ pub(crate) fn load_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot, Sto
             return Err(key::corrupt("client_ids", "position in key and value differ"));
         }
         let window = snapshot.client_ids.entry(user).or_default();
-        window.push(&client_id, record).map_err(|e| key::corrupt("client_ids", &e.to_string()))?;
+        window.append(&client_id, record).map_err(|e| key::corrupt("client_ids", &e.to_string()))?;
     }
     Ok(snapshot)
 }
