@@ -1,6 +1,7 @@
 //! The journal contract between the core's driver and durable storage, and [`MemoryJournal`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,7 +72,7 @@ pub enum MemoryJournalError {
 pub struct MemoryJournal {
     entries: Vec<LogEntry>,
     snapshot: Snapshot,
-    messages: BTreeMap<RoomKey, Vec<Message>>,
+    messages: BTreeMap<RoomKey, Vec<Arc<Message>>>,
     failures: u32,
 }
 
@@ -137,6 +138,6 @@ impl Journal for MemoryJournal {
                 &messages[start..(start + limit).min(messages.len())]
             }
         };
-        Ok(page.to_vec())
+        Ok(page.iter().map(|m| Message::clone(m)).collect())
     }
 }

@@ -5,6 +5,8 @@
 //! Entries are self-contained: folding never needs a clock, a random number or ephemeral state
 //! (for example, `@here` is resolved to user names before the entry is written).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::name::UserName;
@@ -71,7 +73,12 @@ pub enum LogEntry {
     },
     /// A message was accepted. Also moves the sender's read cursor to it, raises highlights and
     /// adds a notification for each mentioned user (and for the other participant of a DM).
-    Message(Message),
+    ///
+    /// Shared with the `message` event that delivers it ([`ServerMsg::Message`]), so the text is
+    /// stored once.
+    ///
+    /// [`ServerMsg::Message`]: crate::ServerMsg::Message
+    Message(Arc<Message>),
     /// A user's read cursor in a room moved forward.
     ReadCursor {
         /// The reader.

@@ -4,6 +4,8 @@
 //! reference. Field names follow the seed (`room_type`, `room_name`, `target`, `content`, and
 //! `room` carrying the room key).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
@@ -254,8 +256,9 @@ pub enum ServerMsg {
         /// Left or removed.
         reason: LeaveReason,
     },
-    /// A new message in one of the user's rooms.
-    Message(Message),
+    /// A new message in one of the user's rooms (the same allocation as its
+    /// [`LogEntry::Message`](crate::LogEntry::Message)).
+    Message(Arc<Message>),
     /// The sender's acknowledgement: the message is durably stored as `seq`.
     Ack {
         /// The room key.

@@ -38,7 +38,7 @@ fn setup(room: &RoomKey) -> Vec<LogEntry> {
 fn message(room: &RoomKey, users: &[UserName], seq: u64) -> LogEntry {
     let sender = users[seq as usize % users.len()].clone();
     let mentions = if seq.is_multiple_of(10) { vec![users[(seq as usize + 1) % users.len()].clone()] } else { vec![] };
-    LogEntry::Message(Message {
+    LogEntry::Message(std::sync::Arc::new(Message {
         room: room.clone(),
         seq,
         timestamp: Timestamp(T0 + seq),
@@ -46,7 +46,7 @@ fn message(room: &RoomKey, users: &[UserName], seq: u64) -> LogEntry {
         content: format!("message number {seq} with a bit of ordinary chat text in it"),
         mentions,
         client_id: (std::env::var_os("CHAT_STORE_BENCH_NO_CLIENT_IDS").is_none()).then(|| format!("c-{seq}")),
-    })
+    }))
 }
 
 fn dir() -> tempfile::TempDir {

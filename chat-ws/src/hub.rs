@@ -427,7 +427,7 @@ impl Hub {
                 Output::Deliver { sessions, msg } => self.deliver(&sessions, msg, &mut slow),
                 Output::Reply { request, msg } => {
                     if let Some(reply) = self.requests.remove(&request) {
-                        let _ = reply.send(Ok(msg));
+                        let _ = reply.send(Ok(*msg));
                     }
                 }
                 Output::Load { load, query } => self.load(load, query),

@@ -939,7 +939,7 @@ impl Driver {
                 if let Some(prev) = log.last() {
                     assert!(m.timestamp >= prev.timestamp, "message time went back in {}", m.room);
                 }
-                log.push(m.clone());
+                log.push(Message::clone(m));
                 self.stats.messages += 1;
                 self.stats.dm_messages += usize::from(m.room.is_dm());
                 self.stats.mentions += usize::from(!m.mentions.is_empty());
@@ -981,7 +981,7 @@ impl Driver {
             ServerMsg::Message(m) => {
                 assert_eq!(
                     self.stored(&m.room, m.seq),
-                    Some(m),
+                    Some(&**m),
                     "a message was shown before (or without) being committed"
                 );
                 let expected: BTreeSet<SessionId> =

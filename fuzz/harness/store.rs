@@ -207,7 +207,7 @@ impl Reader<'_, '_> {
                 let client_id = (flags & 0x40 != 0).then(|| format!("c{}", flags & 3));
                 let sender = user(self.u8());
                 let content = format!("m{seq} {}", "é".repeat(usize::from(self.u8() % 4)));
-                LogEntry::Message(Message {
+                LogEntry::Message(std::sync::Arc::new(Message {
                     room,
                     seq,
                     timestamp: Timestamp(T0 + seq),
@@ -215,7 +215,7 @@ impl Reader<'_, '_> {
                     content,
                     mentions,
                     client_id,
-                })
+                }))
             }
             6 => LogEntry::ReadCursor { user: user(self.u8()), room: room(self.u8()), seq: u64::from(self.u8() % 16) },
             _ => {

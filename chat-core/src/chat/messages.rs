@@ -78,6 +78,7 @@ impl Chat {
             Some(peer) => vec![peer.clone()],
             None => message.mentions.clone(),
         };
+        let message = Arc::new(message);
         let event = Arc::new(ServerMsg::Message(message.clone()));
         self.persist(LogEntry::Message(message));
         self.stop_typing_quietly(&key, user);

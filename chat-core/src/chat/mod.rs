@@ -153,8 +153,8 @@ pub enum Output {
     Reply {
         /// The request.
         request: RequestId,
-        /// The answer.
-        msg: ServerMsg,
+        /// The answer (boxed: replies are rare, and a small `Output` is cheap to move).
+        msg: Box<ServerMsg>,
     },
     /// Make this entry durable before carrying out any later output.
     Persist(LogEntry),
@@ -391,7 +391,7 @@ impl Chat {
         match answer {
             Ok(Answer::Nothing) => {
                 let msg = ServerMsg::error(ErrorCode::Internal, "no answer");
-                self.outputs.push_back(Output::Reply { request, msg });
+                self.outputs.push_back(Output::Reply { request, msg: Box::new(msg) });
             }
             other => self.answer(Caller::Request(request), other),
         }
@@ -434,7 +434,7 @@ impl Chat {
     pub(crate) fn reply(&mut self, caller: Caller, msg: ServerMsg) {
         match caller {
             Caller::Session(session) => self.send_to_session(session, msg),
-            Caller::Request(request) => self.outputs.push_back(Output::Reply { request, msg }),
+            Caller::Request(request) => self.outputs.push_back(Output::Reply { request, msg: Box::new(msg) }),
         }
     }
 

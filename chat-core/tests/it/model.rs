@@ -177,7 +177,7 @@ impl Model {
                 if let Some(c) = self.cursors.get_mut(&(m.sender.clone(), m.room.clone())) {
                     *c = (*c).max(m.seq);
                 }
-                self.messages.entry(m.room.clone()).or_default().push(m.clone());
+                self.messages.entry(m.room.clone()).or_default().push(chat_core::Message::clone(m));
             }
             LogEntry::ReadCursor { user, room, seq } => {
                 let c = self.cursors.get_mut(&(user.clone(), room.clone())).expect("cursor of a member");
@@ -381,7 +381,7 @@ fn step(sim: &mut Sim, model: &mut Model, op: &Op) {
                     let stored: Vec<&chat_core::Message> = sim.journal.entries()[before..]
                         .iter()
                         .filter_map(|e| match e {
-                            LogEntry::Message(m) => Some(m),
+                            LogEntry::Message(m) => Some(&**m),
                             _ => None,
                         })
                         .collect();

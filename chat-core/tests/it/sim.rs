@@ -109,8 +109,8 @@ impl Sim {
                         self.trace.push(Event::Deliver(sessions.to_vec(), msg));
                     }
                     Output::Reply { request, msg } => {
-                        assert!(self.replies.insert(request, msg.clone()).is_none(), "two replies to {request:?}");
-                        self.trace.push(Event::Reply(request, msg));
+                        assert!(self.replies.insert(request, (*msg).clone()).is_none(), "two replies to {request:?}");
+                        self.trace.push(Event::Reply(request, *msg));
                     }
                     Output::Load { load, query } => loads.push((load, query)),
                     Output::Close { session, .. } => {

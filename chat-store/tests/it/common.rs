@@ -122,7 +122,7 @@ pub fn raw_entries(batches: &[Vec<RawOp>]) -> Vec<Vec<LogEntry>> {
                                     next_seq[*r] - 1
                                 }
                             };
-                            LogEntry::Message(Message {
+                            LogEntry::Message(std::sync::Arc::new(Message {
                                 room: room(ROOMS[*r]),
                                 seq,
                                 timestamp: Timestamp(t),
@@ -133,7 +133,7 @@ pub fn raw_entries(batches: &[Vec<RawOp>]) -> Vec<Vec<LogEntry>> {
                                     .map(|i| user(USERS[i]))
                                     .collect(),
                                 client_id: client_id.map(|c| format!("c{c}")),
-                            })
+                            }))
                         }
                         RawOp::ReadCursor(u, r, seq) => {
                             LogEntry::ReadCursor { user: user(USERS[*u]), room: room(ROOMS[*r]), seq: *seq }

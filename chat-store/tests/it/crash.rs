@@ -37,7 +37,7 @@ impl Rng {
 }
 
 fn message(seq: u64) -> LogEntry {
-    LogEntry::Message(Message {
+    LogEntry::Message(std::sync::Arc::new(Message {
         room: room(ROOM),
         seq,
         timestamp: Timestamp(T0 + seq),
@@ -45,7 +45,7 @@ fn message(seq: u64) -> LogEntry {
         content: format!("message {seq}"),
         mentions: if seq.is_multiple_of(3) { vec![user("bob")] } else { vec![] },
         client_id: Some(format!("crash-{seq}")),
-    })
+    }))
 }
 
 /// The child: appends batches of 1 to 8 messages forever (bounded), printing `@@ begin a b` before
@@ -185,7 +185,7 @@ fn sigkill_at_random_moments() {
             assert_eq!(
                 m,
                 &match message(i as u64 + 1) {
-                    LogEntry::Message(m) => m,
+                    LogEntry::Message(m) => Message::clone(&m),
                     _ => unreachable!(),
                 },
                 "cycle {cycle}: messages are gap-free and intact (seed {seed})"

@@ -25,7 +25,7 @@ fn golden_log() -> Vec<Vec<LogEntry>> {
                content: &str,
                mentions: Vec<_>,
                cid: Option<&str>| {
-        LogEntry::Message(Message {
+        LogEntry::Message(std::sync::Arc::new(Message {
             room: room.clone(),
             seq,
             timestamp: Timestamp(T0 + t),
@@ -33,7 +33,7 @@ fn golden_log() -> Vec<Vec<LogEntry>> {
             content: content.to_owned(),
             mentions,
             client_id: cid.map(str::to_owned),
-        })
+        }))
     };
     vec![
         vec![

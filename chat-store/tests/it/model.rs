@@ -135,7 +135,7 @@ fn eviction_paths_match_memory_journal() {
         let mut batch: Vec<LogEntry> = chunk
             .iter()
             .map(|&seq| {
-                LogEntry::Message(chat_core::Message {
+                LogEntry::Message(std::sync::Arc::new(chat_core::Message {
                     room: lobby.clone(),
                     seq,
                     timestamp: chat_core::Timestamp(T0 + seq),
@@ -143,7 +143,7 @@ fn eviction_paths_match_memory_journal() {
                     content: format!("@bob number {seq}"),
                     mentions: vec![bob.clone()],
                     client_id: Some(format!("id-{seq}")),
-                })
+                }))
             })
             .collect();
         batch.push(LogEntry::NotificationsRead { user: bob.clone(), ids: Some(vec![chunk[0], chunk[0] + 700]) });

@@ -309,7 +309,7 @@ impl Client {
     /// Waits for the next chat message event.
     pub async fn next_message(&mut self) -> ChatMessage {
         self.until(|m| match m {
-            ServerMsg::Message(msg) => Some(msg.clone()),
+            ServerMsg::Message(msg) => Some(chat_core::Message::clone(msg)),
             _ => None,
         })
         .await
