@@ -456,7 +456,14 @@ impl Chat {
     /// Delivers to every session of `user` except `except`.
     pub(crate) fn deliver_to_user(&mut self, user: &UserName, except: Option<SessionId>, msg: ServerMsg) {
         let Some(sessions) = self.online.get(user) else { return };
-        let sessions: Arc<[SessionId]> = sessions.iter().copied().filter(|s| Some(*s) != except).collect();
+        let sessions: Arc<[SessionId]> = match sessions.as_slice() {
+            // The common case, one device: its own recipient list, no allocation.
+            [only] if Some(*only) != except => match self.sessions.get(only) {
+                Some(s) => s.only.clone(),
+                None => Arc::from([*only]),
+            },
+            sessions => sessions.iter().copied().filter(|s| Some(*s) != except).collect(),
+        };
         self.deliver(sessions, Arc::new(msg));
     }
 
