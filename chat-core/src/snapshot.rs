@@ -141,7 +141,8 @@ pub struct Snapshot {
     pub users: HashMap<UserName, UserState, FxBuild>,
     /// Rooms.
     pub rooms: HashMap<RoomKey, RoomState, FxBuild>,
-    /// Read cursors, one per (member, room).
+    /// Read cursors: exactly one per (member, room), added and removed with the membership
+    /// (so [`Snapshot::is_member`] is one hash lookup rather than a B-tree walk).
     pub reads: HashMap<(UserName, RoomKey), ReadState, FxBuild>,
     /// Notification inboxes: each user's kept notifications, oldest first. Ids are consecutive
     /// (eviction drops the oldest), so the one with id `n` is at index `n - front.id`.
@@ -383,6 +384,11 @@ impl Snapshot {
         let unread = state.last_seq.saturating_sub(read.seq);
         let highlight = if room.is_dm() { unread } else { read.highlights.len() as u64 };
         Some(Unread { read_seq: read.seq, unread, highlight })
+    }
+
+    /// Whether `user` is a member of `room` (they have a read cursor there).
+    pub fn is_member(&self, user: &UserName, room: &RoomKey) -> bool {
+        self.reads.contains_key(&(user.clone(), room.clone()))
     }
 
     /// The user's notifications, newest first, at most `limit`.

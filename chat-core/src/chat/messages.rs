@@ -53,7 +53,7 @@ impl Chat {
         let Some(r) = self.state.rooms.get(&key) else {
             return Err(refuse(ErrorCode::RoomNotFound, "no such room").room(&key));
         };
-        if !r.members.contains(user) {
+        if !self.state.is_member(user, &key) {
             return Err(refuse(ErrorCode::NotAMember, "join the room first").room(&key));
         }
 

@@ -324,7 +324,7 @@ impl Chat {
 
     /// Whether `user` is a member of `room`.
     pub fn is_member(&self, user: &UserName, room: &RoomKey) -> bool {
-        self.state.rooms.get(room).is_some_and(|r| r.members.contains(user))
+        self.state.is_member(user, room)
     }
 
     /// Unread counts of `user` in `room`, if a member.
