@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::config::{DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, ServerConfig, Tls};
+use crate::config::{DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, MetricsAccess, ServerConfig, Tls};
 
 /// A private group chat for your LAN: rooms, direct messages, @mentions, unread counts and
 /// notifications, in the browser. Run it, then open one of the printed URLs.
@@ -89,6 +89,10 @@ pub struct Cli {
     #[arg(long, env = "CHAT_SESSION_DAYS", default_value_t = 30)]
     pub session_days: u64,
 
+    /// Serve GET /metrics to any client, not only to this machine's (loopback) clients.
+    #[arg(long, env = "CHAT_METRICS_PUBLIC")]
+    pub metrics_public: bool,
+
     /// Log filter: error, warn, info, debug, trace, or a tracing directive such as
     /// "chat_server=debug,info".
     #[arg(long, env = "CHAT_LOG", default_value = "info")]
@@ -125,6 +129,7 @@ impl Cli {
             tls,
             chat,
             limits,
+            metrics: if self.metrics_public { MetricsAccess::Anyone } else { MetricsAccess::Loopback },
         }
     }
 
@@ -155,6 +160,7 @@ mod tests {
         assert!(config.bind.is_unspecified());
         assert_eq!(config.database, Database::File(PathBuf::from("chat.redb")));
         assert_eq!(config.tls, Tls::Off);
+        assert_eq!(config.metrics, MetricsAccess::Loopback);
     }
 
     #[test]
@@ -180,5 +186,20 @@ mod tests {
         assert_eq!(config.tls, Tls::SelfSigned { dir: PathBuf::from("/tmp/x") });
         assert_eq!(config.chat.max_message_chars, 100);
         assert!(Cli::try_parse_from(["chat-server", "--tls-cert", "c.pem"]).is_err());
+        let public = Cli::try_parse_from(["chat-server", "--metrics-public"]).unwrap().config();
+        assert_eq!(public.metrics, MetricsAccess::Anyone);
+    }
+
+    #[test]
+    fn metrics_are_for_this_machine_by_default() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let local = MetricsAccess::Loopback;
+        assert!(local.allows(ip("127.0.0.1")));
+        assert!(local.allows(ip("::1")));
+        assert!(local.allows(ip("::ffff:127.0.0.1")), "IPv4 loopback seen through a dual-stack socket");
+        assert!(!local.allows(ip("192.168.1.20")));
+        assert!(!local.allows(ip("10.0.0.7")));
+        assert!(!local.allows(ip("fe80::1")));
+        assert!(MetricsAccess::Anyone.allows(ip("192.168.1.20")));
     }
 }

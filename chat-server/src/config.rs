@@ -37,6 +37,30 @@ pub struct ServerConfig {
     pub chat: chat_core::Config,
     /// HTTP, account and connection limits.
     pub limits: Limits,
+    /// Who may read `GET /metrics`.
+    pub metrics: MetricsAccess,
+}
+
+/// Who may read `GET /metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum MetricsAccess {
+    /// Clients on this machine only (`127.0.0.1`, `::1`): the default, because the server listens
+    /// on the LAN and the counters tell anyone who can reach it how active the chat is.
+    #[default]
+    Loopback,
+    /// Anyone who can reach the server (put a firewall or a proxy in front).
+    Anyone,
+}
+
+impl MetricsAccess {
+    /// Whether a client at `peer` may read the metrics.
+    pub fn allows(self, peer: IpAddr) -> bool {
+        match self {
+            MetricsAccess::Anyone => true,
+            MetricsAccess::Loopback => peer.to_canonical().is_loopback(),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -49,6 +73,7 @@ impl Default for ServerConfig {
             tls: Tls::Off,
             chat: chat_core::Config::default(),
             limits: Limits::default(),
+            metrics: MetricsAccess::default(),
         }
     }
 }

@@ -36,6 +36,7 @@ pub(crate) struct App {
     pub(crate) tls: bool,
     pub(crate) max_body_bytes: usize,
     pub(crate) session_ttl_secs: u64,
+    pub(crate) metrics_access: crate::MetricsAccess,
     /// Authenticated REST requests per user (the core rate-limits sessions, not requests).
     pub(crate) rest_ops: Throttle<UserName>,
     /// `POST /api/messages` per user.
@@ -109,6 +110,11 @@ async fn route(app: &Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Resu
     match path.as_str() {
         "/" | "/index.html" if get => Ok(files::serve("index.html", req.headers())),
         "/healthz" if get => Ok(reply::bytes(StatusCode::OK, "text/plain; charset=utf-8", "ok\n")),
+        "/metrics" if get && !app.metrics_access.allows(peer.ip()) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "metrics are served to this machine only (start the server with --metrics-public to change that)",
+        )),
         "/metrics" if get => {
             let text = app.metrics.render(&app.hub.metrics());
             Ok(reply::bytes(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", text))

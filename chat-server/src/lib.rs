@@ -61,7 +61,7 @@ mod throttle;
 pub mod tls;
 mod ws;
 
-pub use config::{DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, PasswordCost, ServerConfig, Tls};
+pub use config::{DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, MetricsAccess, PasswordCost, ServerConfig, Tls};
 pub use http::SESSION_COOKIE;
 pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use reply::{ApiError, CONTENT_SECURITY_POLICY};

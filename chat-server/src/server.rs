@@ -95,6 +95,7 @@ impl Server {
             tls: tls.is_some(),
             max_body_bytes: config.limits.max_body_bytes,
             session_ttl_secs: config.limits.session_ttl.as_secs(),
+            metrics_access: config.metrics,
             rest_ops,
             rest_sends,
             sockets: http::Sockets::default(),
