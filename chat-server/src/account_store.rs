@@ -23,6 +23,8 @@ pub(crate) trait AccountStore: Send + Sync + 'static {
     fn token(&self, hash: &[u8; 32]) -> Result<Option<TokenInfo>, String>;
     /// Deletes a token hash (absent is fine).
     fn delete_token(&self, hash: &[u8; 32]) -> Result<(), String>;
+    /// Deletes every token expired at `now`; returns how many.
+    fn delete_expired_tokens(&self, now: Timestamp) -> Result<usize, String>;
 }
 
 impl AccountStore for chat_store::Store {
@@ -46,5 +48,9 @@ impl AccountStore for chat_store::Store {
 
     fn delete_token(&self, hash: &[u8; 32]) -> Result<(), String> {
         chat_store::Store::delete_token(self, hash).map_err(|e| e.to_string())
+    }
+
+    fn delete_expired_tokens(&self, now: Timestamp) -> Result<usize, String> {
+        chat_store::Store::delete_expired_tokens(self, now).map_err(|e| e.to_string())
     }
 }

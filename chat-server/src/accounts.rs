@@ -185,6 +185,13 @@ impl Accounts {
         blocking(move || store.delete_token(&token)).await
     }
 
+    /// Deletes every expired token (tokens are also checked, and deleted, when presented; this
+    /// removes the ones never presented again). Returns how many.
+    pub(crate) async fn sweep_expired(&self) -> Result<usize, AuthError> {
+        let store = self.store.clone();
+        blocking(move || store.delete_expired_tokens(now_ms())).await
+    }
+
     async fn issue(&self, user: UserName) -> Result<Issued, AuthError> {
         let mut bytes = [0u8; 32];
         getrandom::getrandom(&mut bytes).map_err(|e| AuthError::Store(format!("no randomness: {e}")))?;

@@ -105,6 +105,7 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let acceptor = tls.as_ref().map(|t| tokio_rustls::TlsAcceptor::from(t.config.clone()));
         let slots = Arc::new(Semaphore::new(config.limits.max_connections));
+        let sweep_task = tokio::spawn(sweep_tokens(app.clone(), stop_rx.clone()));
         let accept_task = tokio::spawn(accept_loop(listener, app, acceptor, slots, stop_rx));
         tracing::info!(%local_addr, scheme, "listening");
         Ok(RunningServer {
@@ -115,6 +116,7 @@ impl Server {
             tls_cert: tls.as_ref().map(|t| (t.cert_path.clone(), t.generated)),
             stop: stop_tx,
             accept_task,
+            sweep_task,
             hub,
             hub_task,
         })
@@ -139,6 +141,7 @@ pub struct RunningServer {
     tls_cert: Option<(PathBuf, bool)>,
     stop: watch::Sender<bool>,
     accept_task: JoinHandle<()>,
+    sweep_task: JoinHandle<()>,
     hub: chat_ws::HubHandle,
     hub_task: JoinHandle<()>,
 }
@@ -181,9 +184,28 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.accept_task.await;
+        let _ = self.sweep_task.await;
         self.hub.shutdown().await;
         let _ = self.hub_task.await;
         tracing::info!("stopped");
+    }
+}
+
+/// How often expired login tokens are deleted.
+const TOKEN_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Deletes expired login tokens at start-up and then hourly, until the server stops.
+async fn sweep_tokens(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    loop {
+        match app.accounts.sweep_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "expired login tokens deleted"),
+            Err(e) => tracing::warn!(error = %e, "could not delete expired login tokens"),
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(TOKEN_SWEEP_INTERVAL) => {}
+        }
     }
 }
 

@@ -81,6 +81,25 @@ impl Store {
         })
     }
 
+    /// Deletes every token that expired at or before `now`, in one transaction; returns how
+    /// many. A row that does not decode is left alone (it cannot authenticate anyone).
+    pub fn delete_expired_tokens(&self, now: Timestamp) -> Result<usize, StoreError> {
+        self.write(|txn| {
+            let mut tokens = txn.open_table(table::TOKENS)?;
+            let mut expired: Vec<Vec<u8>> = Vec::new();
+            for row in tokens.iter()? {
+                let (k, v) = row?;
+                if table::decode::<TokenRecord>("tokens", v.value()).is_ok_and(|t| t.expires <= now) {
+                    expired.push(k.value().to_vec());
+                }
+            }
+            for key in &expired {
+                tokens.remove(key.as_slice())?;
+            }
+            Ok(expired.len())
+        })
+    }
+
     /// Stores a small server setting (for example a TLS certificate fingerprint).
     pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.write(|txn| {

@@ -89,3 +89,31 @@ async fn everything_survives_a_restart() {
     assert_eq!(next.json()["seq"], 4);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn expired_login_tokens_are_deleted_at_start_up() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chat.redb");
+    let hash = |token: &str| -> [u8; 32] { sha2::Sha256::digest(token.as_bytes()).into() };
+
+    let mut short = ServerConfig::ephemeral();
+    short.database = Database::File(path.clone());
+    short.limits.session_ttl = std::time::Duration::from_millis(1);
+    let server = Server::start(short).await.unwrap();
+    let alice = register(server.local_addr(), "alice").await;
+    server.shutdown().await;
+    assert!(chat_store::Store::open(&path).unwrap().token(&hash(&alice)).unwrap().is_some(), "stored until swept");
+
+    let mut normal = ServerConfig::ephemeral();
+    normal.database = Database::File(path.clone());
+    let server = Server::start(normal).await.unwrap();
+    // Alice's token is never presented again (presenting it would delete it too): only the
+    // start-up sweep can remove it.
+    let bob = register(server.local_addr(), "bob").await;
+    server.shutdown().await;
+
+    let store = chat_store::Store::open(&path).unwrap();
+    assert_eq!(store.token(&hash(&alice)).unwrap(), None, "the expired token was deleted");
+    assert!(store.token(&hash(&bob)).unwrap().is_some(), "a live token is kept");
+}

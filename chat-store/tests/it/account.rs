@@ -46,6 +46,21 @@ fn tokens_are_stored_replaced_and_deleted() {
 }
 
 #[test]
+fn expired_tokens_are_swept_and_live_ones_kept() {
+    let store = Store::in_memory().unwrap();
+    let token = |expires| TokenRecord { user: user("bob"), created: Timestamp(T0), expires: Timestamp(expires) };
+    store.put_token([1; 32], &token(T0 + 10)).unwrap();
+    store.put_token([2; 32], &token(T0 + 20)).unwrap();
+    store.put_token([3; 32], &token(T0 + 30)).unwrap();
+    assert_eq!(store.delete_expired_tokens(Timestamp(T0 + 5)).unwrap(), 0);
+    assert_eq!(store.delete_expired_tokens(Timestamp(T0 + 20)).unwrap(), 2, "expiry is inclusive");
+    assert_eq!(store.token(&[1; 32]).unwrap(), None);
+    assert_eq!(store.token(&[2; 32]).unwrap(), None);
+    assert_eq!(store.token(&[3; 32]).unwrap(), Some(token(T0 + 30)));
+    assert_eq!(store.delete_expired_tokens(Timestamp(T0 + 20)).unwrap(), 0);
+}
+
+#[test]
 fn settings_round_trip_and_do_not_touch_the_schema_version() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("settings.redb");
