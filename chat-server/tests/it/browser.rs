@@ -1,6 +1,7 @@
 //! The web UI in a real headless Chromium (Debian's `chromium` + `chromium-driver`), driven
 //! through WebDriver by fantoccini against the real server: sign-up, rooms, mentions, DMs,
-//! unread counts, notifications, XSS payloads, and a server restart mid-conversation.
+//! unread counts, notifications (desktop ones and the blinking title in a hidden tab), XSS
+//! payloads, and a server restart mid-conversation.
 //!
 //! Without Chromium the tests fail with an install hint; `CHAT_SKIP_BROWSER_TESTS=1` skips
 //! them with a loud banner. `CHAT_UPDATE_SCREENSHOT=1` rewrites `docs/screenshot.png`.
@@ -185,6 +186,78 @@ async fn two_users_chat_mention_dm_and_read() {
             let seqs: Vec<u64> = msgs.iter().map(|m| m.0).collect();
             assert_eq!(seqs, [1, 2], "[{}] {msgs:?}", page.name);
         }
+    })
+    .await;
+}
+
+/// Stands in for what a headless browser cannot do: grant the Notification permission (the
+/// fake records every notification the page shows) and hide or focus the tab.
+const FAKE_NOTIFICATIONS_AND_VISIBILITY: &str = "
+    window.__notes = [];
+    class FakeNotification {
+      constructor(title, options) {
+        this.title = title; this.body = options.body; this.tag = options.tag; this.closed = false;
+        window.__notes.push(this);
+      }
+      close() { this.closed = true; }
+    }
+    FakeNotification.permission = 'granted';
+    FakeNotification.requestPermission = async () => 'granted';
+    window.Notification = FakeNotification;
+    window.__setVisible = (visible) => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => !visible });
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => visible ? 'visible' : 'hidden' });
+      document.hasFocus = () => visible;
+      document.dispatchEvent(new Event('visibilitychange'));
+    };
+    window.__setVisible(true);
+";
+
+const NOTES: &str = "return window.__notes.map(n => ({ title: n.title, body: n.body, closed: n.closed }));";
+const SOME_NOTES: &str = "const n = window.__notes.map(n => ({ title: n.title, body: n.body, closed: n.closed })); return n.length ? n : null;";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hidden_tab_gets_a_desktop_notification_and_a_blinking_title() {
+    let Some(tools) = harness::tools() else { return };
+    let _one_at_a_time = harness::serial().await;
+    harness::run(tools, &["alice", "bob"], |pages, server| async move {
+        let (alice, bob) = (&pages[0], &pages[1]);
+        two_in_lobby(alice, bob, &server).await;
+        bob.js(FAKE_NOTIFICATIONS_AND_VISIBILITY, vec![]).await;
+        bob.join("random").await;
+
+        // Looking at the page: the bell counts the mention, no desktop notification, no blinking.
+        alice.say("@bob first ping").await;
+        bob.wait_bell(1).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+        assert_eq!(bob.js(NOTES, vec![]).await, json!([]), "no desktop notification while the tab is watched");
+        let title = bob.js("return document.title;", vec![]).await;
+        assert!(!title.as_str().unwrap().starts_with("***"), "no blinking while the tab is watched: {title}");
+
+        // Tab hidden: a desktop notification naming sender, room and text, and a blinking title.
+        bob.js("window.__setVisible(false);", vec![]).await;
+        alice.say("@bob the build is green").await;
+        let notes = bob.wait("a desktop notification", SOME_NOTES, vec![]).await;
+        assert_eq!(
+            notes,
+            json!([{ "title": "alice mentioned you in #lobby", "body": "@bob the build is green", "closed": false }])
+        );
+        bob.wait("the title blinks", "return document.title === '*** alice mentioned you ***';", vec![]).await;
+
+        // Clicking the notification opens the room it came from and closes the notification.
+        bob.js("window.__notes[0].onclick();", vec![]).await;
+        bob.wait_current("group:lobby").await;
+        assert_eq!(bob.js("return window.__notes[0].closed;", vec![]).await, json!(true));
+
+        // Back on the tab: the blinking stops and stays stopped.
+        bob.js("window.__setVisible(true);", vec![]).await;
+        bob.wait("the title stops blinking", "return !document.title.startsWith('***');", vec![]).await;
+        tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+        let title = bob.js("return document.title;", vec![]).await;
+        assert!(
+            title.as_str().unwrap().ends_with("Socket ChatApp") && !title.as_str().unwrap().starts_with("***"),
+            "{title}"
+        );
     })
     .await;
 }
