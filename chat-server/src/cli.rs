@@ -28,8 +28,8 @@ pub struct Cli {
     pub db: PathBuf,
 
     /// Extra origin allowed to open WebSockets and post with the session cookie, as
-    /// scheme://host[:port] (repeat, or comma-separate in the env var). The server's own origin
-    /// is always allowed.
+    /// scheme://host or scheme://host:port (repeat, or comma-separate in the env var). The
+    /// server's own origin is always allowed.
     #[arg(long = "origin", env = "CHAT_ORIGINS", value_delimiter = ',')]
     pub origins: Vec<String>,
 
