@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 pub const SELF_SIGNED_CERT_FILE: &str = "chat-cert.pem";
 /// File name of the generated private key (PEM, mode 0600 on Unix).
 pub const SELF_SIGNED_KEY_FILE: &str = "chat-key.pem";
+/// File listing the IP addresses the generated certificate names, one per line (so a start on
+/// a new network can tell that the certificate no longer covers this machine's addresses).
+pub const SELF_SIGNED_ADDRESSES_FILE: &str = "chat-cert.addresses";
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -63,21 +66,56 @@ pub(crate) fn from_files(cert: &Path, key: &Path) -> Result<Loaded, TlsError> {
 }
 
 /// Loads the self-signed certificate in `dir`, generating it (for `localhost`, `127.0.0.1`,
-/// `::1` and `ips`) when missing.
+/// `::1` and `ips`) when missing, or again when it does not name one of `ips` (the machine
+/// joined another network): the new one names the old addresses and the new ones.
 pub(crate) fn self_signed(dir: &Path, ips: &[IpAddr]) -> Result<Loaded, TlsError> {
     let cert_path = dir.join(SELF_SIGNED_CERT_FILE);
     let key_path = dir.join(SELF_SIGNED_KEY_FILE);
-    if cert_path.exists() && key_path.exists() {
-        return from_files(&cert_path, &key_path);
-    }
-    let (cert_pem, key_pem) = generate(ips)?;
+    let addresses_path = dir.join(SELF_SIGNED_ADDRESSES_FILE);
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| TlsError::Io { path, source }
     };
+    let mut named: Vec<IpAddr> = Vec::new();
+    if cert_path.exists() && key_path.exists() {
+        let listed = match fs::read_to_string(&addresses_path) {
+            Ok(text) => Some(text.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<IpAddr>>()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(&addresses_path)(e)),
+        };
+        let covered = match &listed {
+            Some(listed) => ips.iter().all(|ip| ip.is_loopback() || listed.contains(ip)),
+            // From before the list existed: what it names is unknown, so it is kept only while
+            // there is no LAN address to check (it always names loopback).
+            None => ips.is_empty(),
+        };
+        if covered {
+            return from_files(&cert_path, &key_path);
+        }
+        named = listed.unwrap_or_default();
+        tracing::info!(
+            ?ips,
+            ?named,
+            "the certificate does not name every address of this machine; generating a new one"
+        );
+    }
+    for ip in ips {
+        if !named.contains(ip) {
+            named.push(*ip);
+        }
+    }
+    let (cert_pem, key_pem) = generate(&named)?;
     fs::create_dir_all(dir).map_err(io(dir))?;
-    write_private(&key_path, key_pem.as_bytes()).map_err(io(&key_path))?;
-    fs::write(&cert_path, cert_pem.as_bytes()).map_err(io(&cert_path))?;
+    // New files beside the old ones, then renamed over them: a reader never sees half a file.
+    let key_tmp = dir.join(format!("{SELF_SIGNED_KEY_FILE}.new"));
+    let cert_tmp = dir.join(format!("{SELF_SIGNED_CERT_FILE}.new"));
+    let _ = fs::remove_file(&key_tmp); // left over from an interrupted start
+    write_private(&key_tmp, key_pem.as_bytes()).map_err(io(&key_tmp))?;
+    fs::write(&cert_tmp, cert_pem.as_bytes()).map_err(io(&cert_tmp))?;
+    fs::rename(&key_tmp, &key_path).map_err(io(&key_path))?;
+    fs::rename(&cert_tmp, &cert_path).map_err(io(&cert_path))?;
+    let listing: String = named.iter().map(|ip| format!("{ip}\n")).collect();
+    fs::write(&addresses_path, listing).map_err(io(&addresses_path))?;
     let mut loaded = from_files(&cert_path, &key_path)?;
     loaded.generated = true;
     Ok(loaded)
@@ -165,6 +203,36 @@ mod tests {
         let second = self_signed(dir.path(), &[]).unwrap();
         assert!(!second.generated);
         assert_eq!(first.fingerprint, second.fingerprint);
+    }
+
+    #[test]
+    fn a_new_address_regenerates_naming_old_and_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let home: IpAddr = "192.0.2.7".parse().unwrap();
+        let cafe: IpAddr = "198.51.100.4".parse().unwrap();
+        let first = self_signed(dir.path(), &[home]).unwrap();
+        let moved = self_signed(dir.path(), &[cafe]).unwrap();
+        assert!(moved.generated, "an address the certificate does not name");
+        assert_ne!(first.fingerprint, moved.fingerprint);
+        let listed = fs::read_to_string(dir.path().join(SELF_SIGNED_ADDRESSES_FILE)).unwrap();
+        assert_eq!(listed, "192.0.2.7\n198.51.100.4\n");
+        let back_home = self_signed(dir.path(), &[home]).unwrap();
+        assert!(!back_home.generated, "both networks are named now");
+        assert_eq!(back_home.fingerprint, moved.fingerprint);
+        let loopback_only = self_signed(dir.path(), &[]).unwrap();
+        assert!(!loopback_only.generated);
+    }
+
+    #[test]
+    fn a_certificate_without_an_address_list_is_kept_until_a_lan_address_needs_checking() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = self_signed(dir.path(), &[]).unwrap();
+        fs::remove_file(dir.path().join(SELF_SIGNED_ADDRESSES_FILE)).unwrap();
+        let again = self_signed(dir.path(), &[]).unwrap();
+        assert!(!again.generated);
+        assert_eq!(again.fingerprint, first.fingerprint);
+        let lan = self_signed(dir.path(), &["192.0.2.7".parse().unwrap()]).unwrap();
+        assert!(lan.generated, "unknown coverage and a LAN address: generate one that names it");
     }
 
     #[test]
