@@ -201,16 +201,26 @@ impl std::fmt::Debug for ClientIdWindow {
     }
 }
 
-/// A [`ClientIdWindow`] entry that does not follow the previous one.
+/// Why [`ClientIdWindow::append`] refused an entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("client id {client_id:?} at position {position} does not follow the window (next is {expected})")]
-pub struct ClientIdWindowError {
-    /// The refused id.
-    pub client_id: String,
-    /// Its position.
-    pub position: u64,
-    /// The position that would have been accepted.
-    pub expected: u64,
+#[non_exhaustive]
+pub enum ClientIdWindowError {
+    /// The id is already in the window.
+    #[error("client id {client_id:?} is already remembered")]
+    Repeated {
+        /// The refused id.
+        client_id: String,
+    },
+    /// The position does not follow the newest entry's.
+    #[error("client id {client_id:?} at position {position} does not follow the window (next is {expected})")]
+    OutOfOrder {
+        /// The refused id.
+        client_id: String,
+        /// Its position.
+        position: u64,
+        /// The position that would have been accepted.
+        expected: u64,
+    },
 }
 
 impl ClientIdWindow {
@@ -252,11 +262,12 @@ impl ClientIdWindow {
     /// the one after the newest entry's (any position for the first), and the id must be new.
     pub fn append(&mut self, client_id: &str, record: ClientIdRecord) -> Result<(), ClientIdWindowError> {
         let expected = self.entries.back().map_or(record.position, |e| e.record.position + 1);
-        let position = record.position;
-        self.push(client_id, record).map_err(|_| ClientIdWindowError {
-            client_id: client_id.to_owned(),
-            position,
-            expected,
+        let client_id_owned = || client_id.to_owned();
+        self.push(client_id, record).map_err(|e| match e {
+            PushError::Known => ClientIdWindowError::Repeated { client_id: client_id_owned() },
+            PushError::OutOfStep(record) => {
+                ClientIdWindowError::OutOfOrder { client_id: client_id_owned(), position: record.position, expected }
+            }
         })
     }
 
@@ -631,10 +642,15 @@ mod tests {
         assert_eq!(w.at(7).map(|(id, _)| id), Some("id-7"));
         assert_eq!(w.at(4), None);
         assert_eq!(w.at(8), None);
-        let gap = w.append("id-10", record(10)).unwrap_err();
-        assert_eq!((gap.position, gap.expected), (10, 8));
-        let again = w.append("id-5", record(8)).unwrap_err();
-        assert_eq!(again.client_id, "id-5", "a remembered id is refused");
+        assert_eq!(
+            w.append("id-10", record(10)),
+            Err(ClientIdWindowError::OutOfOrder { client_id: "id-10".into(), position: 10, expected: 8 })
+        );
+        assert_eq!(
+            w.append("id-5", record(8)),
+            Err(ClientIdWindowError::Repeated { client_id: "id-5".into() }),
+            "a remembered id is refused"
+        );
         assert_eq!(w.pop_oldest(), Some(5));
         assert_eq!(w.get("id-5"), None);
         assert_eq!(w.get("id-7").map(|r| r.position), Some(7));

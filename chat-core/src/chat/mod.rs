@@ -439,11 +439,13 @@ impl Chat {
     }
 
     pub(crate) fn send_to_session(&mut self, session: SessionId, msg: ServerMsg) {
-        let sessions = match self.sessions.get(&session) {
-            Some(s) => s.only.clone(),
-            None => Arc::from([session]),
-        };
+        let sessions = self.only(session);
         self.outputs.push_back(Output::Deliver { sessions, msg: Arc::new(msg) });
+    }
+
+    /// `session` alone as a recipient list: the live session's shared one (no allocation).
+    fn only(&self, session: SessionId) -> Arc<[SessionId]> {
+        self.sessions.get(&session).map_or_else(|| Arc::from([session]), |s| s.only.clone())
     }
 
     /// Delivers to `sessions` unless empty.
@@ -458,10 +460,7 @@ impl Chat {
         let Some(sessions) = self.online.get(user) else { return };
         let sessions: Arc<[SessionId]> = match sessions.as_slice() {
             // The common case, one device: its own recipient list, no allocation.
-            [only] if Some(*only) != except => match self.sessions.get(only) {
-                Some(s) => s.only.clone(),
-                None => Arc::from([*only]),
-            },
+            [only] if Some(*only) != except => self.only(*only),
             sessions => sessions.iter().copied().filter(|s| Some(*s) != except).collect(),
         };
         self.deliver(sessions, Arc::new(msg));
