@@ -354,15 +354,21 @@ async fn send(ws: &mut Ws, codec: Codec, msg: &ClientMsg) -> Result<(), String> 
 /// The next event (pings are answered by tungstenite on the next write).
 async fn recv(ws: &mut Ws, codec: Codec) -> Result<ServerMsg, String> {
     loop {
-        let bytes = match ws.next().await {
-            Some(Ok(Message::Text(t))) => Bytes::from(t),
-            Some(Ok(Message::Binary(b))) => b,
-            Some(Ok(Message::Close(frame))) => return Err(format!("closed by server: {frame:?}")),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(format!("read: {e}")),
-            None => return Err("connection ended".into()),
-        };
-        return codec.decode_server(&bytes).map_err(|e| format!("decode: {e}"));
+        if let Some(bytes) = payload(ws.next().await)? {
+            return codec.decode_server(&bytes).map_err(|e| format!("decode: {e}"));
+        }
+    }
+}
+
+/// A frame's payload; `None` for control frames (ping/pong), an error when the socket ended.
+fn payload(frame: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) -> Result<Option<Bytes>, String> {
+    match frame {
+        Some(Ok(Message::Text(t))) => Ok(Some(Bytes::from(t))),
+        Some(Ok(Message::Binary(b))) => Ok(Some(b)),
+        Some(Ok(Message::Close(frame))) => Err(format!("closed by server: {frame:?}")),
+        Some(Ok(_)) => Ok(None),
+        Some(Err(e)) => Err(format!("read: {e}")),
+        None => Err("connection ended".into()),
     }
 }
 
@@ -446,14 +452,7 @@ async fn client_loop(ws: &mut Ws, index: usize, plan: &Plan, args: &Args, stats:
             biased;
             () = &mut stop => return Ok(()),
             frame = ws.next() => {
-                let bytes = match frame {
-                    Some(Ok(Message::Text(t))) => Bytes::from(t),
-                    Some(Ok(Message::Binary(b))) => b,
-                    Some(Ok(Message::Close(frame))) => return Err(format!("closed by server: {frame:?}")),
-                    Some(Ok(_)) => continue,
-                    Some(Err(e)) => return Err(format!("read: {e}")),
-                    None => return Err("connection ended".into()),
-                };
+                let Some(bytes) = payload(frame)? else { continue };
                 let now = now_ns();
                 match classify(codec, &bytes)? {
                     Event::Message { seq, sent_ns } => {
