@@ -7,19 +7,22 @@
 //!
 //! # The driver contract
 //!
-//! 1. **Order.** Call [`Chat::handle`] with inputs in the order they happened, then drain
-//!    [`Chat::poll_output`] until it returns `None`, and carry out the outputs in order.
-//! 2. **Durability before delivery.** Every [`Output::Persist`] must be durably committed before
-//!    any *later* output of the same drain is carried out. Batch all inputs waiting, drain once,
-//!    commit all `Persist`s of the drain in one transaction (group commit), then deliver. No
-//!    message is acknowledged or shown before it is durable. Answer each [`Output::Load`] with
-//!    [`Input::Loaded`] after that commit.
-//! 3. **Restore on commit failure.** If a commit fails, carry out nothing after it: replace the
-//!    `Chat` with [`Chat::restore`] from the journal's snapshot and close every session (clients
-//!    reconnect and `resume`).
+//! 1. **Order.** Call [`Chat::handle`] with inputs in the order they happened, then take
+//!    everything the core queued with [`Chat::drain`] and carry it out in order.
+//! 2. **Durability before delivery.** Every entry of [`Drain::persist`] must be durably
+//!    committed before anything of [`Drain::rest`] is carried out. Batch all inputs waiting,
+//!    drain once, commit the drain's entries in one transaction (group commit,
+//!    [`Drain::commit`]), then deliver. No message is acknowledged or shown before it is durable.
+//!    Answer each [`Output::Load`] with [`Input::Loaded`] after that commit, and drain again.
+//! 3. **Restore on commit failure.** If a commit fails, carry out nothing of that drain: replace
+//!    the `Chat` with [`Chat::restore`] from the journal's snapshot and close every session
+//!    (clients reconnect and `resume`).
 //! 4. **Tick.** Call `handle(now, Input::Tick)` when [`Chat::poll_timeout`] is reached.
 //! 5. **Time never goes back.** Pass the current wall-clock time in ms; the core clamps it so it
 //!    never decreases, and stamps messages with it.
+//!
+//! [`Chat::poll_output`] hands out the same outputs one by one, `Persist`s in place, for a
+//! driver that splits them itself; the rules are the same.
 //!
 //! # Example: the run loop
 //!
@@ -45,22 +48,39 @@
 //!     },
 //! ];
 //! for input in inputs {
-//!     chat.handle(now, input);
+//!     chat.handle(now, input); // rule 1: in order
 //! }
 //!
-//! // Drain once; group-commit every Persist, then carry out the rest in order.
-//! let outputs: Vec<Output> = std::iter::from_fn(|| chat.poll_output()).collect();
-//! let batch: Vec<_> = outputs
-//!     .iter()
-//!     .filter_map(|o| match o { Output::Persist(e) => Some(e.clone()), _ => None })
-//!     .collect();
-//! journal.append(&batch).expect("commit");
 //! let mut bob_saw_mention = false;
-//! for output in &outputs {
-//!     if let Output::Deliver { sessions, msg } = output {
-//!         if let ServerMsg::MentionNotification(n) = &**msg {
-//!             bob_saw_mention |= sessions.contains(&SessionId(2)) && n.sender == alice;
+//! loop {
+//!     let drain = chat.drain();
+//!     if drain.is_empty() {
+//!         break;
+//!     }
+//!     // Rule 2: one group commit, then the rest in order. Rule 3 on failure.
+//!     let rest = match drain.commit(&mut journal) {
+//!         Ok(rest) => rest,
+//!         Err(_) => {
+//!             chat = Chat::restore(Config::default(), journal.snapshot().unwrap());
+//!             break; // and close every session
 //!         }
+//!     };
+//!     let mut loads = Vec::new();
+//!     for output in rest {
+//!         match output {
+//!             Output::Deliver { sessions, msg } => {
+//!                 // Encode `msg` once, queue it to each session.
+//!                 if let ServerMsg::MentionNotification(n) = &*msg {
+//!                     bob_saw_mention |= sessions.contains(&SessionId(2)) && n.sender == alice;
+//!                 }
+//!             }
+//!             Output::Load { load, query } => loads.push((load, query)),
+//!             _ => {} // Reply (REST answers) and Close (drop the session) in a real driver
+//!         }
+//!     }
+//!     for (load, query) in loads {
+//!         let result = journal.history(&query).map_err(chat_core::LoadError::journal);
+//!         chat.handle(now, Input::Loaded { load, result });
 //!     }
 //! }
 //! assert!(bob_saw_mention);
@@ -73,6 +93,7 @@
 #![warn(missing_docs)]
 
 mod chat;
+mod driver;
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
@@ -92,9 +113,10 @@ pub mod snapshot;
 mod time;
 mod typing;
 
-pub use chat::{Chat, CloseReason, Config, Input, LoadError, LoadId, Output, RequestId};
+pub use chat::{Chat, CloseReason, Config, Input, LoadId, Output, RequestId};
 #[cfg(feature = "codec")]
 pub use codec::{Codec, DecodeError};
+pub use driver::{Drain, LoadError};
 pub use error::ErrorCode;
 pub use journal::{HistoryQuery, HistoryRange, Journal, MemoryJournal};
 pub use log::{LogEntry, Message};

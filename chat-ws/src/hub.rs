@@ -466,14 +466,14 @@ impl Hub {
     fn load(&mut self, load: LoadId, query: chat_core::HistoryQuery) {
         let epoch = self.epoch;
         if self.loads.len() >= self.config.max_loads_in_flight.max(1) {
-            let busy = Err(LoadError("too many history reads in flight".into()));
+            let busy = Err(LoadError::Busy);
             self.loads.push(futures::future::ready((epoch, load, busy)).boxed());
             return;
         }
         let rx = self.journal.history(query);
         self.loads.push(
             async move {
-                let result = rx.await.unwrap_or_else(|_| Err(LoadError("journal stopped".into())));
+                let result = rx.await.unwrap_or_else(|_| Err(LoadError::Stopped));
                 (epoch, load, result)
             }
             .boxed(),

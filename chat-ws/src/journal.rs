@@ -88,7 +88,7 @@ fn run<J: Journal>(mut journal: J, rx: std_mpsc::Receiver<JournalCmd>) {
                 let _ = reply.send(journal.snapshot().map_err(|e| e.to_string()));
             }
             JournalCmd::History(query, reply) => {
-                let _ = reply.send(journal.history(&query).map_err(|e| LoadError(e.to_string())));
+                let _ = reply.send(journal.history(&query).map_err(LoadError::journal));
             }
         }
     }

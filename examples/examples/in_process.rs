@@ -6,14 +6,11 @@
 use chat_core::{Chat, ClientMsg, Config, Input, Journal, MemoryJournal, Output, RoomRef};
 use chat_core::{ServerMsg, SessionId, Timestamp, UserName};
 
-/// Carries out one drain under the driver contract: commit every `Persist` first (one batch),
-/// then deliver. A real transport would encode and send each event here.
+/// Carries out one drain under the driver contract: commit every `Persist` first (one batch,
+/// [`Drain::commit`](chat_core::Drain::commit)), then deliver. A real transport would encode and
+/// send each event here.
 fn drain(chat: &mut Chat, journal: &mut MemoryJournal) {
-    let outputs: Vec<Output> = std::iter::from_fn(|| chat.poll_output()).collect();
-    let batch: Vec<_> =
-        outputs.iter().filter_map(|o| if let Output::Persist(e) = o { Some(e.clone()) } else { None }).collect();
-    journal.append(&batch).expect("in-memory commit");
-    for output in outputs {
+    for output in chat.drain().commit(journal).expect("in-memory commit") {
         if let Output::Deliver { sessions, msg } = output {
             match &*msg {
                 ServerMsg::Message(m) => println!("{sessions:?} <- {}: {}", m.sender, m.content),

@@ -828,7 +828,7 @@ impl Driver {
     fn answer_loads(&mut self, fail: bool) {
         for (load, query) in std::mem::take(&mut self.loads) {
             let result = match fail {
-                true => Err(LoadError("injected".into())),
+                true => Err(LoadError::journal(chat_core::journal::MemoryJournalError::Injected)),
                 false => Ok(self.journal.history(&query).expect("memory journal reads")),
             };
             self.input(Input::Loaded { load, result });
@@ -850,28 +850,23 @@ impl Driver {
         self.seen_now = Timestamp(0);
     }
 
-    /// Drains, commits the drain's entries in one append, then carries out the rest in order.
+    /// Drains ([`Chat::drain`]), commits the drain's entries in one append, then carries out the
+    /// rest in order.
     fn drain(&mut self) {
         loop {
-            let outputs: Vec<Output> = std::iter::from_fn(|| self.chat.poll_output()).collect();
-            if outputs.is_empty() {
+            let drain = self.chat.drain();
+            if drain.is_empty() {
                 return;
             }
-            let batch: Vec<LogEntry> = outputs
-                .iter()
-                .filter_map(|o| match o {
-                    Output::Persist(e) => Some(e.clone()),
-                    _ => None,
-                })
-                .collect();
+            let batch = drain.persist().to_vec();
+            let before = self.journal.entries().len();
+            let Ok(rest) = drain.commit(&mut self.journal) else {
+                self.stats.failed_commits += 1;
+                assert_eq!(self.journal.entries().len(), before, "a failed commit left entries behind");
+                self.restart();
+                return;
+            };
             if !batch.is_empty() {
-                let before = self.journal.entries().len();
-                if self.journal.append(&batch).is_err() {
-                    self.stats.failed_commits += 1;
-                    assert_eq!(self.journal.entries().len(), before, "a failed commit left entries behind");
-                    self.restart();
-                    return;
-                }
                 for entry in &batch {
                     self.model_apply(entry);
                 }
@@ -879,9 +874,8 @@ impl Driver {
                 assert!(&committed == self.chat.snapshot(), "journal snapshot differs from the live state");
             }
             let mut closed = Vec::new();
-            for output in outputs {
+            for output in rest {
                 match output {
-                    Output::Persist(_) => {}
                     Output::Deliver { sessions, msg } => self.check_delivery(&sessions, &msg),
                     Output::Reply { request, msg } => self.check_reply(request, &msg),
                     Output::Load { load, query } => {
@@ -893,7 +887,7 @@ impl Driver {
                         self.slots.iter_mut().filter(|s| **s == Some(session)).for_each(|s| *s = None);
                         closed.push(session);
                     }
-                    _ => {}
+                    other => panic!("unexpected output after the commit: {other:?}"),
                 }
             }
             for session in closed {

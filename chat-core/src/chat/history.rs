@@ -97,7 +97,7 @@ impl Chat {
                 ServerMsg::History { room: pending.room, messages, resume: pending.resume }
             }
             Err(e) => {
-                let refusal = Refusal::new(ErrorCode::HistoryUnavailable, e.0).room(&pending.room);
+                let refusal = Refusal::new(ErrorCode::HistoryUnavailable, e.to_string()).room(&pending.room);
                 refusal.into_msg()
             }
         };

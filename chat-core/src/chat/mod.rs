@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::driver::LoadError;
 use crate::error::ErrorCode;
 use crate::hash::FxHashMap;
 use crate::journal::HistoryQuery;
@@ -76,11 +77,6 @@ pub struct RequestId(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct LoadId(pub u64);
-
-/// The driver could not read history.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("history load failed: {0}")]
-pub struct LoadError(pub String);
 
 /// Why the core asks the driver to close a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chat_core::{
-    Chat, ClientMsg, Config, Input, Journal, LogEntry, MemoryJournal, Output, RequestId, RoomRef, ServerMsg, SessionId,
-    Timestamp, UserName,
+    Chat, ClientMsg, Config, Input, Journal, LoadError, LogEntry, MemoryJournal, Output, RequestId, RoomRef, ServerMsg,
+    SessionId, Timestamp, UserName,
 };
 
 /// Everything a driver carried out, in order (for determinism checks).
@@ -75,29 +75,23 @@ impl Sim {
         self.drain();
     }
 
-    /// One drain under the contract: commit all persists, then carry out the rest in order.
-    /// Loads are answered after the commit (and their answers drained in turn).
+    /// One drain under the contract ([`Chat::drain`]): commit all persists, then carry out the
+    /// rest in order. Loads are answered after the commit (and their answers drained in turn).
     pub fn drain(&mut self) {
         loop {
-            let outputs: Vec<Output> = std::iter::from_fn(|| self.chat.poll_output()).collect();
-            if outputs.is_empty() {
+            let drain = self.chat.drain();
+            if drain.is_empty() {
                 return;
             }
-            let batch: Vec<LogEntry> = outputs
-                .iter()
-                .filter_map(|o| match o {
-                    Output::Persist(e) => Some(e.clone()),
-                    _ => None,
-                })
-                .collect();
-            if !batch.is_empty() && self.journal.append(&batch).is_err() {
+            let persisted = drain.persist().to_vec();
+            let Ok(rest) = drain.commit(&mut self.journal) else {
                 self.restore_after_failure();
                 return;
-            }
+            };
+            self.trace.extend(persisted.into_iter().map(Event::Persist));
             let mut loads = Vec::new();
-            for output in outputs {
+            for output in rest {
                 match output {
-                    Output::Persist(e) => self.trace.push(Event::Persist(e)),
                     Output::Deliver { sessions, msg } => {
                         for s in sessions.iter() {
                             if let Some(inbox) = self.inbox.get_mut(s) {
@@ -123,7 +117,7 @@ impl Sim {
                 }
             }
             for (load, query) in loads {
-                let result = self.journal.history(&query).map_err(|e| chat_core::LoadError(e.to_string()));
+                let result = self.journal.history(&query).map_err(LoadError::journal);
                 self.chat.handle(self.now, Input::Loaded { load, result });
             }
         }

@@ -4,8 +4,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use chat_core::{
-    Chat, ClientMsg, Config, Input, LogEntry, Message, Output, RoomKey, RoomKind, RoomRef, SessionId, Timestamp,
-    UserName,
+    Chat, ClientMsg, Config, Input, LogEntry, Message, RoomKey, RoomKind, RoomRef, SessionId, Timestamp, UserName,
 };
 use proptest::prelude::*;
 use redb::StorageBackend;
@@ -249,10 +248,5 @@ pub fn chat_entries(batches: &[Vec<ChatOp>]) -> Vec<Vec<LogEntry>> {
 }
 
 fn drain(chat: &mut Chat) -> Vec<LogEntry> {
-    std::iter::from_fn(|| chat.poll_output())
-        .filter_map(|o| match o {
-            Output::Persist(e) => Some(e),
-            _ => None,
-        })
-        .collect()
+    chat.drain().into_parts().0
 }
