@@ -38,7 +38,6 @@ pub struct EncodeError(String);
 
 /// The `type` names a client may send.
 const CLIENT_TYPES: &[&str] = &[
-    "register",
     "join_room",
     "leave_room",
     "create_room",

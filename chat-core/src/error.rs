@@ -41,12 +41,6 @@ pub enum ErrorCode {
     RoomFull,
     /// History could not be read; try again.
     HistoryUnavailable,
-    /// Not authenticated (adapter/server).
-    Unauthorized,
-    /// Authentication failed: wrong name or password, or bad token (adapter/server).
-    BadCredentials,
-    /// The frame is larger than allowed (adapter).
-    FrameTooLarge,
     /// The operation is not available on this transport (for example `history` over REST).
     Unsupported,
     /// Something failed on the server; nothing was changed.
@@ -74,9 +68,6 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::RoomFull => "room_full",
             ErrorCode::HistoryUnavailable => "history_unavailable",
-            ErrorCode::Unauthorized => "unauthorized",
-            ErrorCode::BadCredentials => "bad_credentials",
-            ErrorCode::FrameTooLarge => "frame_too_large",
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::Internal => "internal",
         }

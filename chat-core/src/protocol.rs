@@ -27,18 +27,6 @@ pub const MAX_CLIENT_ID_LEN: usize = 64;
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ClientMsg {
-    /// Authentication as the first frame. Handled by the adapter/server, never by the core.
-    Register {
-        /// Sign up (when free) or log in with this name...
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        username: Option<String>,
-        /// ...and password.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        password: Option<String>,
-        /// Or resume a session token.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        token: Option<String>,
-    },
     /// Join (become a member of) a room. Public rooms are created on first join; a DM room is
     /// created between the caller and `target`.
     JoinRoom {
@@ -238,14 +226,6 @@ pub enum ServerMsg {
         rooms: Vec<RoomSummary>,
         /// Unread notifications.
         unread_notifications: u32,
-    },
-    /// Answer to a first-frame `register` (sent by the adapter).
-    Registered {
-        /// The authenticated user.
-        username: UserName,
-        /// A session token for later connections, when one was issued.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        token: Option<String>,
     },
     /// The user is now a member of this room (joined, created, invited, or a DM started).
     RoomJoined(RoomSummary),

@@ -122,8 +122,6 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::RoomNotFound | ErrorCode::UnknownUser => StatusCode::NOT_FOUND,
         ErrorCode::RoomExists => StatusCode::CONFLICT,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ErrorCode::Unauthorized | ErrorCode::BadCredentials => StatusCode::UNAUTHORIZED,
-        ErrorCode::FrameTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::RoomFull => StatusCode::CONFLICT,
         ErrorCode::HistoryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -11,8 +11,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use chat_core::{Codec, ErrorCode, ServerMsg, UserName};
-use chat_ws::{Auth, Authenticator, negotiate_subprotocol, serve_link, serve_socket, websocket_config};
+use chat_core::{Codec, ErrorCode};
+use chat_ws::{
+    Auth, AuthRefusal, Authenticated, Authenticator, Register, WsErrorCode, negotiate_subprotocol, serve_link,
+    serve_socket, websocket_config,
+};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use hyper::body::Incoming;
@@ -54,8 +57,8 @@ pub(crate) async fn upgrade(app: &Arc<App>, peer: SocketAddr, req: Request<Incom
                 let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
                 match (auth, token) {
                     // A token login: connect here so logout can close exactly this login's sockets.
-                    (Auth::User(user), Some(token)) => {
-                        let Ok(link) = hub.connect(user).await else { return };
+                    (Auth::User(identity), Some(token)) => {
+                        let Ok(link) = hub.connect_as(identity).await else { return };
                         let session = link.id();
                         app.sockets.register(token, session);
                         serve_link(hub, ws, codec, link).await;
@@ -110,7 +113,7 @@ fn check(
     }
     let (auth, token) = match credential {
         Some((token, _)) => match app.accounts.authenticate(&token) {
-            Ok(caller) => (Auth::User(caller.user), Some(caller.token)),
+            Ok(caller) => (Auth::User(caller.user.into()), Some(caller.token)),
             Err(AuthError::Unauthorized) => return Err(ApiError::unauthorized()),
             Err(other) => return Err(other.into_api()),
         },
@@ -153,18 +156,13 @@ struct FirstFrame {
 }
 
 impl Authenticator for FirstFrame {
-    fn authenticate(
-        &self,
-        username: Option<String>,
-        password: Option<String>,
-        token: Option<String>,
-    ) -> BoxFuture<'static, Result<(UserName, Option<String>), ServerMsg>> {
+    fn authenticate(&self, register: Register) -> BoxFuture<'static, Result<Authenticated, AuthRefusal>> {
         let app = self.app.clone();
         let peer = self.peer;
         async move {
-            match (username, password, token) {
+            match (register.username, register.password, register.token) {
                 (_, _, Some(token)) => match app.accounts.authenticate(&token) {
-                    Ok(caller) => Ok((caller.user, None)),
+                    Ok(caller) => Ok(Authenticated::new(caller.user)),
                     Err(e) => Err(refusal(e)),
                 },
                 (Some(username), Some(password), None) => match app.accounts.sign_in(peer, &username, password).await {
@@ -174,27 +172,27 @@ impl Authenticator for FirstFrame {
                         } else {
                             app.metrics.logins.fetch_add(1, Relaxed);
                         }
-                        Ok((issued.user, Some(issued.token)))
+                        Ok(Authenticated::new(issued.user).with_token(issued.token))
                     }
                     Err(e) => {
                         app.metrics.login_failures.fetch_add(1, Relaxed);
                         Err(refusal(e))
                     }
                 },
-                _ => Err(ServerMsg::error(ErrorCode::InvalidRequest, "register needs username and password, or token")),
+                _ => Err(AuthRefusal::new(ErrorCode::InvalidRequest, "register needs username and password, or token")),
             }
         }
         .boxed()
     }
 }
 
-fn refusal(e: AuthError) -> ServerMsg {
+fn refusal(e: AuthError) -> AuthRefusal {
     let code = match &e {
-        AuthError::InvalidUsername(_) => ErrorCode::InvalidUsername,
-        AuthError::InvalidPassword(_) => ErrorCode::InvalidRequest,
-        AuthError::BadCredentials | AuthError::Unauthorized | AuthError::NameTaken => ErrorCode::BadCredentials,
-        AuthError::Throttled | AuthError::Busy => ErrorCode::RateLimited,
-        AuthError::Store(_) | AuthError::Hash(_) => ErrorCode::Internal,
+        AuthError::InvalidUsername(_) => ErrorCode::InvalidUsername.into(),
+        AuthError::InvalidPassword(_) => ErrorCode::InvalidRequest.into(),
+        AuthError::BadCredentials | AuthError::Unauthorized | AuthError::NameTaken => WsErrorCode::BadCredentials,
+        AuthError::Throttled | AuthError::Busy => ErrorCode::RateLimited.into(),
+        AuthError::Store(_) | AuthError::Hash(_) => ErrorCode::Internal.into(),
     };
-    ServerMsg::error(code, e.to_string())
+    AuthRefusal::new(code, e.to_string())
 }

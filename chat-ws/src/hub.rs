@@ -2,7 +2,7 @@
 //! the journal thread, and then carries out the outputs (fan-out to session queues).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chat_core::{
@@ -16,6 +16,8 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::auth::{Identity, LoginId};
+use crate::closers::Closers;
 use crate::frame::{CloseNotice, OutFrame};
 use crate::journal::JournalThread;
 use crate::limits::{ConnLimits, HubConfig};
@@ -42,7 +44,7 @@ type LoadFuture = BoxFuture<'static, (u64, LoadId, Result<Vec<Message>, LoadErro
 
 /// What handles and sessions send to the hub (through the bounded inbox).
 pub(crate) enum Command {
-    Connect { user: UserName, reply: oneshot::Sender<Result<SessionLink, HubError>> },
+    Connect { identity: Identity, reply: oneshot::Sender<Result<SessionLink, HubError>> },
     Receive { session: SessionId, msg: ClientMsg },
     Request { user: UserName, msg: ClientMsg, reply: oneshot::Sender<Result<ServerMsg, HubError>> },
     AddUser { user: UserName, reply: oneshot::Sender<Result<(), HubError>> },
@@ -55,14 +57,8 @@ pub(crate) enum Command {
 struct Shared {
     metrics: Metrics,
     limits: ConnLimits,
-    /// Close signals of live sessions, so `kick` needs no queue.
-    closers: Mutex<HashMap<SessionId, Arc<CloseSignal>>>,
-}
-
-impl Shared {
-    fn closers(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Arc<CloseSignal>>> {
-        self.closers.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+    /// Close signals of live sessions, so `kick` and `close_login` need no queue.
+    closers: Closers,
 }
 
 /// A cloneable handle to a running hub, for adapters (`serve_socket`), REST handlers and
@@ -105,11 +101,8 @@ where
     let chat = Chat::restore(config.chat.clone(), snapshot);
     let (inbox_tx, inbox) = mpsc::channel(config.inbox_capacity.max(1));
     let (disconnects_tx, disconnects) = mpsc::unbounded_channel();
-    let shared = Arc::new(Shared {
-        metrics: Metrics::default(),
-        limits: config.limits.clone(),
-        closers: Mutex::new(HashMap::new()),
-    });
+    let shared =
+        Arc::new(Shared { metrics: Metrics::default(), limits: config.limits.clone(), closers: Closers::default() });
     let hub = Hub {
         chat,
         clock: Clock::start(),
@@ -142,8 +135,14 @@ impl HubHandle {
     /// Connects a new session of an authenticated `user` (the hub mints its id). Its first event
     /// is `connected`. Fails once shutdown has begun.
     pub async fn connect(&self, user: UserName) -> Result<SessionLink, HubError> {
+        self.connect_as(Identity::user(user)).await
+    }
+
+    /// [`connect`](HubHandle::connect) for a user signed in with a login, so that
+    /// [`close_login`](HubHandle::close_login) can end the session at logout.
+    pub async fn connect_as(&self, identity: Identity) -> Result<SessionLink, HubError> {
         let (reply, rx) = oneshot::channel();
-        self.call(Command::Connect { user, reply }, rx).await
+        self.call(Command::Connect { identity, reply }, rx).await
     }
 
     /// A sessionless request on behalf of `user` (the REST API): `Input::Request`, answered by
@@ -174,9 +173,15 @@ impl HubHandle {
     /// Ends one session (for example at logout): its connection is closed with 1000 and the
     /// core sees it disconnect. Does nothing if the session is gone.
     pub fn kick(&self, session: SessionId) {
-        if let Some(signal) = self.shared.closers().get(&session) {
-            signal.close(CloseNotice::KICKED);
-        }
+        self.shared.closers.close(session, CloseNotice::KICKED);
+    }
+
+    /// Ends every live session connected with `login` (see [`Identity::login`]), for logout:
+    /// each connection is closed with 1000 and the core sees it disconnect. Returns how many
+    /// sessions were told to close. Revoke the login's token first, so no new socket can
+    /// authenticate with it after this call.
+    pub fn close_login(&self, login: &LoginId) -> usize {
+        self.shared.closers.close_login(login, CloseNotice::KICKED)
     }
 
     /// Graceful shutdown: the hub stops taking new sessions and requests, commits what is in
@@ -325,7 +330,7 @@ impl Hub {
 
     fn command(&mut self, now: Timestamp, cmd: Command, drain: &mut Drain) {
         match cmd {
-            Command::Connect { user, reply } => self.connect(now, user, reply),
+            Command::Connect { identity, reply } => self.connect(now, identity, reply),
             Command::Receive { session, msg } => {
                 if self.sessions.get(&session).is_some_and(|s| !s.closed) {
                     self.chat.handle(now, Input::Receive { session, msg });
@@ -353,7 +358,7 @@ impl Hub {
         }
     }
 
-    fn connect(&mut self, now: Timestamp, user: UserName, reply: oneshot::Sender<Result<SessionLink, HubError>>) {
+    fn connect(&mut self, now: Timestamp, identity: Identity, reply: oneshot::Sender<Result<SessionLink, HubError>>) {
         if self.stopping {
             let _ = reply.send(Err(HubError::ShuttingDown));
             return;
@@ -367,7 +372,8 @@ impl Hub {
         let (tx, events) = mpsc::channel(self.config.session_queue.max(1));
         let close = Arc::new(CloseSignal::default());
         self.sessions.insert(session, Slot { tx, close: close.clone(), closed: false });
-        self.shared.closers().insert(session, close.clone());
+        let Identity { user, login } = identity;
+        self.shared.closers.insert(session, close.clone(), login, CloseNotice::KICKED);
         let metrics = &self.shared.metrics;
         Metrics::add(&metrics.connections, 1);
         metrics.sessions.store(self.sessions.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -379,7 +385,7 @@ impl Hub {
 
     fn disconnected(&mut self, now: Timestamp, session: SessionId) {
         if self.sessions.remove(&session).is_some() {
-            self.shared.closers().remove(&session);
+            self.shared.closers.remove(session);
             let gauge = self.sessions.len() as u64;
             self.shared.metrics.sessions.store(gauge, std::sync::atomic::Ordering::Relaxed);
         }
@@ -523,7 +529,7 @@ impl Hub {
             tokio::select! {
                 Some(session) = self.disconnects.recv() => {
                     self.sessions.remove(&session);
-                    self.shared.closers().remove(&session);
+                    self.shared.closers.remove(session);
                 }
                 Some(cmd) = self.inbox.recv() => match cmd {
                     Command::Shutdown { reply } => self.shutdown_waiters.push(reply),

@@ -49,6 +49,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod auth;
+mod closers;
 mod frame;
 mod hub;
 mod journal;
@@ -57,12 +59,16 @@ mod metrics;
 mod session;
 mod socket;
 
+pub use auth::{
+    AuthDecodeError, AuthEncodeError, AuthRefusal, Authenticated, Authenticator, ClientAuthMsg, Identity, LoginId,
+    Register, ServerAuthMsg, WsErrorCode,
+};
 pub use frame::{CloseNotice, OutFrame, SessionEvent};
 pub use hub::{HubError, HubHandle, spawn_hub};
 pub use limits::{ConnLimits, HubConfig, negotiate_subprotocol, websocket_config};
 pub use metrics::HubMetrics;
 pub use session::SessionLink;
-pub use socket::{Auth, Authenticator, serve_link, serve_socket};
+pub use socket::{Auth, serve_link, serve_socket};
 
 /// Re-exported so users name the same versions this crate was built with.
 pub use tokio_tungstenite;

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_core::{ClientMsg, Codec, ErrorCode, ServerMsg, UserName};
-use futures::future::BoxFuture;
+use chat_core::{Codec, ErrorCode, ServerMsg};
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -14,6 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
+use crate::auth::{AuthDecodeError, Authenticated, Authenticator, ClientAuthMsg, Identity, ServerAuthMsg, WsErrorCode};
 use crate::frame::{CloseNotice, OutFrame, SessionEvent, one_off};
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -21,27 +21,13 @@ use crate::hub::{Command, HubHandle};
 use crate::limits::ConnLimits;
 use crate::session::SessionLink;
 
-/// Checks first-frame credentials (`{"type":"register", ...}`). Implemented by the server on
-/// top of its account store.
-pub trait Authenticator: Send + Sync {
-    /// Signs up or logs in with `username` + `password`, or resumes `token`. On success returns
-    /// the user and, when one was issued, a session token for later connections (sent back in
-    /// `registered`). On failure returns the `error` frame to send (for example
-    /// `bad_credentials`); the client may try again.
-    fn authenticate(
-        &self,
-        username: Option<String>,
-        password: Option<String>,
-        token: Option<String>,
-    ) -> BoxFuture<'static, Result<(UserName, Option<String>), ServerMsg>>;
-}
-
 /// How a connection is authenticated.
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum Auth {
-    /// Already authenticated during the HTTP upgrade (cookie or bearer token).
-    User(UserName),
+    /// Already authenticated during the HTTP upgrade (cookie or bearer token). Give the
+    /// [`Identity`] its login so logout can close the socket ([`HubHandle::close_login`]).
+    User(Identity),
     /// The first frame must be `register`, checked by this authenticator. On success the
     /// adapter sends `registered` and then connects the session (`connected` follows).
     FirstFrame(Arc<dyn Authenticator>),
@@ -78,14 +64,14 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let limits = hub.limits().clone();
-    let user = match auth {
-        Auth::User(user) => user,
+    let identity = match auth {
+        Auth::User(identity) => identity,
         Auth::FirstFrame(authenticator) => match authenticate(&mut ws, codec, &*authenticator, &limits, &hub).await {
-            Some(user) => user,
+            Some(identity) => identity,
             None => return,
         },
     };
-    let link = match hub.connect(user).await {
+    let link = match hub.connect_as(identity).await {
         Ok(link) => link,
         Err(_) => {
             close(&mut ws, CloseNotice::GOING_AWAY, limits.write_timeout).await;
@@ -118,14 +104,15 @@ enum Inbound {
     Gone,
 }
 
-/// First-frame authentication. Returns the user, or `None` when the connection was closed.
+/// First-frame authentication. Returns who the session is, or `None` when the connection was
+/// closed. Every frame sent here is a [`ServerAuthMsg`].
 async fn authenticate<S>(
     ws: &mut WebSocketStream<S>,
     codec: Codec,
     authenticator: &dyn Authenticator,
     limits: &ConnLimits,
     hub: &HubHandle,
-) -> Option<UserName>
+) -> Option<Identity>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -165,23 +152,24 @@ where
             }
         };
         hub.count_frames_in(1);
-        let answer = match codec.decode_client(&bytes) {
-            Ok(ClientMsg::Register { username, password, token }) => {
-                match authenticator.authenticate(username, password, token).await {
-                    Ok((user, token)) => {
-                        let registered = ServerMsg::Registered { username: user.clone(), token };
-                        if !send_now(ws, codec, registered, hub).await {
-                            return None;
-                        }
-                        return Some(user);
+        let answer = match ClientAuthMsg::decode(codec, &bytes) {
+            Ok(ClientAuthMsg::Register(register)) => match authenticator.authenticate(register).await {
+                Ok(Authenticated { identity, token }) => {
+                    let registered = ServerAuthMsg::Registered { username: identity.user.clone(), token };
+                    if !send_now(ws, codec, &registered, hub).await {
+                        return None;
                     }
-                    Err(error) => error,
+                    return Some(identity);
                 }
-            }
-            Ok(_) => ServerMsg::error(ErrorCode::Unauthorized, "authenticate first with a register frame"),
-            Err(e) => ServerMsg::error(e.code, e.message),
+                Err(refusal) => ServerAuthMsg::Error { code: refusal.code, message: refusal.message },
+            },
+            Err(AuthDecodeError::Invalid(message)) => ServerAuthMsg::error(ErrorCode::InvalidFrame, message),
+            Err(AuthDecodeError::NotRegister) => match codec.decode_client(&bytes) {
+                Ok(_) => ServerAuthMsg::error(WsErrorCode::Unauthorized, "authenticate first with a register frame"),
+                Err(e) => ServerAuthMsg::error(e.code, e.message),
+            },
         };
-        if !send_now(ws, codec, answer, hub).await {
+        if !send_now(ws, codec, &answer, hub).await {
             return None;
         }
         attempts += 1;
@@ -192,12 +180,19 @@ where
     }
 }
 
-/// Sends one event and flushes. `false` if the connection failed.
-async fn send_now<S>(ws: &mut WebSocketStream<S>, codec: Codec, msg: ServerMsg, hub: &HubHandle) -> bool
+/// Sends one handshake frame and flushes. `false` if the connection failed.
+async fn send_now<S>(ws: &mut WebSocketStream<S>, codec: Codec, msg: &ServerAuthMsg, hub: &HubHandle) -> bool
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let Some(frame) = one_off(codec, msg) else { return true };
+    let Ok(bytes) = msg.encode(codec) else { return true };
+    let frame = match codec {
+        Codec::Json => match String::from_utf8(bytes) {
+            Ok(text) => Message::Text(text.into()),
+            Err(_) => return true,
+        },
+        Codec::MsgPack => Message::Binary(Bytes::from(bytes)),
+    };
     let limits = hub.limits();
     match tokio::time::timeout(limits.write_timeout, ws.send(frame)).await {
         Ok(Ok(())) => {
@@ -386,7 +381,12 @@ where
                 }
             }
             Err(e) => {
-                if let Some(frame) = one_off(self.codec, ServerMsg::error(e.code, e.message)) {
+                let refusal = match ClientAuthMsg::decode(self.codec, &bytes) {
+                    // The handshake frame is the transport's: the core never sees it.
+                    Ok(_) => ServerMsg::error(ErrorCode::InvalidRequest, "already authenticated"),
+                    Err(_) => ServerMsg::error(e.code, e.message),
+                };
+                if let Some(frame) = one_off(self.codec, refusal) {
                     match self.flush_guarded(Some(frame)).await {
                         Written::Ok => self.hub.count_frames_out(1),
                         Written::Failed => return Inbound::Gone,

@@ -25,7 +25,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use chat_core::{ClientMsg, Codec, MemoryJournal, RoomRef, ServerMsg, UserName};
-use chat_ws::{Auth, Authenticator, HubConfig, HubHandle, negotiate_subprotocol, serve_socket, spawn_hub};
+use chat_ws::{
+    Auth, AuthRefusal, Authenticated, Authenticator, ClientAuthMsg, HubConfig, HubHandle, Register, ServerAuthMsg,
+    WsErrorCode, negotiate_subprotocol, serve_socket, spawn_hub,
+};
 use futures::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::WebSocketStream;
@@ -223,19 +226,16 @@ struct OpenAuth;
 impl Authenticator for OpenAuth {
     fn authenticate(
         &self,
-        username: Option<String>,
-        _password: Option<String>,
-        _token: Option<String>,
-    ) -> futures::future::BoxFuture<'static, Result<(UserName, Option<String>), ServerMsg>> {
-        // The error is the frame to send back, as the trait asks.
-        #[allow(clippy::result_large_err)]
-        let result = username
-            .ok_or_else(|| ServerMsg::error(chat_core::ErrorCode::BadCredentials, "username required"))
+        register: Register,
+    ) -> futures::future::BoxFuture<'static, Result<Authenticated, AuthRefusal>> {
+        let result = register
+            .username
+            .ok_or_else(|| AuthRefusal::new(WsErrorCode::BadCredentials, "username required"))
             .and_then(|name| {
                 name.parse::<UserName>()
-                    .map_err(|e| ServerMsg::error(chat_core::ErrorCode::InvalidUsername, e.to_string()))
+                    .map_err(|e| AuthRefusal::new(chat_core::ErrorCode::InvalidUsername, e.to_string()))
             })
-            .map(|user| (user, None));
+            .map(Authenticated::new);
         Box::pin(async move { result })
     }
 }
@@ -327,9 +327,22 @@ async fn open_client(url: &str, user: &str, args: &Args, read_buffer: usize) -> 
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, tcp, Some(client_config(read_buffer)))
         .await
         .map_err(|e| format!("upgrade {url}: {e}"))?;
-    let register =
-        ClientMsg::Register { username: Some(user.to_string()), password: Some(args.password.clone()), token: None };
-    send(&mut ws, args.codec, &register).await?;
+    let register = ClientAuthMsg::Register(Register::password(user.to_string(), args.password.clone()));
+    let bytes = register.encode(args.codec).map_err(|e| e.to_string())?;
+    let frame = match args.codec {
+        Codec::Json => Message::Text(String::from_utf8(bytes).map_err(|e| e.to_string())?.into()),
+        Codec::MsgPack => Message::Binary(Bytes::from(bytes)),
+    };
+    ws.send(frame).await.map_err(|e| format!("send: {e}"))?;
+    // The handshake answer is chat-ws's frame, not the core's.
+    loop {
+        let Some(bytes) = payload(ws.next().await)? else { continue };
+        match ServerAuthMsg::decode(args.codec, &bytes).map_err(|e| format!("decode: {e}"))? {
+            ServerAuthMsg::Registered { .. } => break,
+            ServerAuthMsg::Error { code, message } => return Err(format!("register {user}: {code}: {message}")),
+            _ => {}
+        }
+    }
     loop {
         match recv(&mut ws, args.codec).await? {
             ServerMsg::Connected { .. } => return Ok(ws),

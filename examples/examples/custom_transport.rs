@@ -15,8 +15,11 @@
 
 use std::time::Duration;
 
-use chat_core::{ClientMsg, Codec, ErrorCode, MemoryJournal, RoomRef, ServerMsg, UserName};
-use chat_ws::{HubConfig, HubHandle, SessionEvent, SessionLink, spawn_hub};
+use chat_core::{ClientMsg, Codec, MemoryJournal, RoomRef, ServerMsg, UserName};
+use chat_ws::{
+    AuthDecodeError, ClientAuthMsg, HubConfig, HubHandle, Register, ServerAuthMsg, SessionEvent, SessionLink,
+    WsErrorCode, spawn_hub,
+};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
@@ -90,6 +93,12 @@ async fn read_line(reader: &mut (impl AsyncBufRead + Unpin), line: &mut Vec<u8>)
     }
 }
 
+async fn write_auth(out: &mut OwnedWriteHalf, msg: &ServerAuthMsg) -> Result<(), Error> {
+    let mut bytes = msg.encode(Codec::Json)?;
+    bytes.push(b'\n');
+    Ok(out.write_all(&bytes).await?)
+}
+
 async fn write_msg(out: &mut OwnedWriteHalf, msg: &ServerMsg) -> Result<(), Error> {
     let mut bytes = Codec::Json.encode_server(msg)?;
     bytes.push(b'\n');
@@ -105,18 +114,22 @@ async fn serve(hub: HubHandle, tcp: TcpStream) -> Result<(), Error> {
         if read_line(&mut reader, &mut line).await?.is_none() {
             return Ok(());
         }
-        let name = match Codec::Json.decode_client(&line) {
-            Ok(ClientMsg::Register { username: Some(name), .. }) => UserName::new(&name).map_err(|e| e.to_string()),
-            Ok(_) => Err("first send {\"type\":\"register\",\"username\":\"...\"}".to_owned()),
-            Err(e) => Err(e.message),
+        // The handshake frames are chat-ws's (`register` is not a core frame).
+        let name = match ClientAuthMsg::decode(Codec::Json, &line) {
+            Ok(ClientAuthMsg::Register(Register { username: Some(name), .. })) => {
+                UserName::new(&name).map_err(|e| e.to_string())
+            }
+            Ok(_) => Err("register needs a username".to_owned()),
+            Err(AuthDecodeError::Invalid(message)) => Err(message),
+            Err(_) => Err("first send {\"type\":\"register\",\"username\":\"...\"}".to_owned()),
         };
         line.clear();
         match name {
             Ok(user) => break user,
-            Err(message) => write_msg(&mut out, &ServerMsg::error(ErrorCode::Unauthorized, message)).await?,
+            Err(message) => write_auth(&mut out, &ServerAuthMsg::error(WsErrorCode::Unauthorized, message)).await?,
         }
     };
-    write_msg(&mut out, &ServerMsg::Registered { username: user.clone(), token: None }).await?;
+    write_auth(&mut out, &ServerAuthMsg::Registered { username: user.clone(), token: None }).await?;
     let mut link: SessionLink = hub.connect(user).await?;
     loop {
         tokio::select! {
@@ -156,7 +169,15 @@ impl Client {
     async fn connect(addr: std::net::SocketAddr, name: &'static str) -> Result<Client, Error> {
         let (read, out) = TcpStream::connect(addr).await?.into_split();
         let mut client = Client { name, reader: BufReader::new(read), out };
-        client.send(&ClientMsg::Register { username: Some(name.into()), password: None, token: None }).await?;
+        let mut register = ClientAuthMsg::Register(Register::username(name)).encode(Codec::Json)?;
+        register.push(b'\n');
+        client.out.write_all(&register).await?;
+        let mut line = Vec::new();
+        read_line(&mut client.reader, &mut line).await?.ok_or("server hung up")?;
+        match ServerAuthMsg::decode(Codec::Json, &line)? {
+            ServerAuthMsg::Registered { .. } => {}
+            other => return Err(format!("{name}: not registered: {other:?}").into()),
+        }
         client.wait_for(|m| matches!(m, ServerMsg::Connected { .. })).await?;
         Ok(client)
     }

@@ -3,6 +3,7 @@
 
 use chat_core::codec::JSON_SUBPROTOCOL;
 use chat_core::{ClientMsg, Codec, ServerMsg};
+use chat_ws::{ClientAuthMsg, Register, ServerAuthMsg};
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -50,17 +51,22 @@ pub async fn connect(url: &str, username: &str, password: &str) -> Result<Ws, Er
     request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(JSON_SUBPROTOCOL));
     let config = WebSocketConfig::default().max_message_size(Some(MAX_FRAME)).max_frame_size(Some(MAX_FRAME));
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
-    let register =
-        ClientMsg::Register { username: Some(username.into()), password: Some(password.into()), token: None };
-    send(&mut ws, &register).await?;
-    loop {
-        match recv(&mut ws).await? {
-            Some(ServerMsg::Registered { .. }) => return Ok(ws),
-            Some(ServerMsg::Error { code, message, .. }) => return Err(format!("{code}: {message}").into()),
-            Some(_) => {}
-            None => return Err("the server closed the connection during login".into()),
+    let register = ClientAuthMsg::Register(Register::password(username, password)).encode(Codec::Json)?;
+    ws.send(Message::Text(Utf8Bytes::from(String::from_utf8(register)?))).await?;
+    // Until `registered`, the server sends handshake frames (chat-ws's, not the core's).
+    while let Some(frame) = ws.next().await {
+        let bytes = match frame? {
+            Message::Text(text) => text.as_bytes().to_vec(),
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        match ServerAuthMsg::decode(Codec::Json, &bytes)? {
+            ServerAuthMsg::Registered { .. } => return Ok(ws),
+            ServerAuthMsg::Error { code, message } => return Err(format!("{code}: {message}").into()),
+            _ => {}
         }
     }
+    Err("the server closed the connection during login".into())
 }
 
 /// Sends one frame.

@@ -379,7 +379,7 @@ impl Chat {
     fn request(&mut self, request: RequestId, user: UserName, msg: ClientMsg) {
         self.ensure_user(&user);
         let answer = match msg {
-            ClientMsg::Typing { .. } | ClientMsg::Resume { .. } | ClientMsg::Register { .. } => {
+            ClientMsg::Typing { .. } | ClientMsg::Resume { .. } => {
                 Err(Refusal::new(ErrorCode::Unsupported, "not available without a live session"))
             }
             msg => self.dispatch(Caller::Request(request), &user, msg),
@@ -395,7 +395,6 @@ impl Chat {
 
     fn dispatch(&mut self, caller: Caller, user: &UserName, msg: ClientMsg) -> Handled {
         match msg {
-            ClientMsg::Register { .. } => Err(Refusal::new(ErrorCode::InvalidRequest, "already authenticated")),
             ClientMsg::JoinRoom { room } => self.join(caller, user, &room),
             ClientMsg::LeaveRoom { room } => self.leave(caller, user, &room),
             ClientMsg::CreateRoom { room_name, private } => self.create_room(caller, user, &room_name, private),

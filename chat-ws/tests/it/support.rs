@@ -7,7 +7,10 @@ use chat_core::{
     ClientMsg, Codec, HistoryQuery, Journal, LogEntry, MemoryJournal, Message as ChatMessage, RoomRef, ServerMsg,
     Snapshot, UserName,
 };
-use chat_ws::{Auth, Authenticator, HubConfig, HubHandle, negotiate_subprotocol, serve_socket, spawn_hub};
+use chat_ws::{
+    Auth, AuthRefusal, Authenticated, Authenticator, ClientAuthMsg, HubConfig, HubHandle, Identity, LoginId, Register,
+    ServerAuthMsg, WsErrorCode, negotiate_subprotocol, serve_socket, spawn_hub,
+};
 use futures::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
@@ -57,29 +60,36 @@ impl Journal for SharedJournal {
     }
 }
 
-/// Accepts any user name with the password "secret"; issues token "tok-<name>".
+/// Accepts any user name with the password "secret" and issues token "tok-<name>"; accepts
+/// that token back. The login id is the token.
 pub struct TestAuth;
 
 impl Authenticator for TestAuth {
     fn authenticate(
         &self,
-        username: Option<String>,
-        password: Option<String>,
-        _token: Option<String>,
-    ) -> futures::future::BoxFuture<'static, Result<(UserName, Option<String>), ServerMsg>> {
-        let result = match (username, password) {
-            (Some(name), Some(password)) if password == "secret" => match name.parse::<UserName>() {
-                Ok(user) => Ok((user.clone(), Some(format!("tok-{user}")))),
-                Err(e) => Err(ServerMsg::error(chat_core::ErrorCode::InvalidUsername, e.to_string())),
+        register: Register,
+    ) -> futures::future::BoxFuture<'static, Result<Authenticated, AuthRefusal>> {
+        let result = match (register.username, register.password, register.token) {
+            (Some(name), Some(password), None) if password == "secret" => match name.parse::<UserName>() {
+                Ok(user) => {
+                    let token = format!("tok-{user}");
+                    Ok(Authenticated::new(Identity::login(user, LoginId::new(&token))).with_token(token))
+                }
+                Err(e) => Err(AuthRefusal::new(chat_core::ErrorCode::InvalidUsername, e.to_string())),
             },
-            _ => Err(ServerMsg::error(chat_core::ErrorCode::BadCredentials, "wrong name or password")),
+            (None, None, Some(token)) => match token.strip_prefix("tok-").and_then(|n| n.parse::<UserName>().ok()) {
+                Some(user) => Ok(Authenticated::new(Identity::login(user, LoginId::new(&token)))),
+                None => Err(AuthRefusal::new(WsErrorCode::BadCredentials, "unknown token")),
+            },
+            _ => Err(AuthRefusal::new(WsErrorCode::BadCredentials, "wrong name or password")),
         };
         Box::pin(async move { result })
     }
 }
 
-/// A hub plus an accept loop on 127.0.0.1:0. `/ws?user=NAME` authenticates as NAME; `/ws`
-/// without a user needs a first-frame `register` (checked by [`TestAuth`]).
+/// A hub plus an accept loop on 127.0.0.1:0. `/ws?user=NAME` authenticates as NAME during the
+/// upgrade (`/ws?user=NAME&login=ID` also tags the login, as a cookie would); `/ws` without a
+/// user needs a first-frame `register` (checked by [`TestAuth`]).
 pub struct TestServer {
     pub addr: SocketAddr,
     pub hub: HubHandle,
@@ -117,11 +127,16 @@ impl TestServer {
                                 .insert("sec-websocket-protocol", HeaderValue::from_static(c.subprotocol()));
                             codec = Some(c);
                         }
-                        user = req
-                            .uri()
-                            .query()
-                            .and_then(|q| q.strip_prefix("user="))
-                            .and_then(|name| name.parse::<UserName>().ok());
+                        let query = req.uri().query().unwrap_or_default();
+                        let param = |key: &str| {
+                            query.split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')).map(str::to_owned)
+                        };
+                        user = param("user").and_then(|name| name.parse::<UserName>().ok()).map(|user| {
+                            match param("login") {
+                                Some(login) => Identity::login(user, LoginId::new(login)),
+                                None => Identity::user(user),
+                            }
+                        });
                         Ok(resp)
                     };
                     let Ok(ws) = tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(ws_config)).await
@@ -146,7 +161,13 @@ impl TestServer {
 
     /// A client connected as `user`, after its `connected` event.
     pub async fn client(&self, user: &str, codec: Codec) -> Client {
-        let mut client = Client::open(self.addr, Some(user), codec, None).await;
+        self.client_at(&format!("user={user}"), user, codec).await
+    }
+
+    /// A client connected with the query `query` (`user=NAME[&login=ID]`) as `user`, after its
+    /// `connected` event.
+    pub async fn client_at(&self, query: &str, user: &str, codec: Codec) -> Client {
+        let mut client = Client::open(self.addr, Some(query), codec, None).await;
         match client.recv().await {
             ServerMsg::Connected { username, .. } => assert_eq!(username.as_str(), user),
             other => panic!("expected connected, got {other:?}"),
@@ -181,15 +202,17 @@ pub enum Read {
 }
 
 impl Client {
-    /// Opens a connection; `recv_buffer` shrinks the socket's receive buffer.
-    pub async fn open(addr: SocketAddr, user: Option<&str>, codec: Codec, recv_buffer: Option<u32>) -> Client {
+    /// Opens a connection (`query`: `user=NAME…` to authenticate during the upgrade, or `None`
+    /// for a first-frame `register`); `recv_buffer` shrinks the socket's receive buffer.
+    pub async fn open(addr: SocketAddr, query: Option<&str>, codec: Codec, recv_buffer: Option<u32>) -> Client {
         let socket = TcpSocket::new_v4().unwrap();
         if let Some(size) = recv_buffer {
             socket.set_recv_buffer_size(size).unwrap();
         }
         let tcp = socket.connect(addr).await.unwrap();
-        let url = match user {
-            Some(user) => format!("ws://{addr}/ws?user={user}"),
+        let url = match query {
+            Some(query) if !query.contains('=') => format!("ws://{addr}/ws?user={query}"),
+            Some(query) => format!("ws://{addr}/ws?{query}"),
             None => format!("ws://{addr}/ws"),
         };
         let mut request = url.into_client_request().unwrap();
@@ -207,6 +230,31 @@ impl Client {
             Codec::MsgPack => Message::Binary(Bytes::from(bytes)),
         };
         self.ws.send(frame).await.unwrap();
+    }
+
+    /// Sends a handshake frame (before authentication).
+    pub async fn send_auth(&mut self, msg: &ClientAuthMsg) {
+        let bytes = msg.encode(self.codec).unwrap();
+        self.send_raw(self.frame(bytes)).await;
+    }
+
+    /// Reads a handshake frame (before `connected`).
+    pub async fn recv_auth(&mut self) -> ServerAuthMsg {
+        let next = tokio::time::timeout(HANG_GUARD, self.ws.next()).await.expect("test hung waiting for a frame");
+        let bytes = match next {
+            Some(Ok(Message::Text(text))) => Bytes::from(text),
+            Some(Ok(Message::Binary(bytes))) => bytes,
+            other => panic!("expected a handshake frame, got {other:?}"),
+        };
+        ServerAuthMsg::decode(self.codec, &bytes).unwrap()
+    }
+
+    /// A data frame of this client's codec.
+    pub fn frame(&self, bytes: Vec<u8>) -> Message {
+        match self.codec {
+            Codec::Json => Message::Text(String::from_utf8(bytes).unwrap().into()),
+            Codec::MsgPack => Message::Binary(Bytes::from(bytes)),
+        }
     }
 
     pub async fn send_raw(&mut self, frame: Message) {
@@ -278,11 +326,13 @@ impl Client {
     /// Keeps reading after the close frame so tungstenite sends the close reply.
     pub async fn close_code(&mut self) -> Option<u16> {
         self.backlog.clear();
+        // Raw frames: the events skipped here may be handshake frames as well as core events.
         let code = loop {
-            match self.read().await {
-                Read::Event(_) => continue,
-                Read::Closed(frame) => break frame.map(|f| u16::from(f.code)),
-                Read::Ended => return None,
+            let next = tokio::time::timeout(HANG_GUARD, self.ws.next()).await.expect("test hung waiting for a close");
+            match next {
+                Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                None | Some(Err(_)) => return None,
             }
         };
         while let Ok(Some(Ok(_))) = tokio::time::timeout(HANG_GUARD, self.ws.next()).await {}
