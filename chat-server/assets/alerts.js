@@ -5,6 +5,18 @@
 const BASE_TITLE = 'Socket ChatApp';
 const BLINK_MS = 1000;
 
+// Bidi controls (marks, embeddings, overrides, isolates), C0 controls but tab and newline, DEL
+// and C1 controls.
+const UNSAFE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+/**
+ * `text` for places that show plain text only (desktop notifications, the title bar): there is
+ * no element to isolate it in, so bidi and other control characters are removed instead.
+ */
+export function plainText(text) {
+  return String(text ?? '').replace(UNSAFE, '');
+}
+
 export class Alerts {
   constructor() {
     this.unread = 0;
@@ -40,7 +52,7 @@ export class Alerts {
     if (!this.supported() || Notification.permission !== 'granted') return;
     if (!document.hidden && document.hasFocus()) return;
     try {
-      const n = new Notification(title, { body, tag });
+      const n = new Notification(plainText(title), { body: plainText(body), tag });
       n.onclick = () => {
         window.focus();
         onClick();
@@ -64,7 +76,7 @@ export class Alerts {
   /** Blinks `text` in the title until the tab is visible again. */
   blink(text) {
     if (!document.hidden) return;
-    this.blinkText = text;
+    this.blinkText = plainText(text);
     if (this.blinkTimer) return;
     this.blinkTimer = setInterval(() => {
       this.blinkOn = !this.blinkOn;

@@ -10,7 +10,7 @@ import { Bell } from './bell.js';
 import { Client } from './client.js';
 import { Composer } from './composer.js';
 import { Connection } from './connection.js';
-import { byId } from './dom.js';
+import { byId, iso, replaceChildren } from './dom.js';
 import { MessagePane } from './messages.js';
 import { Sidebar } from './sidebar.js';
 import { Store, roomLabel } from './store.js';
@@ -26,8 +26,6 @@ const conn = new Connection({
   onClose: ({ code }) => {
     const hadSession = store.status === 'online';
     client.onDisconnected();
-    store.status = 'offline';
-    store.emit('status');
     // A refused upgrade looks like any other failure from here: ask the server whether the
     // session cookie is still good (HttpOnly, so the page cannot look at it).
     if (!hadSession || code === 1008 || code === 4001) {
@@ -115,10 +113,7 @@ store.addEventListener('change', (ev) => {
 let statusTimer = null;
 
 function setStatus(state, retryAt) {
-  if (state === 'connecting' && store.status === 'online') return;
-  store.status = state;
-  store.retryAt = retryAt || 0;
-  renderStatus();
+  store.dispatch({ type: 'connectionChanged', state, retryAt });
 }
 
 function renderStatus() {
@@ -159,7 +154,7 @@ function showAuth(message) {
   byId('me-label').hidden = true;
   const err = byId('auth-error');
   err.hidden = !message;
-  err.textContent = message || '';
+  replaceChildren(err, message ? iso(message) : null);
   byId('auth-username').focus();
 }
 
@@ -171,15 +166,13 @@ function startChat() {
 
 function signedOut(message) {
   conn.stop();
-  store.reset();
-  client.connectedOnce = false;
-  renderStatus();
+  store.dispatch({ type: 'signedOut' });
   showAuth(message);
 }
 
 function toast(message) {
   const el = byId('toast');
-  el.textContent = message;
+  replaceChildren(el, iso(message));
   el.hidden = false;
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => {
@@ -223,7 +216,7 @@ byId('logout-btn').addEventListener('click', async () => {
 store.addEventListener('change', (ev) => {
   if (ev.detail.what !== 'status' || !store.me) return;
   const me = byId('me-label');
-  me.textContent = `you are ${store.me}`;
+  replaceChildren(me, 'you are ', iso(store.me));
   me.hidden = false;
 });
 

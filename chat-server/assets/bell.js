@@ -1,7 +1,7 @@
 // The notification bell: live unread count, a dropdown of mention/DM notifications, mark one
 // read (by opening it) or all, and the switch for desktop alerts.
 
-import { byId, clock, h, replaceChildren } from './dom.js';
+import { byId, clock, h, iso, replaceChildren } from './dom.js';
 import { roomLabel } from './store.js';
 
 export class Bell {
@@ -86,10 +86,12 @@ export class Bell {
           },
           h('span', { class: 'notif-kind' }, note.kind === 'dm' ? '[DM]' : '[@]'),
           ' ',
-          h('b', null, note.sender),
-          ` in ${roomLabel(note.room, s.me)} `,
+          h('b', null, iso(note.sender)),
+          ' in ',
+          iso(roomLabel(note.room, s.me)),
+          ' ',
           h('span', { class: 'time' }, clock(note.timestamp)),
-          h('span', { class: 'preview' }, note.preview),
+          h('span', { class: 'preview', dir: 'auto' }, note.preview),
         ),
         note.read
           ? null

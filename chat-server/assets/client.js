@@ -1,5 +1,6 @@
-// Chat semantics on top of the connection: applies server frames to the store, keeps the
-// outbox, resumes after reconnects, decides when to mark rooms read.
+// Chat semantics on top of the connection: turns server frames into store actions and decides
+// what to send (resume, outbox, gap filling, read cursors). It writes no state itself: every
+// change goes through `store.dispatch`, and every decision reads the store.
 //
 // Reconnect and resume: on every `connected`, rooms are reconciled with the summaries. For a
 // room where we hold messages but fewer than the server's `last_seq`, we send `resume` with
@@ -8,10 +9,10 @@
 // inserted by seq and de-duplicated, so nothing shows twice. Then every outbox entry is sent
 // again with its client id; the server stores a retry at most once (`ack.duplicate`).
 
-import { OutboxEntry, MAX_OUTBOX, PAGE, dmKey, newClientId } from './store.js';
+import { MAX_OUTBOX, PAGE, dmKey, newClientId } from './store.js';
 
 const TYPING_SEND_EVERY_MS = 3000;
-const TYPING_SHOW_MS = 8000;
+const RATE_LIMIT_RETRY_MS = 2000;
 
 export class Client {
   /** store: Store; conn: Connection; hooks: { isReading(key): bool, onNotification(n) }. */
@@ -19,93 +20,65 @@ export class Client {
     this.store = store;
     this.conn = conn;
     this.hooks = hooks;
-    this.connectedOnce = false;
+    // Throttling of our own typing frames: transport bookkeeping, not state anyone renders.
     this.typingSentAt = 0;
     this.typingRoom = null;
-    this.wantRoom = null; // a room to switch to once `room_joined` arrives
   }
 
   send(frame) {
     return this.conn.send(frame);
   }
 
+  act(action) {
+    this.store.dispatch(action);
+  }
+
   // ---- frames from the server ---------------------------------------------------------------
 
   handle(f) {
-    const s = this.store;
     switch (f.type) {
       case 'connected':
         return this.onConnected(f);
       case 'room_joined':
-        return this.onRoomJoined(f);
-      case 'room_left': {
-        s.rooms.delete(f.room);
-        for (const e of s.pending(f.room)) s.outbox.delete(e.clientId);
-        s.saveOutbox();
-        if (s.current === f.room) this.openRoom(this.fallbackRoom());
-        return s.emit('rooms');
-      }
+        this.act({ type: 'roomJoined', summary: f });
+        return this.afterOpen();
+      case 'room_left':
+        this.act({ type: 'roomLeft', room: f.room });
+        return this.afterOpen();
       case 'message':
-        return this.onMessage(f);
+        this.act({ type: 'messageReceived', message: f });
+        this.fillGap(f.room);
+        return this.markReadIfReading();
       case 'ack':
         return this.onAck(f);
       case 'history':
-        return this.onHistory(f);
-      case 'resume_reset': {
-        const r = s.rooms.get(f.room);
-        if (!r) return;
-        r.dropThrough(f.latest_seq);
-        r.resuming = true;
+        this.act({ type: 'historyReceived', history: f });
+        this.fillGap(f.room);
+        return this.markReadIfReading();
+      case 'resume_reset':
+        if (!this.store.rooms.has(f.room)) return undefined;
+        this.act({ type: 'resumeReset', room: f.room, latestSeq: f.latest_seq });
         this.send({ type: 'history', room: f.room, before: f.latest_seq + 1, limit: PAGE });
-        return s.emit('messages', { room: f.room, reset: true });
-      }
-      case 'room_users_update': {
-        const r = s.rooms.get(f.room);
-        if (!r) return;
-        r.setUsers(f.users);
-        for (const u of f.users) if (s.people.size) s.people.set(u.username, u.online);
-        s.emit('room', { room: f.room });
-        return s.emit('users');
-      }
-      case 'read_state': {
-        const r = s.rooms.get(f.room);
-        if (!r) return;
-        r.readSeq = Math.max(r.readSeq, f.read_seq);
-        r.unread = f.unread;
-        r.highlight = f.highlight;
-        return s.emit('room', { room: f.room });
-      }
-      case 'read_receipt': {
-        const r = s.rooms.get(f.room);
-        if (!r) return;
-        r.receipts.set(f.username, Math.max(r.receipts.get(f.username) || 0, f.seq));
-        return s.emit('receipts', { room: f.room });
-      }
-      case 'typing': {
-        const r = s.rooms.get(f.room);
-        if (!r || f.username === s.me) return;
-        if (f.active) r.typing.set(f.username, Date.now() + TYPING_SHOW_MS);
-        else r.typing.delete(f.username);
-        return s.emit('typing', { room: f.room });
-      }
+        return undefined;
+      case 'room_users_update':
+        return this.act({ type: 'membersReplaced', room: f.room, users: f.users, readReceipts: f.read_receipts });
+      case 'read_state':
+        return this.act({ type: 'readState', room: f.room, readSeq: f.read_seq, unread: f.unread, highlight: f.highlight });
+      case 'read_receipt':
+        return this.act({ type: 'readReceipt', room: f.room, username: f.username, seq: f.seq });
+      case 'typing':
+        return this.act({ type: 'typingChanged', room: f.room, username: f.username, active: f.active, now: Date.now() });
       case 'mention_notification':
-        s.addNotification(f);
-        this.hooks.onNotification(f);
-        return s.emit('notifications');
+        this.act({ type: 'notificationReceived', notification: f });
+        return this.hooks.onNotification(f);
       case 'notification_update':
-        s.unreadNotifications = f.unread;
-        return s.emit('notifications');
+        return this.act({ type: 'notificationCount', unread: f.unread });
       case 'notifications':
-        s.notifications.clear();
-        for (const n of f.items) s.addNotification(n);
-        s.unreadNotifications = f.unread;
-        return s.emit('notifications');
+        return this.act({ type: 'notificationsReplaced', items: f.items, unread: f.unread });
       case 'room_list':
-        s.directory = f.rooms;
-        return s.emit('directory');
+        return this.act({ type: 'directoryReceived', rooms: f.rooms });
       case 'user_list':
-        s.people = new Map(f.users.map((u) => [u.username, u.online]));
-        return s.emit('users');
+        return this.act({ type: 'peopleReceived', users: f.users });
       case 'error':
         return this.onError(f);
       default:
@@ -114,106 +87,26 @@ export class Client {
   }
 
   onConnected(f) {
-    const s = this.store;
     this.conn.healthy();
-    if (s.me !== f.username) {
-      s.reset();
-      s.me = f.username;
-      s.loadOutbox();
-    }
-    this.connectedOnce = true;
-    s.status = 'online';
-    s.unreadNotifications = f.unread_notifications;
-
-    const seen = new Set();
+    this.act({ type: 'connected', frame: f });
+    const s = this.store;
     const resume = [];
-    for (const summary of f.rooms) {
-      seen.add(summary.room);
-      const r = s.room(summary.room);
-      r.applySummary(summary);
-      r.receipts.clear();
-      for (const rr of summary.read_receipts || []) r.receipts.set(rr.username, rr.seq);
-      r.typing.clear();
-      r.loadingOlder = false;
-      r.fillingAfter = 0;
-      r.resuming = false;
-      // A room we hold nothing of loads its latest page when opened (it may have been empty
-      // before and have messages now).
-      if (!r.seqs.length) r.loadedLatest = false;
-      if (r.seqs.length && r.newestSeq < summary.last_seq) {
-        resume.push({ room: r.key, last_seq: r.newestSeq });
-        r.resuming = true;
-      }
+    for (const r of s.rooms.values()) {
+      if (r.seqs.length && r.newestSeq < r.lastSeq) resume.push({ room: r.key, last_seq: r.newestSeq });
     }
-    for (const key of [...s.rooms.keys()]) if (!seen.has(key)) s.rooms.delete(key);
-    if (resume.length) this.send({ type: 'resume', rooms: resume });
-
-    if (!s.current || !s.rooms.has(s.current)) {
-      let saved = null;
-      try {
-        saved = localStorage.getItem(`chat.current.${s.me}`);
-      } catch {
-        saved = null;
-      }
-      s.current = saved && s.rooms.has(saved) ? saved : this.fallbackRoom();
+    if (resume.length && this.send({ type: 'resume', rooms: resume })) {
+      for (const { room } of resume) this.act({ type: 'historyRequested', room, what: 'resume' });
     }
-    if (s.current) this.ensureLoaded(s.rooms.get(s.current));
+    this.ensureLoaded(s.current);
     this.send({ type: 'notifications', limit: 50 });
     this.send({ type: 'list_users' });
     this.flushOutbox();
-    s.emit('status');
-    s.emit('rooms');
-    s.emit('current');
-    this.markReadIfReading();
-  }
-
-  onRoomJoined(summary) {
-    const s = this.store;
-    const r = s.room(summary.room);
-    r.applySummary(summary);
-    if (this.wantRoom === summary.room || !s.current) {
-      this.wantRoom = null;
-      this.openRoom(summary.room);
-    }
-    s.emit('rooms');
-  }
-
-  onMessage(m) {
-    const s = this.store;
-    const r = s.rooms.get(m.room);
-    if (!r) return;
-    const fresh = r.insert(m);
-    if (m.sender === s.me && m.client_id && s.outbox.delete(m.client_id)) {
-      s.saveOutbox();
-      s.emit('outbox', { room: m.room });
-    }
-    if (fresh) {
-      if (m.sender === s.me) {
-        // Sending moves our own read cursor to the message.
-        if (m.seq > r.readSeq) {
-          r.readSeq = m.seq;
-          r.unread = 0;
-          r.highlight = 0;
-        }
-      } else if (m.seq > r.readSeq) {
-        r.unread += 1;
-        if (r.kind === 'dm' || (m.mentions || []).includes(s.me)) r.highlight += 1;
-      }
-      r.typing.delete(m.sender);
-    }
-    this.fillGap(r);
-    s.emit('messages', { room: m.room, seq: m.seq });
-    s.emit('room', { room: m.room });
     this.markReadIfReading();
   }
 
   onAck(a) {
-    const s = this.store;
-    if (a.client_id && s.outbox.delete(a.client_id)) {
-      s.saveOutbox();
-      s.emit('outbox', { room: a.room });
-    }
-    const r = s.rooms.get(a.room);
+    this.act({ type: 'acked', ack: a });
+    const r = this.store.rooms.get(a.room);
     // A duplicate ack means the original was stored earlier (maybe before a crash); make sure
     // we hold it.
     if (r && !r.messages.has(a.seq) && a.duplicate) {
@@ -221,134 +114,87 @@ export class Client {
     }
   }
 
-  onHistory(h) {
-    const s = this.store;
-    const r = s.rooms.get(h.room);
-    if (!r) return;
-    let older = false;
-    const before = r.oldestSeq;
-    for (const m of h.messages) {
-      if (before && m.seq < before) older = true;
-      r.insert(m);
-    }
-    r.loadingOlder = false;
-    r.loadedLatest = true;
-    r.resuming = false;
-    r.fillingAfter = 0;
-    this.fillGap(r);
-    s.emit('messages', { room: h.room, older });
-    s.emit('room', { room: h.room });
-    this.markReadIfReading();
-  }
-
   onError(e) {
-    const s = this.store;
-    if (e.client_id && s.outbox.has(e.client_id)) {
-      const entry = s.outbox.get(e.client_id);
-      if (e.code === 'rate_limited' || e.code === 'internal') {
-        entry.state = 'queued';
-        setTimeout(() => this.flushOutbox(), 2000);
-      } else {
-        entry.state = 'failed';
-        entry.error = e.message;
-        s.saveOutbox();
-      }
-      s.emit('outbox', { room: entry.room });
-      return;
-    }
-    if (e.room) {
-      const r = s.rooms.get(e.room);
-      if (r) {
-        r.loadingOlder = false;
-        r.resuming = false;
-        r.fillingAfter = 0;
-      }
-      if (this.wantRoom === e.room) this.wantRoom = null;
-    }
-    s.emit('error', { message: e.message, code: e.code });
+    const retry = e.client_id && this.store.outbox.has(e.client_id) && (e.code === 'rate_limited' || e.code === 'internal');
+    this.act({ type: 'requestFailed', error: e });
+    if (retry) setTimeout(() => this.flushOutbox(), RATE_LIMIT_RETRY_MS);
   }
 
   // ---- connection life ------------------------------------------------------------------------
 
-  /** The socket closed: sent-but-unacknowledged messages go back to the queue. */
+  /** The socket closed. */
   onDisconnected() {
-    for (const e of this.store.outbox.values()) if (e.state === 'sent') e.state = 'queued';
+    this.act({ type: 'disconnected' });
   }
 
+  /** Sends every queued outbox entry of a room we are in, oldest first. */
   flushOutbox() {
-    if (!this.conn.isOpen || this.store.status !== 'online') return;
-    for (const e of this.store.outbox.values()) {
+    const s = this.store;
+    if (!this.conn.isOpen || s.status !== 'online') return;
+    const sent = [];
+    for (const e of s.outbox.values()) {
       if (e.state !== 'queued') continue;
-      if (!this.store.rooms.has(e.room)) continue;
+      if (!s.rooms.has(e.room)) continue;
       const ok = this.send({ type: 'send_message', room: e.room, content: e.content, client_id: e.clientId });
       if (!ok) break;
-      e.state = 'sent';
+      sent.push(e.clientId);
     }
+    if (sent.length) this.act({ type: 'outboxSent', clientIds: sent });
   }
 
   // ---- actions from the page ------------------------------------------------------------------
 
-  fallbackRoom() {
-    const keys = [...this.store.rooms.keys()].sort();
-    return keys.find((k) => k.startsWith('group:')) || keys[0] || null;
+  openRoom(key) {
+    this.act({ type: 'roomOpened', room: key });
+    this.afterOpen();
   }
 
-  openRoom(key) {
-    const s = this.store;
-    if (!key || !s.rooms.has(key)) {
-      s.current = null;
-      s.emit('current');
-      return;
-    }
-    s.current = key;
-    try {
-      localStorage.setItem(`chat.current.${s.me}`, key);
-    } catch {
-      // Only a convenience.
-    }
-    this.ensureLoaded(s.rooms.get(key));
-    s.emit('current');
-    s.emit('rooms');
+  /** The open room may have changed: load it and mark it read when visible. */
+  afterOpen() {
+    this.ensureLoaded(this.store.current);
     this.markReadIfReading();
   }
 
-  ensureLoaded(r) {
+  /** Asks for the latest page of a room we hold nothing of. */
+  ensureLoaded(key) {
+    const r = key ? this.store.rooms.get(key) : null;
     if (!r || r.loadedLatest || r.resuming) return;
-    if (r.lastSeq === 0) {
-      r.loadedLatest = true;
-      return;
-    }
-    if (this.send({ type: 'history', room: r.key, limit: PAGE })) r.resuming = true;
+    if (r.lastSeq === 0) return this.act({ type: 'roomEmpty', room: r.key });
+    if (this.send({ type: 'history', room: r.key, limit: PAGE })) this.act({ type: 'historyRequested', room: r.key, what: 'latest' });
+    return undefined;
   }
 
   /** Asks for the page before the oldest held message (scroll-up). */
   loadOlder() {
     const r = this.store.rooms.get(this.store.current);
     if (!r || r.loadingOlder || !r.hasOlder || !r.seqs.length) return;
-    if (this.send({ type: 'history', room: r.key, before: r.oldestSeq, limit: PAGE })) r.loadingOlder = true;
+    if (this.send({ type: 'history', room: r.key, before: r.oldestSeq, limit: PAGE })) {
+      this.act({ type: 'historyRequested', room: r.key, what: 'older' });
+    }
   }
 
   /** Requests the first missing range when held seqs are not contiguous. */
-  fillGap(r) {
-    if (r.resuming || r.fillingAfter) return;
+  fillGap(key) {
+    const r = this.store.rooms.get(key);
+    if (!r || r.resuming || r.fillingAfter) return;
     const gap = r.firstGap();
     if (!gap) return;
-    if (this.send({ type: 'history', room: r.key, after: gap - 1, limit: 100 })) r.fillingAfter = gap - 1;
+    if (this.send({ type: 'history', room: r.key, after: gap - 1, limit: 100 })) {
+      this.act({ type: 'historyRequested', room: r.key, what: 'gap', after: gap - 1 });
+    }
   }
 
-  /** Marks the current room read when the user can see its newest message. */
+  /**
+   * Marks the current room read when the user can see its newest message. The counts change
+   * when the server answers with `read_state`.
+   */
   markReadIfReading() {
     const s = this.store;
     const r = s.rooms.get(s.current);
     if (!r || s.status !== 'online' || !this.hooks.isReading(r.key)) return;
     const seq = r.newestSeq;
-    if (seq > r.readSeq) {
-      if (this.send({ type: 'mark_read', room: r.key, seq })) {
-        r.readSeq = seq;
-        r.unread = 0;
-        r.highlight = 0;
-        s.emit('room', { room: r.key });
-      }
+    if (seq > r.readSeq && seq > r.readSent) {
+      if (this.send({ type: 'mark_read', room: r.key, seq })) this.act({ type: 'markReadSent', room: r.key, seq });
     }
   }
 
@@ -359,31 +205,19 @@ export class Client {
     if (!room) return 'Pick a room first.';
     if (!content.trim()) return null;
     if (s.outbox.size >= MAX_OUTBOX) return 'Too many unsent messages; wait for the connection.';
-    const entry = new OutboxEntry(room, content, newClientId());
-    s.outbox.set(entry.clientId, entry);
-    s.saveOutbox();
+    this.act({ type: 'messageQueued', room, content, clientId: newClientId() });
     this.stopTyping();
     this.flushOutbox();
-    s.emit('outbox', { room });
     return null;
   }
 
   discard(clientId) {
-    const e = this.store.outbox.get(clientId);
-    if (!e) return;
-    this.store.outbox.delete(clientId);
-    this.store.saveOutbox();
-    this.store.emit('outbox', { room: e.room });
+    this.act({ type: 'outboxDiscarded', clientId });
   }
 
   retry(clientId) {
-    const e = this.store.outbox.get(clientId);
-    if (!e) return;
-    e.state = 'queued';
-    e.error = null;
+    this.act({ type: 'outboxRequeued', clientId });
     this.flushOutbox();
-    this.store.saveOutbox();
-    this.store.emit('outbox', { room: e.room });
   }
 
   /** Call on every keystroke in the composer. */
@@ -408,12 +242,13 @@ export class Client {
   joinRoom(name) {
     const key = `group:${name.toLowerCase()}`;
     if (this.store.rooms.has(key)) return this.openRoom(key);
-    this.wantRoom = key;
+    this.act({ type: 'roomWanted', room: key });
     this.send({ type: 'join_room', room: key });
+    return undefined;
   }
 
   createRoom(name, isPrivate) {
-    this.wantRoom = `group:${name.toLowerCase()}`;
+    this.act({ type: 'roomWanted', room: `group:${name.toLowerCase()}` });
     this.send({ type: 'create_room', room_name: name, private: isPrivate });
   }
 
@@ -432,8 +267,9 @@ export class Client {
     if (!s.me || username === s.me) return;
     const key = dmKey(s.me, username);
     if (s.rooms.has(key)) return this.openRoom(key);
-    this.wantRoom = key;
+    this.act({ type: 'roomWanted', room: key });
     this.send({ type: 'join_room', room: key });
+    return undefined;
   }
 
   listRooms() {
@@ -449,11 +285,8 @@ export class Client {
   }
 
   markNotificationsRead(ids) {
-    const s = this.store;
     const frame = { type: 'mark_notifications_read' };
     if (ids) frame.ids = ids;
-    if (!this.send(frame)) return;
-    for (const n of s.notifications.values()) if (!ids || ids.includes(n.id)) n.read = true;
-    s.emit('notifications');
+    if (this.send(frame)) this.act({ type: 'notificationsMarkedRead', ids });
   }
 }

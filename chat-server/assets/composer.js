@@ -2,7 +2,7 @@
 // autocomplete on `@` (room members, @room, @here; arrows to move, Enter or Tab to pick,
 // Escape to close).
 
-import { byId, h, replaceChildren } from './dom.js';
+import { byId, h, iso, replaceChildren } from './dom.js';
 import { partialAt } from './mention.js';
 
 const MAX_SUGGESTIONS = 8;
@@ -124,7 +124,7 @@ export class Composer {
             },
           },
         },
-        `@${name}`,
+        iso(`@${name}`),
         h('span', { class: 'hint' }, hint),
       );
     });

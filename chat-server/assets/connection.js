@@ -1,9 +1,22 @@
-// The WebSocket: one at a time, automatic reconnect with capped exponential backoff and
+// The WebSocket: one at a time, automatic reconnect with capped exponential back-off and
 // jitter. It knows nothing of chat semantics; `onFrame` gets each decoded frame.
+//
+// Back-off: the n-th consecutive failed attempt waits a random time in [d/2, d] with
+// d = min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2^n). A socket only counts as a success, and resets
+// the back-off, when it said `connected` and then stayed open for STABLE_MS: a server that
+// accepts the socket and drops it again (say, on every resume) is retried with the same growing
+// waits as one that refuses it, never in a loop.
 
 export const SUBPROTOCOL = 'chat.v1.json';
-const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 8000;
+export const BACKOFF_MIN_MS = 500;
+export const BACKOFF_MAX_MS = 15000;
+export const STABLE_MS = 10000;
+
+/** The wait before retry number `attempt` (0-based), for a `random` in [0, 1). */
+export function backoffDelay(attempt, random) {
+  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(attempt, 30));
+  return Math.round(base / 2 + random * (base / 2));
+}
 
 export class Connection {
   /**
@@ -13,6 +26,8 @@ export class Connection {
     this.handlers = handlers;
     this.ws = null;
     this.attempt = 0;
+    /** When the open socket said `connected` (0: not yet). */
+    this.healthySince = 0;
     this.timer = null;
     this.stopped = true;
     this.onWake = () => this.retryNow();
@@ -25,6 +40,7 @@ export class Connection {
 
   start() {
     this.stopped = false;
+    this.attempt = 0;
     window.addEventListener('online', this.onWake);
     this.open();
   }
@@ -60,9 +76,9 @@ export class Connection {
     this.open();
   }
 
-  /** The server said `connected`: the session is healthy, so the backoff starts over. */
+  /** The server said `connected`; the back-off starts over once the socket stays up. */
   healthy() {
-    this.attempt = 0;
+    this.healthySince = Date.now();
   }
 
   open() {
@@ -93,15 +109,16 @@ export class Connection {
     ws.addEventListener('close', (ev) => {
       if (this.ws !== ws) return; // A socket we already replaced or stopped.
       this.ws = null;
+      if (this.healthySince && Date.now() - this.healthySince >= STABLE_MS) this.attempt = 0;
+      this.healthySince = 0;
       const keepGoing = this.handlers.onClose({ opened, code: ev.code, reason: ev.reason });
       if (!this.stopped && keepGoing !== false) this.scheduleRetry();
     });
   }
 
   scheduleRetry() {
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt);
-    const delay = Math.round(base / 2 + Math.random() * (base / 2));
-    this.attempt = Math.min(this.attempt + 1, 10);
+    const delay = backoffDelay(this.attempt, Math.random());
+    this.attempt = Math.min(this.attempt + 1, 30);
     const at = Date.now() + delay;
     this.handlers.onStatus('offline', at);
     clearTimeout(this.timer);

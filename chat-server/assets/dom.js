@@ -1,5 +1,6 @@
 // A tiny DOM builder. User content only ever becomes text nodes (textContent); no string is
 // ever parsed as HTML in this client, and attribute names are fixed by our code, never by peers.
+// Every user-provided string is rendered inside a bidi isolate (`iso`, or `dir="auto"`).
 
 /**
  * Creates an element: `h('li', {class: 'msg', dataset: {seq: 4}}, 'text', child)`.
@@ -30,6 +31,16 @@ function append(el, children) {
     else if (child instanceof Node) el.appendChild(child);
     else el.appendChild(document.createTextNode(String(child)));
   }
+}
+
+/**
+ * A user-provided string (a name, a room name, a preview) as an inline bidi isolate: `<bdi>`
+ * takes its direction from its own first strong character and cannot reorder the text around
+ * it, so `evil \u202Egnp.exe` cannot flip the rest of a line. Whole message bodies are
+ * isolated with `dir="auto"` on their element instead.
+ */
+export function iso(text, props) {
+  return h('bdi', props || null, text);
 }
 
 /** Replaces all children of `el`. */

@@ -1,7 +1,7 @@
 // The message pane: room title and tools, who is online, the seq-ordered message list with
 // older pages on scroll-up, pending (outbox) messages, "seen by" receipts, typing line.
 
-import { byId, clock, fullDate, h, replaceChildren } from './dom.js';
+import { byId, clock, fullDate, h, iso, replaceChildren } from './dom.js';
 import { segments } from './mention.js';
 import { roomLabel } from './store.js';
 
@@ -71,7 +71,7 @@ export class MessagePane {
       this.olderStatus.textContent = 'Join a room from the sidebar to start chatting.';
       return;
     }
-    this.title.textContent = roomLabel(r.key, me);
+    replaceChildren(this.title, iso(roomLabel(r.key, me)));
     this.renderHeader();
     this.syncMessages();
     this.renderPending();
@@ -83,14 +83,12 @@ export class MessagePane {
   renderHeader() {
     const r = this.room();
     if (!r) return;
-    const me = this.store.me;
-    const kinds = { public: 'public room', private: `private room, owner ${r.owner || '?'}`, dm: 'direct message' };
-    this.kindLabel.textContent = `(${kinds[r.kind] || r.kind})`;
-    const canInvite = r.kind === 'public' || (r.kind === 'private' && r.owner === me);
-    const canLeave = r.kind !== 'dm' && !(r.kind === 'private' && r.owner === me);
-    this.inviteForm.hidden = !canInvite;
-    this.leaveBtn.hidden = !canLeave;
-    this.tools.hidden = !canInvite && !canLeave;
+    const kinds = { public: ['public room'], private: ['private room, owner ', iso(r.owner || '?')], dm: ['direct message'] };
+    replaceChildren(this.kindLabel, '(', kinds[r.kind] || r.kind, ')');
+    // What this user may do here is the server's call (RoomSummary `can_invite`, `can_leave`).
+    this.inviteForm.hidden = !r.canInvite;
+    this.leaveBtn.hidden = !r.canLeave;
+    this.tools.hidden = !r.canInvite && !r.canLeave;
     this.renderOnline();
   }
 
@@ -113,7 +111,7 @@ export class MessagePane {
             title: `Send ${name} a direct message`,
             on: { click: () => this.client.startDm(name) },
           },
-          name,
+          iso(name),
         ),
         ' ',
       );
@@ -161,7 +159,7 @@ export class MessagePane {
       next = li;
     }
     if (r.loadingOlder) this.olderStatus.textContent = 'loading older messages...';
-    else if (!r.hasOlder) this.olderStatus.textContent = `--- beginning of ${roomLabel(r.key, this.store.me)} ---`;
+    else if (!r.hasOlder) replaceChildren(this.olderStatus, '--- beginning of ', iso(roomLabel(r.key, this.store.me)), ' ---');
     else this.olderStatus.textContent = 'scroll up for older messages';
   }
 
@@ -171,14 +169,15 @@ export class MessagePane {
     const classes = ['msg'];
     if (m.sender === me) classes.push('mine');
     if (mentioned) classes.push('mentions-me');
-    const content = h('span', { class: 'content' });
+    // dir=auto: the body is an isolate with its own direction (docs/design.md, "Security").
+    const content = h('span', { class: 'content', dir: 'auto' });
     for (const seg of segments(m.content, m.mentions, me)) {
       if (seg.mention) content.appendChild(h('span', { class: seg.mine ? 'mention mention-me' : 'mention' }, seg.text));
       else content.appendChild(document.createTextNode(seg.text));
     }
     const sender =
       m.sender === me
-        ? h('span', { class: 'sender me' }, m.sender)
+        ? h('span', { class: 'sender me' }, iso(m.sender))
         : h(
             'button',
             {
@@ -188,7 +187,7 @@ export class MessagePane {
               title: `Send ${m.sender} a direct message`,
               on: { click: () => this.client.startDm(m.sender) },
             },
-            m.sender,
+            iso(m.sender),
           );
     return h(
       'li',
@@ -213,9 +212,9 @@ export class MessagePane {
         { class: `msg mine outbox ${e.state}`, dataset: { clientId: e.clientId } },
         h('span', { class: 'time' }, '[--:--:--]'),
         ' ',
-        h('span', { class: 'sender-wrap' }, '<', h('span', { class: 'sender me' }, this.store.me), '>'),
+        h('span', { class: 'sender-wrap' }, '<', h('span', { class: 'sender me' }, iso(this.store.me)), '>'),
         ' ',
-        h('span', { class: 'content' }, e.content),
+        h('span', { class: 'content', dir: 'auto' }, e.content),
         ' ',
         h('em', { class: 'outbox-state' }, `(${status})`),
         e.state === 'failed'
@@ -253,18 +252,21 @@ export class MessagePane {
     }
     for (const [seq, names] of at) {
       const li = this.rendered.get(seq);
-      if (li) li.appendChild(h('div', { class: 'seen' }, `seen by ${names.sort().join(', ')}`));
+      if (!li) continue;
+      const list = names.sort().flatMap((name, i) => (i ? [', ', iso(name)] : [iso(name)]));
+      li.appendChild(h('div', { class: 'seen' }, 'seen by ', list));
     }
   }
 
   renderTyping() {
     const r = this.room();
     const typers = r ? r.typers(Date.now()) : [];
-    let text = '';
-    if (typers.length === 1) text = `${typers[0]} is typing...`;
-    else if (typers.length === 2) text = `${typers[0]} and ${typers[1]} are typing...`;
-    else if (typers.length > 2) text = 'several people are typing...';
-    if (this.typingLine.textContent !== text) this.typingLine.textContent = text;
+    let nodes = [];
+    if (typers.length === 1) nodes = [iso(typers[0]), ' is typing...'];
+    else if (typers.length === 2) nodes = [iso(typers[0]), ' and ', iso(typers[1]), ' are typing...'];
+    else if (typers.length > 2) nodes = ['several people are typing...'];
+    const text = nodes.map((n) => (typeof n === 'string' ? n : n.textContent)).join('');
+    if (this.typingLine.textContent !== text) replaceChildren(this.typingLine, nodes);
   }
 
   /** Highlights one message (jump from a notification). */

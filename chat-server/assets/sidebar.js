@@ -1,7 +1,7 @@
 // The sidebar: rooms and DMs with unread counts and a separate mention badge, the join/create
 // form, the public room directory and the people list (click a name to start a DM).
 
-import { byId, h, replaceChildren } from './dom.js';
+import { byId, h, iso, replaceChildren } from './dom.js';
 import { dmPeer, roomLabel } from './store.js';
 
 export class Sidebar {
@@ -84,7 +84,7 @@ export class Sidebar {
         },
       },
       peer !== null ? h('span', { class: online ? 'dot online' : 'dot', title: online ? 'online' : 'offline' }) : null,
-      h('span', { class: 'room-name' }, roomLabel(r.key, s.me)),
+      h('span', { class: 'room-name' }, iso(roomLabel(r.key, s.me))),
       r.kind === 'private' ? h('span', { class: 'lock', title: 'private room' }, '[priv]') : null,
       r.unread > 0 ? h('span', { class: 'unread-count', title: 'unread messages' }, String(r.unread)) : null,
       r.highlight > 0 ? h('span', { class: 'mention-badge', title: 'mentions' }, `@${r.highlight}`) : null,
@@ -103,7 +103,7 @@ export class Sidebar {
         h(
           'button',
           { type: 'button', class: 'link', on: { click: () => this.client.joinRoom(name) } },
-          `#${name}`,
+          iso(`#${name}`),
         ),
         ` (${info.members})`,
         joined ? ' *' : null,
@@ -136,7 +136,7 @@ export class Sidebar {
               },
             },
           },
-          name,
+          iso(name),
         ),
       ),
     );

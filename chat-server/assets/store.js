@@ -1,5 +1,17 @@
-// The client's state model. Pure data: no DOM and no socket. The protocol module feeds it
-// server frames; the views read it and listen for its change events.
+// The client's state and the only code that writes it. Pure data: no DOM and no socket.
+//
+// State flows one way: server frames and page events become named actions
+// (`store.dispatch({type: 'messageReceived', message})`); a reducer in this module changes the
+// state and the store emits `change` events; views read the state and render. Nothing outside
+// this module assigns to the store or to a room (client.js decides what to send by reading the
+// state, views call client.js).
+//
+// Rules the server already knows are not copied here: who may invite, leave or remove comes
+// from the summary's `can_invite` / `can_leave` / `can_remove`, unread and highlight counts
+// from the server's summaries and `read_state`. The only counting done here is the one the
+// protocol asks clients to do between two server counts (docs/protocol.md, "Client rules"): a
+// live message from someone else after the read cursor adds one unread (and one highlight when
+// it mentions me or is in a DM), and my own message moves my cursor to it.
 //
 // Invariants:
 // - per room, messages are keyed by their gap-free `seq`; a seq is stored once (live
@@ -13,6 +25,7 @@ export const MAX_MESSAGES_PER_ROOM = 2000;
 export const MAX_OUTBOX = 200;
 export const MAX_NOTIFICATIONS = 100;
 export const PAGE = 50;
+const TYPING_SHOW_MS = 8000;
 
 /** Room key helpers. */
 export function dmKey(a, b) {
@@ -34,7 +47,7 @@ export function roomLabel(key, me) {
   return `#${key.replace(/^group:/, '')}`;
 }
 
-/** One room as this user sees it. */
+/** One room as this user sees it. Read it anywhere; only this module's reducers write it. */
 export class Room {
   constructor(key) {
     this.key = key;
@@ -45,6 +58,10 @@ export class Room {
     this.readSeq = 0;
     this.unread = 0;
     this.highlight = 0;
+    /** What the server says this user may do here (RoomSummary `can_*`). */
+    this.canInvite = false;
+    this.canLeave = false;
+    this.canRemove = false;
     /** username -> online */
     this.users = new Map();
     /** seq -> message */
@@ -61,22 +78,8 @@ export class Room {
     this.resuming = false;
     /** Seq after which a gap-filling `history` is outstanding (0 = none). */
     this.fillingAfter = 0;
-  }
-
-  /** Applies a RoomSummary (from `connected` or `room_joined`). */
-  applySummary(s) {
-    this.kind = s.kind;
-    this.owner = s.owner || null;
-    this.lastSeq = Math.max(this.lastSeq, s.last_seq);
-    this.lastTimestamp = Math.max(this.lastTimestamp, s.last_timestamp);
-    this.readSeq = s.read_seq;
-    this.unread = s.unread;
-    this.highlight = s.highlight;
-    this.setUsers(s.users);
-  }
-
-  setUsers(users) {
-    this.users = new Map(users.map((u) => [u.username, u.online]));
+    /** The newest seq a `mark_read` was sent for (the server answers with `read_state`). */
+    this.readSent = 0;
   }
 
   get oldestSeq() {
@@ -90,47 +93,6 @@ export class Room {
   /** Whether older messages exist on the server than the oldest held. */
   get hasOlder() {
     return this.seqs.length ? this.seqs[0] > 1 : this.lastSeq > 0;
-  }
-
-  /**
-   * Stores a message unless its seq is already held. Returns true when it was new.
-   * Keeps `seqs` sorted; trims the oldest beyond the bound.
-   */
-  insert(msg) {
-    if (this.messages.has(msg.seq)) return false;
-    this.messages.set(msg.seq, msg);
-    const seqs = this.seqs;
-    if (!seqs.length || msg.seq > seqs[seqs.length - 1]) {
-      seqs.push(msg.seq);
-    } else {
-      let lo = 0;
-      let hi = seqs.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (seqs[mid] < msg.seq) lo = mid + 1;
-        else hi = mid;
-      }
-      seqs.splice(lo, 0, msg.seq);
-    }
-    if (msg.seq > this.lastSeq) {
-      this.lastSeq = msg.seq;
-      this.lastTimestamp = msg.timestamp;
-    }
-    while (seqs.length > MAX_MESSAGES_PER_ROOM) {
-      this.messages.delete(seqs.shift());
-    }
-    return true;
-  }
-
-  /** Drops every held message with seq <= `upTo` (after a resume reset). */
-  dropThrough(upTo) {
-    this.seqs = this.seqs.filter((s) => {
-      if (s <= upTo) {
-        this.messages.delete(s);
-        return false;
-      }
-      return true;
-    });
   }
 
   /** The first missing seq between the oldest and newest held, or 0 when contiguous. */
@@ -149,13 +111,82 @@ export class Room {
       .sort((a, b) => (a[1] === b[1] ? a[0].localeCompare(b[0]) : a[1] ? -1 : 1));
   }
 
-  /** Users typing now (expired entries removed). */
+  /** Users typing at `now` (entries past their expiry are left out). */
   typers(now) {
-    for (const [user, until] of this.typing) {
-      if (until <= now) this.typing.delete(user);
-    }
-    return [...this.typing.keys()].sort();
+    return [...this.typing.entries()]
+      .filter(([, until]) => until > now)
+      .map(([user]) => user)
+      .sort();
   }
+}
+
+// ---- room writes (reducers only) --------------------------------------------------------------
+
+function applySummary(r, s, me) {
+  r.kind = s.kind;
+  r.owner = s.owner || null;
+  r.lastSeq = Math.max(r.lastSeq, s.last_seq);
+  r.lastTimestamp = Math.max(r.lastTimestamp, s.last_timestamp);
+  r.readSeq = s.read_seq;
+  r.unread = s.unread;
+  r.highlight = s.highlight;
+  if ('can_invite' in s) {
+    r.canInvite = s.can_invite === true;
+    r.canLeave = s.can_leave === true;
+    r.canRemove = s.can_remove === true;
+  } else {
+    // A server from before the `can_*` fields: its rules, until every server sends them.
+    r.canInvite = s.kind === 'public' || (s.kind === 'private' && s.owner === me);
+    r.canLeave = s.kind !== 'dm' && !(s.kind === 'private' && s.owner === me);
+    r.canRemove = s.kind === 'private' && s.owner === me;
+  }
+  if (Array.isArray(s.users) && s.users.length) setUsers(r, s.users);
+  if (Array.isArray(s.read_receipts)) {
+    r.receipts.clear();
+    for (const rr of s.read_receipts) r.receipts.set(rr.username, rr.seq);
+  }
+}
+
+function setUsers(r, users) {
+  r.users = new Map(users.map((u) => [u.username, u.online]));
+}
+
+/** Stores a message unless its seq is already held. Returns true when it was new. */
+function insert(r, msg) {
+  if (r.messages.has(msg.seq)) return false;
+  r.messages.set(msg.seq, msg);
+  const seqs = r.seqs;
+  if (!seqs.length || msg.seq > seqs[seqs.length - 1]) {
+    seqs.push(msg.seq);
+  } else {
+    let lo = 0;
+    let hi = seqs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (seqs[mid] < msg.seq) lo = mid + 1;
+      else hi = mid;
+    }
+    seqs.splice(lo, 0, msg.seq);
+  }
+  if (msg.seq > r.lastSeq) {
+    r.lastSeq = msg.seq;
+    r.lastTimestamp = msg.timestamp;
+  }
+  while (seqs.length > MAX_MESSAGES_PER_ROOM) {
+    r.messages.delete(seqs.shift());
+  }
+  return true;
+}
+
+/** Drops every held message with seq <= `upTo` (after a resume reset). */
+function dropThrough(r, upTo) {
+  r.seqs = r.seqs.filter((s) => {
+    if (s <= upTo) {
+      r.messages.delete(s);
+      return false;
+    }
+    return true;
+  });
 }
 
 /** A message written while offline or not yet acknowledged. */
@@ -178,10 +209,390 @@ export function newClientId() {
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+function readLocal(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function writeLocal(key, value) {
+  try {
+    if (value === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, value);
+  } catch {
+    // Storage full or disabled: only a convenience.
+  }
+}
+
+// ---- the reducers ---------------------------------------------------------------------------
+//
+// Each named action is one function `(store, action, changed)`; `changed(what, extra)` records
+// a change event, emitted once the reducer returns.
+
+const REDUCERS = {
+  // -- from the server --
+
+  /** `connected`: a new session; rooms are reconciled with its summaries. */
+  connected(s, { frame: f }, changed) {
+    if (s.me !== f.username) {
+      s.reset();
+      s.me = f.username;
+      loadOutbox(s);
+    }
+    s.status = 'online';
+    s.retryAt = 0;
+    s.unreadNotifications = f.unread_notifications;
+    const seen = new Set();
+    for (const summary of f.rooms) {
+      seen.add(summary.room);
+      const r = roomFor(s, summary.room);
+      applySummary(r, summary, s.me);
+      if (!Array.isArray(summary.read_receipts)) r.receipts.clear();
+      r.typing.clear();
+      r.loadingOlder = false;
+      r.fillingAfter = 0;
+      r.resuming = false;
+      r.readSent = 0;
+      // A room we hold nothing of loads its latest page when opened (it may have been empty
+      // before and have messages now).
+      if (!r.seqs.length) r.loadedLatest = false;
+    }
+    for (const key of [...s.rooms.keys()]) if (!seen.has(key)) s.rooms.delete(key);
+    if (!s.current || !s.rooms.has(s.current)) {
+      const saved = readLocal(`chat.current.${s.me}`);
+      s.current = saved && s.rooms.has(saved) ? saved : s.fallbackRoom();
+    }
+    changed('status');
+    changed('rooms');
+    changed('current');
+    changed('notifications');
+  },
+
+  /** `room_joined`: a room summary with its members; opens it when asked for. */
+  roomJoined(s, { summary }, changed) {
+    const r = roomFor(s, summary.room);
+    applySummary(r, summary, s.me);
+    if (s.wantRoom === summary.room || !s.current) {
+      s.wantRoom = null;
+      openRoom(s, summary.room, changed);
+    }
+    changed('rooms');
+  },
+
+  /** `room_left`: the room and its unsent messages go. */
+  roomLeft(s, { room }, changed) {
+    s.rooms.delete(room);
+    for (const e of s.pending(room)) s.outbox.delete(e.clientId);
+    saveOutbox(s);
+    if (s.current === room) openRoom(s, s.fallbackRoom(), changed);
+    changed('rooms');
+  },
+
+  messageReceived(s, { message: m }, changed) {
+    const r = s.rooms.get(m.room);
+    if (!r) return;
+    const fresh = insert(r, m);
+    if (m.sender === s.me && m.client_id && s.outbox.delete(m.client_id)) {
+      saveOutbox(s);
+      changed('outbox', { room: m.room });
+    }
+    if (fresh) {
+      if (m.sender === s.me) {
+        // Sending moves our own read cursor to the message (as on the server).
+        if (m.seq > r.readSeq) {
+          r.readSeq = m.seq;
+          r.unread = 0;
+          r.highlight = 0;
+        }
+      } else if (m.seq > r.readSeq) {
+        r.unread += 1;
+        if (r.kind === 'dm' || (m.mentions || []).includes(s.me)) r.highlight += 1;
+      }
+      r.typing.delete(m.sender);
+    }
+    changed('messages', { room: m.room, seq: m.seq });
+    changed('room', { room: m.room });
+  },
+
+  acked(s, { ack: a }, changed) {
+    if (a.client_id && s.outbox.delete(a.client_id)) {
+      saveOutbox(s);
+      changed('outbox', { room: a.room });
+    }
+  },
+
+  historyReceived(s, { history: h }, changed) {
+    const r = s.rooms.get(h.room);
+    if (!r) return;
+    let older = false;
+    const before = r.oldestSeq;
+    for (const m of h.messages) {
+      if (before && m.seq < before) older = true;
+      insert(r, m);
+    }
+    r.loadingOlder = false;
+    r.loadedLatest = true;
+    r.resuming = false;
+    r.fillingAfter = 0;
+    changed('messages', { room: h.room, older });
+    changed('room', { room: h.room });
+  },
+
+  /** `resume_reset`: drop what we hold up to the server's latest and reload. */
+  resumeReset(s, { room, latestSeq }, changed) {
+    const r = s.rooms.get(room);
+    if (!r) return;
+    dropThrough(r, latestSeq);
+    r.resuming = true;
+    changed('messages', { room, reset: true });
+  },
+
+  /** `room_users_update`: the full member list (and read cursors) of a room. */
+  membersReplaced(s, { room, users, readReceipts }, changed) {
+    const r = s.rooms.get(room);
+    if (!r) return;
+    setUsers(r, users);
+    if (Array.isArray(readReceipts)) {
+      for (const rr of readReceipts) r.receipts.set(rr.username, rr.seq);
+      changed('receipts', { room });
+    }
+    if (s.people.size) for (const u of users) s.people.set(u.username, u.online);
+    changed('room', { room });
+    changed('users');
+  },
+
+  readState(s, { room, readSeq, unread, highlight }, changed) {
+    const r = s.rooms.get(room);
+    if (!r) return;
+    r.readSeq = Math.max(r.readSeq, readSeq);
+    r.unread = unread;
+    r.highlight = highlight;
+    changed('room', { room });
+  },
+
+  readReceipt(s, { room, username, seq }, changed) {
+    const r = s.rooms.get(room);
+    if (!r) return;
+    r.receipts.set(username, Math.max(r.receipts.get(username) || 0, seq));
+    changed('receipts', { room });
+  },
+
+  typingChanged(s, { room, username, active, now }, changed) {
+    const r = s.rooms.get(room);
+    if (!r || username === s.me) return;
+    if (active) r.typing.set(username, now + TYPING_SHOW_MS);
+    else r.typing.delete(username);
+    changed('typing', { room });
+  },
+
+  notificationReceived(s, { notification }, changed) {
+    addNotification(s, notification);
+    changed('notifications');
+  },
+
+  notificationCount(s, { unread }, changed) {
+    s.unreadNotifications = unread;
+    changed('notifications');
+  },
+
+  notificationsReplaced(s, { items, unread }, changed) {
+    s.notifications.clear();
+    for (const n of items) addNotification(s, n);
+    s.unreadNotifications = unread;
+    changed('notifications');
+  },
+
+  directoryReceived(s, { rooms }, changed) {
+    s.directory = rooms;
+    changed('directory');
+  },
+
+  peopleReceived(s, { users }, changed) {
+    s.people = new Map(users.map((u) => [u.username, u.online]));
+    changed('users');
+  },
+
+  /** An `error` frame: a refused send, a failed room request, or something to show. */
+  requestFailed(s, { error: e }, changed) {
+    if (e.client_id && s.outbox.has(e.client_id)) {
+      const entry = s.outbox.get(e.client_id);
+      if (e.code === 'rate_limited' || e.code === 'internal') {
+        entry.state = 'queued';
+      } else {
+        entry.state = 'failed';
+        entry.error = e.message;
+        saveOutbox(s);
+      }
+      changed('outbox', { room: entry.room });
+      return;
+    }
+    if (e.room) {
+      const r = s.rooms.get(e.room);
+      if (r) {
+        r.loadingOlder = false;
+        r.resuming = false;
+        r.fillingAfter = 0;
+      }
+      if (s.wantRoom === e.room) s.wantRoom = null;
+    }
+    changed('error', { message: e.message, code: e.code });
+  },
+
+  // -- from the connection --
+
+  /** The socket is connecting, or waits until `retryAt` to try again. */
+  connectionChanged(s, { state, retryAt }, changed) {
+    if (state === 'connecting' && s.status === 'online') return;
+    s.status = state;
+    s.retryAt = retryAt || 0;
+    changed('status');
+  },
+
+  /** The socket closed: sent-but-unacknowledged messages go back to the queue. */
+  disconnected(s, _action, changed) {
+    for (const e of s.outbox.values()) if (e.state === 'sent') e.state = 'queued';
+    s.status = 'offline';
+    changed('status');
+  },
+
+  signedOut(s, _action, changed) {
+    s.reset();
+    changed('status');
+  },
+
+  // -- requests the client put on the wire --
+
+  historyRequested(s, { room, what, after }) {
+    const r = s.rooms.get(room);
+    if (!r) return;
+    if (what === 'older') r.loadingOlder = true;
+    else if (what === 'gap') r.fillingAfter = after;
+    else r.resuming = true;
+  },
+
+  /** A room with nothing to load (empty on the server) counts as loaded. */
+  roomEmpty(s, { room }) {
+    const r = s.rooms.get(room);
+    if (r) r.loadedLatest = true;
+  },
+
+  markReadSent(s, { room, seq }) {
+    const r = s.rooms.get(room);
+    if (r) r.readSent = Math.max(r.readSent, seq);
+  },
+
+  outboxSent(s, { clientIds }) {
+    for (const id of clientIds) {
+      const e = s.outbox.get(id);
+      if (e) e.state = 'sent';
+    }
+  },
+
+  /** A refused-for-now send (rate limited) is queued again; `flushOutbox` sends it. */
+  outboxRequeued(s, { clientId }, changed) {
+    const e = s.outbox.get(clientId);
+    if (!e) return;
+    e.state = 'queued';
+    e.error = null;
+    saveOutbox(s);
+    changed('outbox', { room: e.room });
+  },
+
+  // -- from the page --
+
+  roomOpened(s, { room }, changed) {
+    openRoom(s, room, changed);
+  },
+
+  /** The user asked to join or create `room`: open it once `room_joined` arrives. */
+  roomWanted(s, { room }) {
+    s.wantRoom = room;
+  },
+
+  messageQueued(s, { room, content, clientId }, changed) {
+    s.outbox.set(clientId, new OutboxEntry(room, content, clientId));
+    saveOutbox(s);
+    changed('outbox', { room });
+  },
+
+  outboxDiscarded(s, { clientId }, changed) {
+    const e = s.outbox.get(clientId);
+    if (!e) return;
+    s.outbox.delete(clientId);
+    saveOutbox(s);
+    changed('outbox', { room: e.room });
+  },
+
+  notificationsMarkedRead(s, { ids }, changed) {
+    for (const n of s.notifications.values()) if (!ids || ids.includes(n.id)) n.read = true;
+    changed('notifications');
+  },
+};
+
+/** The action names the store knows (for tests and for readers). */
+export const ACTIONS = Object.freeze(Object.keys(REDUCERS));
+
+function roomFor(s, key) {
+  let r = s.rooms.get(key);
+  if (!r) {
+    r = new Room(key);
+    s.rooms.set(key, r);
+  }
+  return r;
+}
+
+function openRoom(s, key, changed) {
+  if (!key || !s.rooms.has(key)) {
+    s.current = null;
+    changed('current');
+    return;
+  }
+  s.current = key;
+  writeLocal(`chat.current.${s.me}`, key);
+  changed('current');
+  changed('rooms');
+}
+
+function addNotification(s, n) {
+  s.notifications.set(n.id, n);
+  if (s.notifications.size > MAX_NOTIFICATIONS) {
+    const oldest = Math.min(...s.notifications.keys());
+    s.notifications.delete(oldest);
+  }
+}
+
+/** Persists the outbox so a reload does not lose unsent messages. */
+function saveOutbox(s) {
+  if (!s.me) return;
+  const list = [...s.outbox.values()]
+    .filter((e) => e.state !== 'failed')
+    .map((e) => ({ room: e.room, content: e.content, clientId: e.clientId }));
+  writeLocal(`chat.outbox.${s.me}`, list.length ? JSON.stringify(list) : null);
+}
+
+/** Restores the outbox saved by `saveOutbox` for the signed-in user. */
+function loadOutbox(s) {
+  if (!s.me) return;
+  let list = [];
+  try {
+    list = JSON.parse(readLocal(`chat.outbox.${s.me}`) || '[]');
+  } catch {
+    list = [];
+  }
+  if (!Array.isArray(list)) return;
+  for (const e of list.slice(0, MAX_OUTBOX)) {
+    if (typeof e?.room !== 'string' || typeof e?.content !== 'string' || typeof e?.clientId !== 'string') continue;
+    if (!s.outbox.has(e.clientId)) s.outbox.set(e.clientId, new OutboxEntry(e.room, e.content, e.clientId));
+  }
+}
+
 /**
- * The whole client state. Emits `change` events with `detail.what` in: 'rooms', 'room'
- * (detail.room), 'messages' (detail.room, detail.older), 'current', 'notifications', 'status',
- * 'typing' (detail.room), 'outbox' (detail.room), 'users', 'directory', 'error'.
+ * The whole client state. `dispatch` is the only way to change it. Emits `change` events with
+ * `detail.what` in: 'rooms', 'room' (detail.room), 'messages' (detail.room, detail.older),
+ * 'current', 'notifications', 'status', 'typing' (detail.room), 'outbox' (detail.room),
+ * 'receipts' (detail.room), 'users', 'directory', 'error'.
  */
 export class Store extends EventTarget {
   constructor() {
@@ -189,11 +600,14 @@ export class Store extends EventTarget {
     this.reset();
   }
 
+  /** Back to the signed-out state (reducers only). */
   reset() {
     this.me = null;
     /** key -> Room */
     this.rooms = new Map();
     this.current = null;
+    /** A room to switch to once `room_joined` arrives. */
+    this.wantRoom = null;
     /** clientId -> OutboxEntry, in insertion (send) order */
     this.outbox = new Map();
     /** id -> notification */
@@ -208,30 +622,20 @@ export class Store extends EventTarget {
     this.directory = [];
   }
 
-  emit(what, extra) {
-    this.dispatchEvent(new CustomEvent('change', { detail: { what, ...extra } }));
+  /** Applies one named action, then emits the change events it recorded. */
+  dispatch(action) {
+    const reducer = Object.hasOwn(REDUCERS, action.type) ? REDUCERS[action.type] : null;
+    if (!reducer) throw new Error(`unknown store action: ${action.type}`);
+    const events = [];
+    reducer(this, action, (what, extra) => events.push({ what, ...extra }));
+    for (const detail of events) this.dispatchEvent(new CustomEvent('change', { detail }));
   }
 
-  room(key) {
-    let r = this.rooms.get(key);
-    if (!r) {
-      r = new Room(key);
-      this.rooms.set(key, r);
-    }
-    return r;
-  }
+  // ---- queries ------------------------------------------------------------------------------
 
   /** Notifications, newest first. */
   notificationList() {
     return [...this.notifications.values()].sort((a, b) => b.id - a.id);
-  }
-
-  addNotification(n) {
-    this.notifications.set(n.id, n);
-    if (this.notifications.size > MAX_NOTIFICATIONS) {
-      const oldest = Math.min(...this.notifications.keys());
-      this.notifications.delete(oldest);
-    }
   }
 
   /** Outbox entries of one room, oldest first. */
@@ -246,33 +650,9 @@ export class Store extends EventTarget {
     return n;
   }
 
-  /** Persists the outbox so a reload does not lose unsent messages. */
-  saveOutbox() {
-    if (!this.me) return;
-    const list = [...this.outbox.values()]
-      .filter((e) => e.state !== 'failed')
-      .map((e) => ({ room: e.room, content: e.content, clientId: e.clientId }));
-    try {
-      if (list.length) localStorage.setItem(`chat.outbox.${this.me}`, JSON.stringify(list));
-      else localStorage.removeItem(`chat.outbox.${this.me}`);
-    } catch {
-      // Storage full or disabled: the in-memory outbox still works for this page.
-    }
-  }
-
-  /** Restores the outbox saved by `saveOutbox` for the signed-in user. */
-  loadOutbox() {
-    if (!this.me) return;
-    let list = [];
-    try {
-      list = JSON.parse(localStorage.getItem(`chat.outbox.${this.me}`) || '[]');
-    } catch {
-      list = [];
-    }
-    if (!Array.isArray(list)) return;
-    for (const e of list.slice(0, MAX_OUTBOX)) {
-      if (typeof e?.room !== 'string' || typeof e?.content !== 'string' || typeof e?.clientId !== 'string') continue;
-      if (!this.outbox.has(e.clientId)) this.outbox.set(e.clientId, new OutboxEntry(e.room, e.content, e.clientId));
-    }
+  /** The room to show when none is chosen: the first group room, else the first DM. */
+  fallbackRoom() {
+    const keys = [...this.rooms.keys()].sort();
+    return keys.find((k) => k.startsWith('group:')) || keys[0] || null;
   }
 }

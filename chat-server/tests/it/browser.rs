@@ -8,6 +8,12 @@
 
 #[path = "browser_harness.rs"]
 mod harness;
+// A proxy that drops or refuses WebSockets on purpose (reconnect back-off).
+#[path = "browser_proxy.rs"]
+mod proxy;
+// One-way state, reconnect back-off, bidi isolation of user strings.
+#[path = "browser_hardening.rs"]
+mod hardening;
 
 use chat_core::mention::{MentionTarget, mentions};
 use harness::{Page, TestServer};
