@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chat_core::{Timestamp, UserName};
-use hyper::StatusCode;
 use sha2::{Digest, Sha256};
 
 use crate::account_store::{AccountStore, TokenInfo};
 use crate::config::Limits;
+use crate::error::{ApiCode, ApiError};
 use crate::password::{HashError, PasswordPool, check_password};
-use crate::reply::ApiError;
 use crate::throttle::Throttle;
 
 /// The SHA-256 of a session token: what the server stores and indexes by.
@@ -53,17 +52,17 @@ pub(crate) enum AuthError {
 
 impl AuthError {
     pub(crate) fn into_api(self) -> ApiError {
-        let (status, code) = match &self {
-            AuthError::InvalidUsername(_) => (StatusCode::BAD_REQUEST, "invalid_username"),
-            AuthError::InvalidPassword(_) => (StatusCode::BAD_REQUEST, "invalid_password"),
-            AuthError::NameTaken => (StatusCode::CONFLICT, "username_taken"),
-            AuthError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
-            AuthError::Throttled => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            AuthError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-            AuthError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            AuthError::Store(_) | AuthError::Hash(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        let code = match &self {
+            AuthError::InvalidUsername(_) => ApiCode::InvalidUsername,
+            AuthError::InvalidPassword(_) => ApiCode::InvalidPassword,
+            AuthError::NameTaken => ApiCode::UsernameTaken,
+            AuthError::BadCredentials => ApiCode::BadCredentials,
+            AuthError::Throttled => ApiCode::RateLimited,
+            AuthError::Busy => ApiCode::Busy,
+            AuthError::Unauthorized => ApiCode::Unauthorized,
+            AuthError::Store(_) | AuthError::Hash(_) => ApiCode::Internal,
         };
-        ApiError::new(status, code, self.to_string())
+        ApiError::new(code, self.to_string())
     }
 }
 
@@ -195,7 +194,7 @@ impl Accounts {
     async fn issue(&self, user: UserName) -> Result<Issued, AuthError> {
         let mut bytes = [0u8; 32];
         getrandom::getrandom(&mut bytes).map_err(|e| AuthError::Store(format!("no randomness: {e}")))?;
-        let token = hex(&bytes);
+        let token = hex::encode(bytes);
         let hash: TokenHash = Sha256::digest(token.as_bytes()).into();
         let created = now_ms();
         let expires = created.plus_millis(self.ttl.as_millis().try_into().unwrap_or(u64::MAX));
@@ -221,17 +220,6 @@ pub(crate) fn token_hash(token: &str) -> Option<TokenHash> {
         return None;
     }
     Some(Sha256::digest(token.to_ascii_lowercase().as_bytes()).into())
-}
-
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
 }
 
 /// The wall clock as the core's timestamp.

@@ -7,66 +7,27 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::response::{IntoResponse, Response};
 use chat_core::protocol::{RoomSummary, UserPresence};
 use chat_core::{ClientMsg, RoomKey, RoomRef, RoomType, ServerMsg, UserName};
 use chat_ws::HubError;
-use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, StatusCode};
+use hyper::StatusCode;
+use hyper::header;
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::{AuthError, Issued};
-use crate::http::{self, App};
-use crate::reply::{self, ApiError, Reply};
+use crate::accounts::{AuthError, Caller, Issued};
+use crate::error::{ApiCode, ApiError};
+use crate::extract::{ApiJson, ApiQuery, clear_cookie, session_cookie};
+use crate::state::App;
 
-/// Dispatches `/api/*`.
-pub(crate) async fn route(app: &Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Result<Reply, ApiError> {
-    let path = req.uri().path().to_owned();
-    let get = req.method() == Method::GET || req.method() == Method::HEAD;
-    let post = req.method() == Method::POST;
-    match path.as_str() {
-        "/api/register" if post => register(app, peer, req).await,
-        "/api/login" if post => login(app, peer, req).await,
-        "/api/logout" if post => logout(app, req).await,
-        "/api/me" if get => me(app, req),
-        "/api/messages" if get => history(app, req).await,
-        "/api/messages" if post => send(app, req).await,
-        "/api/room_users" if get => room_users(app, req).await,
-        "/api/notifications" if get => notifications(app, req).await,
-        "/api/notifications/read" if post => mark_notifications_read(app, req).await,
-        "/api/rooms" if get => rooms(app, req).await,
-        "/api/rooms" if post => create_room(app, req).await,
-        "/api/rooms/join" if post => room_op(app, req, RoomOp::Join).await,
-        "/api/rooms/leave" if post => room_op(app, req, RoomOp::Leave).await,
-        "/api/rooms/read" if post => room_op(app, req, RoomOp::Read).await,
-        "/api/rooms/invite" if post => member_op(app, req, true).await,
-        "/api/rooms/remove" if post => member_op(app, req, false).await,
-        "/api/directory" if get => simple(app, req, ClientMsg::ListRooms).await,
-        "/api/users" if get => simple(app, req, ClientMsg::ListUsers).await,
-        "/api/register"
-        | "/api/login"
-        | "/api/logout"
-        | "/api/me"
-        | "/api/messages"
-        | "/api/room_users"
-        | "/api/notifications"
-        | "/api/notifications/read"
-        | "/api/rooms"
-        | "/api/rooms/join"
-        | "/api/rooms/leave"
-        | "/api/rooms/read"
-        | "/api/rooms/invite"
-        | "/api/rooms/remove"
-        | "/api/directory"
-        | "/api/users" => Err(ApiError::method_not_allowed()),
-        _ => Err(ApiError::not_found()),
-    }
-}
+type AppState = State<Arc<App>>;
 
 // ---- accounts -------------------------------------------------------------------------------
 
 #[derive(Deserialize)]
-struct Credentials {
+pub(crate) struct Credentials {
     username: String,
     password: String,
 }
@@ -78,23 +39,31 @@ struct SessionBody<'a> {
     token: &'a str,
 }
 
-async fn register(app: &Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Result<Reply, ApiError> {
-    let creds: Credentials = http::json_body(req, app.max_body_bytes).await?;
+/// `POST /api/register {username, password}` → 201 `{username, token}` and the cookie.
+pub(crate) async fn register(
+    State(app): AppState,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(creds): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
     let issued =
         app.accounts.register(peer.ip(), &creds.username, creds.password).await.map_err(AuthError::into_api)?;
     // Known to the core at once, so others can DM or invite the new user.
     app.hub.add_user(issued.user.clone()).await.map_err(hub_error)?;
     app.metrics.registrations.fetch_add(1, Relaxed);
     tracing::info!(user = %issued.user, %peer, "account created");
-    Ok(session_reply(app, StatusCode::CREATED, &issued))
+    Ok(session_reply(&app, StatusCode::CREATED, &issued))
 }
 
-async fn login(app: &Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Result<Reply, ApiError> {
-    let creds: Credentials = http::json_body(req, app.max_body_bytes).await?;
+/// `POST /api/login {username, password}` → `{username, token}` and the cookie.
+pub(crate) async fn login(
+    State(app): AppState,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(creds): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
     match app.accounts.login(peer.ip(), &creds.username, creds.password).await {
         Ok(issued) => {
             app.metrics.logins.fetch_add(1, Relaxed);
-            Ok(session_reply(app, StatusCode::OK, &issued))
+            Ok(session_reply(&app, StatusCode::OK, &issued))
         }
         Err(e) => {
             app.metrics.login_failures.fetch_add(1, Relaxed);
@@ -104,14 +73,13 @@ async fn login(app: &Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Resu
     }
 }
 
-fn session_reply(app: &App, status: StatusCode, issued: &Issued) -> Reply {
-    let mut response = reply::json(status, &SessionBody { username: &issued.user, token: &issued.token });
-    response.headers_mut().insert(header::SET_COOKIE, http::session_cookie(app, &issued.token));
-    response
+fn session_reply(app: &App, status: StatusCode, issued: &Issued) -> Response {
+    let body = Json(SessionBody { username: &issued.user, token: &issued.token });
+    (status, [(header::SET_COOKIE, session_cookie(app, &issued.token))], body).into_response()
 }
 
-async fn logout(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError> {
-    let caller = http::caller(app, &req)?;
+/// `POST /api/logout`: deletes the token and closes the sockets opened with it.
+pub(crate) async fn logout(State(app): AppState, caller: Caller) -> Result<Response, ApiError> {
     app.accounts.logout(&caller.token).await.map_err(AuthError::into_api)?;
     // Close exactly the sockets opened with this login's token; other devices stay connected.
     let sessions = app.sockets.take(&caller.token);
@@ -119,57 +87,74 @@ async fn logout(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiErro
         app.hub.kick(*session);
     }
     tracing::info!(user = %caller.user, sockets = sessions.len(), "logged out");
-    let mut response = reply::json(StatusCode::OK, &serde_json::json!({ "ok": true }));
-    response.headers_mut().insert(header::SET_COOKIE, http::clear_cookie(app));
-    Ok(response)
+    let body = Json(serde_json::json!({ "ok": true }));
+    Ok(([(header::SET_COOKIE, clear_cookie(&app))], body).into_response())
 }
 
-fn me(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError> {
-    let caller = http::caller(app, &req)?;
-    Ok(reply::json(StatusCode::OK, &serde_json::json!({ "username": caller.user })))
+/// `GET /api/me` → `{username}`.
+pub(crate) async fn me(caller: Caller) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "username": caller.user }))
 }
 
 // ---- chat -----------------------------------------------------------------------------------
 
 /// Asks the core on behalf of `user`; a refusal becomes an HTTP error with its code.
-async fn ask(app: &App, user: &UserName, msg: ClientMsg) -> Result<ServerMsg, ApiError> {
+async fn ask(app: &App, user: &UserName, msg: ClientMsg) -> Result<Json<ServerMsg>, ApiError> {
     match app.hub.request(user.clone(), msg).await.map_err(hub_error)? {
         ServerMsg::Error { code, message, .. } => Err(ApiError::from_core(code, message)),
-        answer => Ok(answer),
+        answer => Ok(Json(answer)),
     }
 }
 
 fn hub_error(e: HubError) -> ApiError {
     match e {
-        HubError::CommitFailed(_) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "commit_failed", "storage failed; nothing was changed")
-        }
-        _ => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down"),
+        HubError::CommitFailed(_) => ApiError::new(ApiCode::CommitFailed, "storage failed; nothing was changed"),
+        _ => ApiError::new(ApiCode::ShuttingDown, "the server is shutting down"),
     }
 }
 
-async fn simple(app: &Arc<App>, req: Request<Incoming>, msg: ClientMsg) -> Result<Reply, ApiError> {
-    let caller = http::caller(app, &req)?;
-    let answer = ask(app, &caller.user, msg).await?;
-    Ok(reply::json(StatusCode::OK, &answer))
+/// A room named in a query string: `room=<key>`, or the seed's `room_type` with `room_name` /
+/// `target`.
+#[derive(Deserialize)]
+pub(crate) struct RoomQuery {
+    room: Option<String>,
+    room_type: Option<RoomType>,
+    room_name: Option<String>,
+    target: Option<String>,
+}
+
+impl RoomQuery {
+    fn room_ref(self) -> Result<RoomRef, ApiError> {
+        if self.room.is_none() && self.room_name.is_none() && self.target.is_none() {
+            return Err(ApiError::from_core(chat_core::ErrorCode::InvalidRoom, "name a room with 'room'".into()));
+        }
+        Ok(RoomRef { room: self.room, room_type: self.room_type, room_name: self.room_name, target: self.target })
+    }
+}
+
+/// `GET /api/messages` parameters.
+#[derive(Deserialize)]
+pub(crate) struct HistoryQuery {
+    #[serde(flatten)]
+    room: RoomQuery,
+    before: Option<u64>,
+    after: Option<u64>,
+    limit: Option<u32>,
 }
 
 /// `GET /api/messages?room=…&before=…&after=…&limit=…` (or the seed's `room_type`,
 /// `room_name`, `target`).
-async fn history(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError> {
-    let caller = http::caller(app, &req)?;
-    let q = Query::parse(req.uri().query());
-    let msg = ClientMsg::History {
-        room: q.room_ref()?,
-        before: q.number("before")?,
-        after: q.number("after")?,
-        limit: q.number("limit")?,
-    };
-    Ok(reply::json(StatusCode::OK, &ask(app, &caller.user, msg).await?))
+pub(crate) async fn history(
+    State(app): AppState,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    let msg = ClientMsg::History { room: q.room.room_ref()?, before: q.before, after: q.after, limit: q.limit };
+    ask(&app, &caller.user, msg).await
 }
 
 #[derive(Deserialize)]
-struct SendBody {
+pub(crate) struct SendBody {
     #[serde(flatten)]
     room: RoomRef,
     content: String,
@@ -178,20 +163,25 @@ struct SendBody {
 }
 
 /// `POST /api/messages {room, content, client_id?}`: answers with the `ack`.
-async fn send(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError> {
-    let caller = http::caller(app, &req)?;
+pub(crate) async fn send(
+    State(app): AppState,
+    caller: Caller,
+    ApiJson(body): ApiJson<SendBody>,
+) -> Result<Json<ServerMsg>, ApiError> {
     if !app.rest_sends.hit(std::time::Instant::now(), &caller.user) {
-        return Err(http::too_many());
+        return Err(ApiError::too_many());
     }
-    let body: SendBody = http::json_body(req, app.max_body_bytes).await?;
     let msg = ClientMsg::SendMessage { room: body.room, content: body.content, client_id: body.client_id };
-    Ok(reply::json(StatusCode::OK, &ask(app, &caller.user, msg).await?))
+    ask(&app, &caller.user, msg).await
 }
 
 /// `GET /api/room_users?room=…`: members of a room the caller belongs to, with presence.
-async fn room_users(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError> {
-    let caller = http::caller(app, &req)?;
-    let room = Query::parse(req.uri().query()).room_ref()?;
+pub(crate) async fn room_users(
+    State(app): AppState,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<RoomQuery>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    let room = q.room_ref()?;
     let user = caller.user;
     let answer = app
         .hub
@@ -210,7 +200,7 @@ async fn room_users(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, Api
         })
         .await
         .map_err(hub_error)??;
-    Ok(reply::json(StatusCode::OK, &answer))
+    Ok(Json(answer))
 }
 
 fn resolve(room: &RoomRef, user: &UserName) -> Result<RoomKey, ApiError> {
@@ -225,38 +215,47 @@ fn not_found(key: &RoomKey) -> ApiError {
     ApiError::from_core(chat_core::ErrorCode::RoomNotFound, format!("no such room: {key}"))
 }
 
+/// `?limit=` of the notification list.
+#[derive(Deserialize)]
+pub(crate) struct LimitQuery {
+    limit: Option<u32>,
+}
+
 /// `GET /api/notifications?limit=…`.
-async fn notifications(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError> {
-    let caller = http::caller(app, &req)?;
-    let limit = Query::parse(req.uri().query()).number("limit")?;
-    Ok(reply::json(StatusCode::OK, &ask(app, &caller.user, ClientMsg::Notifications { limit }).await?))
+pub(crate) async fn notifications(
+    State(app): AppState,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<LimitQuery>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    ask(&app, &caller.user, ClientMsg::Notifications { limit: q.limit }).await
 }
 
 #[derive(Deserialize, Default)]
-struct ReadBody {
+pub(crate) struct ReadBody {
     #[serde(default)]
     ids: Option<Vec<u64>>,
 }
 
-/// `POST /api/notifications/read {ids?}` (all when `ids` is absent; an empty body is fine).
-async fn mark_notifications_read(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError> {
-    let caller = http::caller(app, &req)?;
-    let empty = req.headers().get(header::CONTENT_LENGTH).is_some_and(|v| v == HeaderValue::from_static("0"));
-    let body: ReadBody = if empty { ReadBody::default() } else { http::json_body(req, app.max_body_bytes).await? };
-    let answer = ask(app, &caller.user, ClientMsg::MarkNotificationsRead { ids: body.ids }).await?;
-    Ok(reply::json(StatusCode::OK, &answer))
+/// `POST /api/notifications/read {ids?}` (all when `ids` is absent; a POST without a body is
+/// fine).
+pub(crate) async fn mark_notifications_read(
+    State(app): AppState,
+    caller: Caller,
+    body: Option<ApiJson<ReadBody>>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    let ids = body.and_then(|ApiJson(body)| body.ids);
+    ask(&app, &caller.user, ClientMsg::MarkNotificationsRead { ids }).await
 }
 
 /// The caller's rooms with unread and highlight counts, and their unread notification count.
 #[derive(Serialize)]
-struct RoomsBody {
+pub(crate) struct RoomsBody {
     rooms: Vec<RoomSummary>,
     unread_notifications: u32,
 }
 
 /// `GET /api/rooms`.
-async fn rooms(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError> {
-    let caller = http::caller(app, &req)?;
+pub(crate) async fn rooms(State(app): AppState, caller: Caller) -> Result<Json<RoomsBody>, ApiError> {
     let user = caller.user;
     let body = app
         .hub
@@ -267,169 +266,92 @@ async fn rooms(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError
         })
         .await
         .map_err(hub_error)?;
-    Ok(reply::json(StatusCode::OK, &body))
+    Ok(Json(body))
 }
 
 #[derive(Deserialize)]
-struct CreateBody {
+pub(crate) struct CreateBody {
     room_name: String,
     #[serde(default)]
     private: bool,
 }
 
-/// `POST /api/rooms {room_name, private}`: answers with `room_joined`.
-async fn create_room(app: &Arc<App>, req: Request<Incoming>) -> Result<Reply, ApiError> {
-    let caller = http::caller(app, &req)?;
-    let body: CreateBody = http::json_body(req, app.max_body_bytes).await?;
+/// `POST /api/rooms {room_name, private}`: answers 201 with `room_joined`.
+pub(crate) async fn create_room(
+    State(app): AppState,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> Result<(StatusCode, Json<ServerMsg>), ApiError> {
     let msg = ClientMsg::CreateRoom { room_name: body.room_name, private: body.private };
-    Ok(reply::json(StatusCode::CREATED, &ask(app, &caller.user, msg).await?))
-}
-
-enum RoomOp {
-    Join,
-    Leave,
-    Read,
+    Ok((StatusCode::CREATED, ask(&app, &caller.user, msg).await?))
 }
 
 #[derive(Deserialize)]
-struct RoomBody {
+pub(crate) struct RoomBody {
     #[serde(flatten)]
     room: RoomRef,
     #[serde(default)]
     seq: Option<u64>,
 }
 
-/// `POST /api/rooms/{join,leave,read} {room | room_type+room_name/target, seq?}`.
-async fn room_op(app: &Arc<App>, req: Request<Incoming>, op: RoomOp) -> Result<Reply, ApiError> {
-    let caller = http::caller(app, &req)?;
-    let body: RoomBody = http::json_body(req, app.max_body_bytes).await?;
-    let msg = match op {
-        RoomOp::Join => ClientMsg::JoinRoom { room: body.room },
-        RoomOp::Leave => ClientMsg::LeaveRoom { room: body.room },
-        RoomOp::Read => ClientMsg::MarkRead { room: body.room, seq: body.seq },
-    };
-    Ok(reply::json(StatusCode::OK, &ask(app, &caller.user, msg).await?))
+/// `POST /api/rooms/join {room | room_type+room_name/target}`.
+pub(crate) async fn join(
+    State(app): AppState,
+    caller: Caller,
+    ApiJson(body): ApiJson<RoomBody>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    ask(&app, &caller.user, ClientMsg::JoinRoom { room: body.room }).await
+}
+
+/// `POST /api/rooms/leave {room}`.
+pub(crate) async fn leave(
+    State(app): AppState,
+    caller: Caller,
+    ApiJson(body): ApiJson<RoomBody>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    ask(&app, &caller.user, ClientMsg::LeaveRoom { room: body.room }).await
+}
+
+/// `POST /api/rooms/read {room, seq?}`.
+pub(crate) async fn mark_read(
+    State(app): AppState,
+    caller: Caller,
+    ApiJson(body): ApiJson<RoomBody>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    ask(&app, &caller.user, ClientMsg::MarkRead { room: body.room, seq: body.seq }).await
 }
 
 #[derive(Deserialize)]
-struct MemberBody {
+pub(crate) struct MemberBody {
     #[serde(flatten)]
     room: RoomRef,
     username: String,
 }
 
-/// `POST /api/rooms/invite|remove {room, username}`.
-async fn member_op(app: &Arc<App>, req: Request<Incoming>, invite: bool) -> Result<Reply, ApiError> {
-    let caller = http::caller(app, &req)?;
-    let body: MemberBody = http::json_body(req, app.max_body_bytes).await?;
-    let msg = if invite {
-        ClientMsg::Invite { room: body.room, username: body.username }
-    } else {
-        ClientMsg::Remove { room: body.room, username: body.username }
-    };
-    Ok(reply::json(StatusCode::OK, &ask(app, &caller.user, msg).await?))
+/// `POST /api/rooms/invite {room, username}`.
+pub(crate) async fn invite(
+    State(app): AppState,
+    caller: Caller,
+    ApiJson(body): ApiJson<MemberBody>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    ask(&app, &caller.user, ClientMsg::Invite { room: body.room, username: body.username }).await
 }
 
-// ---- query strings --------------------------------------------------------------------------
-
-/// A parsed query string (percent-decoded; `+` is a space).
-struct Query(Vec<(String, String)>);
-
-impl Query {
-    fn parse(query: Option<&str>) -> Query {
-        let pairs = query
-            .unwrap_or("")
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (decode(k), decode(v))
-            })
-            .collect();
-        Query(pairs)
-    }
-
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
-    }
-
-    fn number<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, ApiError> {
-        self.get(key)
-            .map(|v| v.parse().map_err(|_| ApiError::bad_request(format!("'{key}' must be a non-negative number"))))
-            .transpose()
-    }
-
-    /// `room=<key>`, or the seed's `room_type` with `room_name` / `target`.
-    fn room_ref(&self) -> Result<RoomRef, ApiError> {
-        let room_type = match self.get("room_type") {
-            None => None,
-            Some("group") => Some(RoomType::Group),
-            Some("dm") => Some(RoomType::Dm),
-            Some(_) => {
-                return Err(ApiError::from_core(
-                    chat_core::ErrorCode::InvalidRoom,
-                    "room_type is 'group' or 'dm'".into(),
-                ));
-            }
-        };
-        let room = RoomRef {
-            room: self.get("room").map(str::to_owned),
-            room_type,
-            room_name: self.get("room_name").map(str::to_owned),
-            target: self.get("target").map(str::to_owned),
-        };
-        if room.room.is_none() && room.room_name.is_none() && room.target.is_none() {
-            return Err(ApiError::from_core(chat_core::ErrorCode::InvalidRoom, "name a room with 'room'".into()));
-        }
-        Ok(room)
-    }
+/// `POST /api/rooms/remove {room, username}`.
+pub(crate) async fn remove(
+    State(app): AppState,
+    caller: Caller,
+    ApiJson(body): ApiJson<MemberBody>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    ask(&app, &caller.user, ClientMsg::Remove { room: body.room, username: body.username }).await
 }
 
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// `GET /api/directory`: the public rooms (`room_list`).
+pub(crate) async fn directory(State(app): AppState, caller: Caller) -> Result<Json<ServerMsg>, ApiError> {
+    ask(&app, &caller.user, ClientMsg::ListRooms).await
 }
 
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decodes_query_strings() {
-        assert_eq!(decode("group%3Alobby"), "group:lobby");
-        assert_eq!(decode("a+b"), "a b");
-        assert_eq!(decode("100%"), "100%");
-        assert_eq!(decode("%4"), "%4");
-        assert_eq!(decode("%zz"), "%zz");
-        let q = Query::parse(Some("room=dm%3Aalice%3Abob&limit=5&before="));
-        assert_eq!(q.get("room"), Some("dm:alice:bob"));
-        assert_eq!(q.number::<u32>("limit").unwrap(), Some(5));
-        assert_eq!(q.number::<u64>("before").unwrap(), None);
-        assert!(Query::parse(Some("limit=-1")).number::<u32>("limit").is_err());
-    }
+/// `GET /api/users`: every user (`user_list`).
+pub(crate) async fn users(State(app): AppState, caller: Caller) -> Result<Json<ServerMsg>, ApiError> {
+    ask(&app, &caller.user, ClientMsg::ListUsers).await
 }

@@ -33,6 +33,13 @@ pub struct Cli {
     #[arg(long = "origin", env = "CHAT_ORIGINS", value_delimiter = ',')]
     pub origins: Vec<String>,
 
+    /// Extra host name (or address) this server answers to, besides localhost and this
+    /// machine's addresses: requests for any other Host get 421, which stops DNS rebinding
+    /// (repeat, or comma-separate in the env var). Needed when people reach the server by a
+    /// DNS name, for example behind a reverse proxy.
+    #[arg(long = "host", env = "CHAT_HOSTS", value_delimiter = ',')]
+    pub hosts: Vec<String>,
+
     /// Serve HTTPS with this certificate chain (PEM). Needs --tls-key.
     #[arg(long, env = "CHAT_TLS_CERT", requires = "tls_key", conflicts_with = "tls_self_signed")]
     pub tls_cert: Option<PathBuf>,
@@ -76,6 +83,15 @@ pub struct Cli {
     #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 20_000)]
     pub max_connections: usize,
 
+    /// Most open connections from one client address (a reverse proxy on this machine counts
+    /// as one address: raise this behind one).
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 128)]
+    pub max_connections_per_address: usize,
+
+    /// Seconds one HTTP request may take, headers to answer, body included (slower: 408).
+    #[arg(long, env = "CHAT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
     /// Register/login attempts allowed per client address per minute.
     #[arg(long, env = "CHAT_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 60)]
     pub login_attempts_per_minute: u32,
@@ -116,6 +132,8 @@ impl Cli {
             max_body_bytes: self.max_body_bytes,
             max_frame_bytes: self.max_frame_bytes,
             max_connections: self.max_connections,
+            max_connections_per_addr: self.max_connections_per_address,
+            request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
             auth_attempts_per_addr: self.login_attempts_per_minute,
             login_failures_per_user: self.login_failures_per_user,
             session_ttl: Duration::from_secs(self.session_days.saturating_mul(86_400)),
@@ -126,6 +144,7 @@ impl Cli {
             port: self.port,
             database: Database::File(self.db.clone()),
             origins: self.origins.clone(),
+            hosts: self.hosts.clone(),
             tls,
             chat,
             limits,

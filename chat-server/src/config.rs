@@ -31,6 +31,9 @@ pub struct ServerConfig {
     /// Extra origins (`scheme://host[:port]`) allowed to open WebSockets, besides the server's
     /// own origin (the `Host` the browser used).
     pub origins: Vec<String>,
+    /// Extra names (`chat.example`, or an address) this server answers to, besides `localhost`
+    /// and this machine's addresses. Requests for any other `Host` get 421 (DNS rebinding).
+    pub hosts: Vec<String>,
     /// HTTPS or not.
     pub tls: Tls,
     /// Limits and timings of the chat core (message length, rate limits, …).
@@ -70,6 +73,7 @@ impl Default for ServerConfig {
             port: DEFAULT_PORT,
             database: Database::File(PathBuf::from(DEFAULT_DB_FILE)),
             origins: Vec::new(),
+            hosts: Vec::new(),
             tls: Tls::Off,
             chat: chat_core::Config::default(),
             limits: Limits::default(),
@@ -135,6 +139,12 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     /// Most open connections (HTTP and WebSocket) at once (default 20,000); more are refused.
     pub max_connections: usize,
+    /// Most open connections from one client address (default 128); more are refused, so one
+    /// machine cannot fill [`max_connections`](Limits::max_connections).
+    pub max_connections_per_addr: usize,
+    /// How long one HTTP request may take, headers to response, body included (default 30 s):
+    /// a client trickling its body is answered 408 and disconnected.
+    pub request_timeout: Duration,
     /// Password hashes computed at once (default 2); the rest wait in a bounded queue.
     pub max_concurrent_hashes: usize,
     /// Requests allowed to wait for a hashing slot (default 64); more get 503.
@@ -156,6 +166,8 @@ impl Default for Limits {
             max_body_bytes: 64 * 1024,
             max_frame_bytes: 64 * 1024,
             max_connections: 20_000,
+            max_connections_per_addr: 128,
+            request_timeout: Duration::from_secs(30),
             max_concurrent_hashes: 2,
             max_hash_queue: 64,
             auth_attempts_per_addr: 60,

@@ -1,4 +1,4 @@
-//! The reference chat server: HTTP/1.1 (hyper) with accounts, a REST API, the WebSocket
+//! The reference chat server: HTTP/1.1 (axum on hyper) with accounts, a REST API, the WebSocket
 //! upgrade into [`chat_ws`], optional HTTPS (rustls), Prometheus metrics, and the embedded web UI.
 //!
 //! The binary (`cargo run --release -p chat-server`) is a thin wrapper around this library, so
@@ -50,19 +50,23 @@ mod api;
 pub mod assets;
 pub mod cli;
 mod config;
+mod conn;
+mod error;
+mod extract;
 mod files;
+mod hosts;
 mod http;
 mod metrics;
 pub mod net;
 mod password;
-mod reply;
 mod server;
+mod state;
 mod throttle;
 pub mod tls;
 mod ws;
 
 pub use config::{DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, MetricsAccess, PasswordCost, ServerConfig, Tls};
-pub use http::SESSION_COOKIE;
+pub use error::{ApiCode, ApiError, status_of};
+pub use http::{CONTENT_SECURITY_POLICY, SESSION_COOKIE};
 pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
-pub use reply::{ApiError, CONTENT_SECURITY_POLICY};
 pub use server::{RunningServer, Server, StartError};

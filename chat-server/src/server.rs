@@ -7,17 +7,22 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+use axum::Router;
+use axum::extract::ConnectInfo;
 use chat_ws::{ConnLimits, HubConfig, spawn_hub};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
+use tower::ServiceExt as _;
 
 use crate::accounts::Accounts;
 use crate::config::{Database, ServerConfig, Tls};
-use crate::http::{self, App};
+use crate::conn::{AddrSlot, PerAddress};
+use crate::hosts::Hosts;
 use crate::metrics::ServerMetrics;
+use crate::state::{self, App, Sockets};
 use crate::tls::{self, TlsError};
 
 /// How long a client may take to send its request headers or finish a TLS handshake.
@@ -47,6 +52,49 @@ pub enum StartError {
     /// TLS could not be set up.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The database file's mode could not be set.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Creates the database file with mode 0600 before a byte is written to it (it holds every DM
+/// and the password hashes): an empty redb database that `Store::open` then initialises; or
+/// tightens an existing file to 0600. A missing folder is left for the store to report.
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let created = std::fs::OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(path);
+        match created {
+            Ok(file) => {
+                // `Store::open` refuses an empty file (that is damage, not a new store).
+                let backend = redb::backends::FileBackend::new(file).map_err(std::io::Error::other)?;
+                redb::Builder::new().create_with_backend(backend).map_err(std::io::Error::other)?;
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let mode = std::fs::metadata(path)?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    tracing::info!(path = %path.display(), "making the database readable by its owner only (0600)");
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
 }
 
 /// The reference chat server.
@@ -73,7 +121,10 @@ impl Server {
             Tls::SelfSigned { dir } => Some(tls::self_signed(dir, &lan)?),
         };
         let store = match &config.database {
-            Database::File(path) => chat_store::Store::open(path)?,
+            Database::File(path) => {
+                private_file(path).map_err(|source| StartError::Io { path: path.clone(), source })?;
+                chat_store::Store::open(path)?
+            }
             Database::Memory => chat_store::Store::in_memory()?,
         };
         let mut hub_config = HubConfig::default();
@@ -85,28 +136,32 @@ impl Server {
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
         let local_addr = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
 
-        let (rest_ops, rest_sends) = http::rest_throttles(&config.chat);
+        let (rest_ops, rest_sends) = state::rest_throttles(&config.chat);
         let app = Arc::new(App {
             accounts: Accounts::new(Arc::new(store), &config.limits),
             hub: hub.clone(),
             metrics: ServerMetrics::default(),
             ws_slots: Arc::new(Semaphore::new(config.limits.max_connections)),
             origins: config.origins.iter().map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase()).collect(),
+            hosts: Hosts::new(&config.hosts, config.bind, &lan),
             tls: tls.is_some(),
-            max_body_bytes: config.limits.max_body_bytes,
             session_ttl_secs: config.limits.session_ttl.as_secs(),
             metrics_access: config.metrics,
             rest_ops,
             rest_sends,
-            sockets: http::Sockets::default(),
+            sockets: Sockets::default(),
         });
+        let router = crate::http::router(app.clone(), config.limits.request_timeout, config.limits.max_body_bytes);
         let scheme = if tls.is_some() { "https" } else { "http" };
         let urls = crate::net::urls(scheme, local_addr, &lan);
         let (stop_tx, stop_rx) = watch::channel(false);
         let acceptor = tls.as_ref().map(|t| tokio_rustls::TlsAcceptor::from(t.config.clone()));
-        let slots = Arc::new(Semaphore::new(config.limits.max_connections));
+        let limits = ConnectionLimits {
+            total: Arc::new(Semaphore::new(config.limits.max_connections)),
+            per_addr: Arc::new(PerAddress::new(config.limits.max_connections_per_addr)),
+        };
         let sweep_task = tokio::spawn(sweep_tokens(app.clone(), stop_rx.clone()));
-        let accept_task = tokio::spawn(accept_loop(listener, app, acceptor, slots, stop_rx));
+        let accept_task = tokio::spawn(accept_loop(listener, app, router, acceptor, limits, stop_rx));
         tracing::info!(%local_addr, scheme, "listening");
         Ok(RunningServer {
             local_addr,
@@ -209,11 +264,18 @@ async fn sweep_tokens(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// The accept loop's bounds: all connections, and connections per client address.
+struct ConnectionLimits {
+    total: Arc<Semaphore>,
+    per_addr: Arc<PerAddress>,
+}
+
 async fn accept_loop(
     listener: TcpListener,
     app: Arc<App>,
+    router: Router,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
-    slots: Arc<Semaphore>,
+    limits: ConnectionLimits,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -231,16 +293,24 @@ async fn accept_loop(
                         continue;
                     }
                 };
-                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                let Ok(slot) = limits.total.clone().try_acquire_owned() else {
                     app.metrics.connections_refused.fetch_add(1, Relaxed);
                     drop(tcp);
                     continue;
                 };
+                // Held by the connection and by a WebSocket upgraded from it.
+                let Some(addr_slot) = limits.per_addr.try_acquire(peer.ip()) else {
+                    app.metrics.connections_refused.fetch_add(1, Relaxed);
+                    tracing::debug!(%peer, "connection refused: too many from this address");
+                    drop(tcp);
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
-                let (app, acceptor, stop) = (app.clone(), acceptor.clone(), stop.clone());
+                let (app, router, acceptor, stop) = (app.clone(), router.clone(), acceptor.clone(), stop.clone());
                 connections.spawn(async move {
                     app.metrics.connections_open.fetch_add(1, Relaxed);
-                    serve_connection(tcp, peer, app.clone(), acceptor, stop).await;
+                    let conn = Conn { peer, router, addr_slot: Arc::new(addr_slot) };
+                    serve_connection(tcp, conn, &app, acceptor, stop).await;
                     app.metrics.connections_open.fetch_sub(1, Relaxed);
                     drop(slot);
                 });
@@ -255,17 +325,25 @@ async fn accept_loop(
     }
 }
 
+/// One accepted connection: who, what serves it, and its place in the per-address count.
+struct Conn {
+    peer: SocketAddr,
+    router: Router,
+    addr_slot: Arc<AddrSlot>,
+}
+
 async fn serve_connection(
     tcp: TcpStream,
-    peer: SocketAddr,
-    app: Arc<App>,
+    conn: Conn,
+    app: &App,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     stop: watch::Receiver<bool>,
 ) {
+    let peer = conn.peer;
     match acceptor {
-        None => serve_http(TokioIo::new(tcp), peer, app, stop).await,
+        None => serve_http(TokioIo::new(tcp), conn, stop).await,
         Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-            Ok(Ok(stream)) => serve_http(TokioIo::new(stream), peer, app, stop).await,
+            Ok(Ok(stream)) => serve_http(TokioIo::new(stream), conn, stop).await,
             Ok(Err(e)) => {
                 app.metrics.tls_handshake_failures.fetch_add(1, Relaxed);
                 tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -277,11 +355,16 @@ async fn serve_connection(
     }
 }
 
-async fn serve_http<I>(io: I, peer: SocketAddr, app: Arc<App>, mut stop: watch::Receiver<bool>)
+async fn serve_http<I>(io: I, conn: Conn, mut stop: watch::Receiver<bool>)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| http::handle(app.clone(), peer, req));
+    let Conn { peer, router, addr_slot } = conn;
+    let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        req.extensions_mut().insert(addr_slot.clone());
+        router.clone().oneshot(req)
+    });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HANDSHAKE_TIMEOUT)

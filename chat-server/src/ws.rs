@@ -11,6 +11,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
 use chat_core::{Codec, ErrorCode};
 use chat_ws::{
     Auth, AuthRefusal, Authenticated, Authenticator, Register, WsErrorCode, negotiate_subprotocol, serve_link,
@@ -18,39 +20,47 @@ use chat_ws::{
 };
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use hyper::body::Incoming;
+use hyper::StatusCode;
 use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 use crate::accounts::{AuthError, TokenHash};
-use crate::http::{self, App, Credential};
-use crate::reply::{ApiError, Reply};
+use crate::conn::AddrSlot;
+use crate::error::{ApiCode, ApiError};
+use crate::extract::{Credential, origin_allowed, token_of};
+use crate::state::App;
 
-/// Answers the upgrade and spawns the socket's task.
-pub(crate) async fn upgrade(app: &Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Result<Reply, ApiError> {
+/// `GET /ws`: answers the upgrade and spawns the socket's task.
+pub(crate) async fn upgrade(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let app = &app;
     let result = check(app, peer, &req);
     let (auth, token, offered, accept) = match result {
         Ok(ok) => ok,
         Err(e) => {
             app.metrics.websocket_refused.fetch_add(1, Relaxed);
-            tracing::debug!(%peer, code = e.code, "websocket upgrade refused");
+            tracing::debug!(%peer, code = e.code.as_str(), "websocket upgrade refused");
             return Err(e);
         }
     };
     let Ok(slot) = app.ws_slots.clone().try_acquire_owned() else {
         app.metrics.websocket_refused.fetch_add(1, Relaxed);
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too_many_connections", "the server is full"));
+        return Err(ApiError::new(ApiCode::TooManyConnections, "the server is full"));
     };
     app.metrics.websocket_upgrades.fetch_add(1, Relaxed);
     let hub = app.hub.clone();
     let codec = offered.unwrap_or(Codec::Json);
     let app = app.clone();
+    // The socket keeps its connection's place in the per-address count.
+    let addr_slot = req.extensions().get::<Arc<AddrSlot>>().cloned();
     tokio::spawn(async move {
-        let _slot = slot;
+        let _slots = (slot, addr_slot);
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
                 let config = websocket_config(hub.limits());
@@ -70,8 +80,7 @@ pub(crate) async fn upgrade(app: &Arc<App>, peer: SocketAddr, req: Request<Incom
             Err(e) => tracing::debug!(%peer, error = %e, "websocket upgrade failed"),
         }
     });
-    let mut response = Response::new(http_body_util::Full::default());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
     let headers = response.headers_mut();
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
@@ -87,27 +96,19 @@ pub(crate) async fn upgrade(app: &Arc<App>, peer: SocketAddr, req: Request<Incom
 fn check(
     app: &Arc<App>,
     peer: SocketAddr,
-    req: &Request<Incoming>,
+    req: &Request,
 ) -> Result<(Auth, Option<TokenHash>, Option<Codec>, HeaderValue), ApiError> {
     let headers = req.headers();
     let key = handshake_key(headers)?;
-    let credential = http::token_of(headers);
+    let credential = token_of(headers);
     match headers.get(header::ORIGIN) {
-        Some(origin) if !http::origin_allowed(app, headers, origin) => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "origin_not_allowed",
-                "this origin may not open a WebSocket here",
-            ));
+        Some(origin) if !origin_allowed(app, headers, origin) => {
+            return Err(ApiError::new(ApiCode::OriginNotAllowed, "this origin may not open a WebSocket here"));
         }
         Some(_) => {}
         // No Origin: not a browser. It must not ride on a cookie (a browser always sends Origin).
         None if matches!(credential, Some((_, Credential::Cookie))) => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "origin_required",
-                "cookie sessions need an Origin header",
-            ));
+            return Err(ApiError::new(ApiCode::OriginRequired, "cookie sessions need an Origin header"));
         }
         None => {}
     }
@@ -138,7 +139,7 @@ fn handshake_key(headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     };
     if !has_token(header::UPGRADE, "websocket") || !has_token(header::CONNECTION, "upgrade") {
-        return Err(ApiError::new(StatusCode::UPGRADE_REQUIRED, "upgrade_required", "this endpoint speaks WebSocket"));
+        return Err(ApiError::new(ApiCode::UpgradeRequired, "this endpoint speaks WebSocket"));
     }
     if headers.get(header::SEC_WEBSOCKET_VERSION).is_none_or(|v| v != "13") {
         return Err(ApiError::bad_request("Sec-WebSocket-Version must be 13"));

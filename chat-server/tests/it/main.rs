@@ -12,6 +12,8 @@ mod surface;
 mod privacy;
 // The WebSocket upgrade: Origin allowlist, cookie / bearer / first-frame auth, logout.
 mod websocket;
+// Hostile clients at the HTTP layer: Host names, trickled bodies, connections per address.
+mod hardening;
 // HTTPS with the self-signed certificate.
 mod tls;
 // Stop and start on the same database file.

@@ -66,10 +66,10 @@ where
 {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.expect("handshake");
     tokio::spawn(conn);
-    let mut req = Request::builder()
-        .method(Method::from_bytes(method.as_bytes()).unwrap())
-        .uri(path)
-        .header("host", addr.to_string());
+    let mut req = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+        req = req.header("host", addr.to_string());
+    }
     for (name, value) in headers {
         req = req.header(*name, *value);
     }

@@ -95,8 +95,9 @@ async fn oversize_bodies_are_refused() {
     // Without a Content-Length (chunked) the limit still holds while streaming.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head =
-        "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let head = format!(
+        "POST /api/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
     tcp.write_all(head.as_bytes()).await.unwrap();
     let chunk = format!("{:x}\r\n{}\r\n", 8192, "z".repeat(8192));
     for _ in 0..9 {
@@ -192,5 +193,43 @@ async fn rest_sends_are_rate_limited_per_user() {
     assert_eq!(r.status, 200);
     let page = get(addr, "/api/messages?room=group:lobby", Some(&alice)).await.json();
     assert_eq!(page["messages"].as_array().unwrap().len(), 4, "the refused message was not stored");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_methods_get_405_with_allow() {
+    let server = start().await;
+    let addr = server.local_addr();
+    let r = get(addr, "/api/login", None).await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.code(), "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("POST"));
+    let r = send(addr, "DELETE", "/api/messages", &[], None).await;
+    assert_eq!(r.status, 405);
+    let allow: Vec<&str> = r.header("allow").expect("Allow").split(',').map(str::trim).collect();
+    for method in ["GET", "HEAD", "POST"] {
+        assert!(allow.contains(&method), "{allow:?}");
+    }
+    let r = send(addr, "POST", "/healthz", &[], None).await;
+    assert_eq!(r.status, 405);
+    assert!(r.header("allow").unwrap().contains("GET"));
+    // HEAD works wherever GET does.
+    assert_eq!(send(addr, "HEAD", "/healthz", &[], None).await.status, 200);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn query_strings_are_percent_decoded() {
+    let server = start().await;
+    let addr = server.local_addr();
+    let alice = register(addr, "alice").await;
+    assert_eq!(post(addr, "/api/rooms/join", Some(&alice), json!({"room": "group:lobby"})).await.status, 200);
+    let page = get(addr, "/api/messages?room=group%3Alobby&limit=%35", Some(&alice)).await;
+    assert_eq!(page.status, 200, "{:?}", page.json());
+    assert_eq!(page.json()["room"], "group:lobby");
+    let seed = get(addr, "/api/messages?room_type=group&room_name=lobby", Some(&alice)).await;
+    assert_eq!(seed.status, 200);
+    let bad = get(addr, "/api/messages?room_type=channel&room_name=lobby", Some(&alice)).await;
+    assert_eq!(bad.status, 400);
     server.shutdown().await;
 }

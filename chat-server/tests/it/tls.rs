@@ -42,7 +42,16 @@ async fn self_signed_round_trip() {
         let health = send_over(TokioIo::new(tls), addr, "GET", "/healthz", &[], None).await;
         assert_eq!(health.status, 200, "via {name}");
         assert_eq!(health.header("x-content-type-options"), Some("nosniff"));
+        // The request's Host is 127.0.0.1 (browsers ignore HSTS for addresses; a name gets it).
+        assert_eq!(health.header("strict-transport-security"), Some("max-age=31536000"), "via {name}");
     }
+    // Not for localhost: HSTS there would pin every local development server to HTTPS.
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    let host = format!("localhost:{}", addr.port());
+    let health = send_over(TokioIo::new(tls), addr, "GET", "/healthz", &[("host", &host)], None).await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.header("strict-transport-security"), None);
     // Over TLS the session cookie is Secure.
     let tcp = TcpStream::connect(addr).await.unwrap();
     let tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
