@@ -81,6 +81,8 @@ pub(crate) struct Issued {
     pub(crate) user: UserName,
     /// The token as the client sees it (64 hex digits). Never stored.
     pub(crate) token: String,
+    /// What is stored: the token's SHA-256 (also the login's id for `close_login`).
+    pub(crate) hash: TokenHash,
     pub(crate) created: bool,
 }
 
@@ -201,7 +203,7 @@ impl Accounts {
         let info = TokenInfo { user: user.clone(), created, expires };
         let store = self.store.clone();
         blocking(move || store.put_token(hash, &info)).await?;
-        Ok(Issued { user, token, created: false })
+        Ok(Issued { user, token, hash, created: false })
     }
 }
 

@@ -81,12 +81,10 @@ fn session_reply(app: &App, status: StatusCode, issued: &Issued) -> Response {
 /// `POST /api/logout`: deletes the token and closes the sockets opened with it.
 pub(crate) async fn logout(State(app): AppState, caller: Caller) -> Result<Response, ApiError> {
     app.accounts.logout(&caller.token).await.map_err(AuthError::into_api)?;
-    // Close exactly the sockets opened with this login's token; other devices stay connected.
-    let sessions = app.sockets.take(&caller.token);
-    for session in &sessions {
-        app.hub.kick(*session);
-    }
-    tracing::info!(user = %caller.user, sockets = sessions.len(), "logged out");
+    // Close exactly the sockets of this login (bearer, cookie or first frame); other devices
+    // stay connected.
+    let closed = app.hub.close_login(&chat_ws::LoginId::new(caller.token));
+    tracing::info!(user = %caller.user, sockets = closed, "logged out");
     let body = Json(serde_json::json!({ "ok": true }));
     Ok(([(header::SET_COOKIE, clear_cookie(&app))], body).into_response())
 }

@@ -24,7 +24,7 @@
 //! | `GET /`, `GET /static/<file>` | the web UI (ETag, `If-None-Match` → 304, `Cache-Control`) |
 //! | `GET /ws` | WebSocket (cookie, bearer, or first-frame `register`; Origin allowlist) |
 //! | `POST /api/register`, `/api/login` | `{username, password}` → `{username, token}` + `chat_session` cookie |
-//! | `POST /api/logout` | deletes the session token, closes the sockets opened with it |
+//! | `POST /api/logout` | deletes the session token, closes every socket of that login |
 //! | `GET /api/me` | `{username}` |
 //! | `GET /api/messages?room=&before=&after=&limit=` | a history page (`history`) |
 //! | `POST /api/messages` | `{room, content, client_id?}` → `ack` |

@@ -22,7 +22,7 @@ use crate::config::{Database, ServerConfig, Tls};
 use crate::conn::{AddrSlot, PerAddress};
 use crate::hosts::Hosts;
 use crate::metrics::ServerMetrics;
-use crate::state::{self, App, Sockets};
+use crate::state::{self, App};
 use crate::tls::{self, TlsError};
 
 /// How long a client may take to send its request headers or finish a TLS handshake.
@@ -149,7 +149,6 @@ impl Server {
             metrics_access: config.metrics,
             rest_ops,
             rest_sends,
-            sockets: Sockets::default(),
         });
         let router = crate::http::router(app.clone(), config.limits.request_timeout, config.limits.max_body_bytes);
         let scheme = if tls.is_some() { "https" } else { "http" };

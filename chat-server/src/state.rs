@@ -1,13 +1,12 @@
 //! [`App`]: the state every handler shares (`State<Arc<App>>`). It depends on nothing of the
 //! HTTP layer, so `http`, `api` and `ws` all import it and none of them imports another.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use chat_core::{SessionId, UserName};
+use chat_core::UserName;
 
-use crate::accounts::{Accounts, TokenHash};
+use crate::accounts::Accounts;
 use crate::hosts::Hosts;
 use crate::metrics::ServerMetrics;
 use crate::throttle::Throttle;
@@ -31,38 +30,6 @@ pub(crate) struct App {
     pub(crate) rest_ops: Throttle<UserName>,
     /// `POST /api/messages` per user.
     pub(crate) rest_sends: Throttle<UserName>,
-    /// Live sockets per login token, so logout closes exactly that login's sockets.
-    pub(crate) sockets: Sockets,
-}
-
-/// Live WebSocket sessions per login token (bounded by the live sockets: every entry is removed
-/// when its socket ends).
-#[derive(Default)]
-pub(crate) struct Sockets(Mutex<HashMap<TokenHash, Vec<SessionId>>>);
-
-impl Sockets {
-    fn map(&self) -> MutexGuard<'_, HashMap<TokenHash, Vec<SessionId>>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn register(&self, token: TokenHash, session: SessionId) {
-        self.map().entry(token).or_default().push(session);
-    }
-
-    pub(crate) fn unregister(&self, token: &TokenHash, session: SessionId) {
-        let mut map = self.map();
-        if let Some(sessions) = map.get_mut(token) {
-            sessions.retain(|s| *s != session);
-            if sessions.is_empty() {
-                map.remove(token);
-            }
-        }
-    }
-
-    /// Removes and returns the sessions of a token.
-    pub(crate) fn take(&self, token: &TokenHash) -> Vec<SessionId> {
-        self.map().remove(token).unwrap_or_default()
-    }
 }
 
 /// Users tracked by the REST throttles at most.

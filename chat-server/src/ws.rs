@@ -13,9 +13,9 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
-use chat_core::{Codec, ErrorCode};
+use chat_core::{Codec, ErrorCode, UserName};
 use chat_ws::{
-    Auth, AuthRefusal, Authenticated, Authenticator, Register, WsErrorCode, negotiate_subprotocol, serve_link,
+    Auth, AuthRefusal, Authenticated, Authenticator, Identity, LoginId, Register, WsErrorCode, negotiate_subprotocol,
     serve_socket, websocket_config,
 };
 use futures::FutureExt;
@@ -41,7 +41,7 @@ pub(crate) async fn upgrade(
 ) -> Result<Response, ApiError> {
     let app = &app;
     let result = check(app, peer, &req);
-    let (auth, token, offered, accept) = match result {
+    let (auth, offered, accept) = match result {
         Ok(ok) => ok,
         Err(e) => {
             app.metrics.websocket_refused.fetch_add(1, Relaxed);
@@ -56,7 +56,6 @@ pub(crate) async fn upgrade(
     app.metrics.websocket_upgrades.fetch_add(1, Relaxed);
     let hub = app.hub.clone();
     let codec = offered.unwrap_or(Codec::Json);
-    let app = app.clone();
     // The socket keeps its connection's place in the per-address count.
     let addr_slot = req.extensions().get::<Arc<AddrSlot>>().cloned();
     tokio::spawn(async move {
@@ -65,17 +64,7 @@ pub(crate) async fn upgrade(
             Ok(upgraded) => {
                 let config = websocket_config(hub.limits());
                 let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-                match (auth, token) {
-                    // A token login: connect here so logout can close exactly this login's sockets.
-                    (Auth::User(identity), Some(token)) => {
-                        let Ok(link) = hub.connect_as(identity).await else { return };
-                        let session = link.id();
-                        app.sockets.register(token, session);
-                        serve_link(hub, ws, codec, link).await;
-                        app.sockets.unregister(&token, session);
-                    }
-                    (auth, _) => serve_socket(hub, ws, codec, auth).await,
-                }
+                serve_socket(hub, ws, codec, auth).await;
             }
             Err(e) => tracing::debug!(%peer, error = %e, "websocket upgrade failed"),
         }
@@ -93,11 +82,7 @@ pub(crate) async fn upgrade(
 }
 
 /// The session, the offered-and-chosen subprotocol, and the accept key; or why not.
-fn check(
-    app: &Arc<App>,
-    peer: SocketAddr,
-    req: &Request,
-) -> Result<(Auth, Option<TokenHash>, Option<Codec>, HeaderValue), ApiError> {
+fn check(app: &Arc<App>, peer: SocketAddr, req: &Request) -> Result<(Auth, Option<Codec>, HeaderValue), ApiError> {
     let headers = req.headers();
     let key = handshake_key(headers)?;
     let credential = token_of(headers);
@@ -112,20 +97,27 @@ fn check(
         }
         None => {}
     }
-    let (auth, token) = match credential {
+    let auth = match credential {
         Some((token, _)) => match app.accounts.authenticate(&token) {
-            Ok(caller) => (Auth::User(caller.user.into()), Some(caller.token)),
+            Ok(caller) => Auth::User(identity(caller.user, &caller.token)),
             Err(AuthError::Unauthorized) => return Err(ApiError::unauthorized()),
             Err(other) => return Err(other.into_api()),
         },
-        None => (Auth::FirstFrame(Arc::new(FirstFrame { app: app.clone(), peer: peer.ip() })), None),
+        None => Auth::FirstFrame(Arc::new(FirstFrame { app: app.clone(), peer: peer.ip() })),
     };
     let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok());
     let codec = offered.and_then(negotiate_subprotocol);
     if offered.is_some() && codec.is_none() {
         return Err(ApiError::bad_request("supported subprotocols: chat.v1.json, chat.v1.msgpack"));
     }
-    Ok((auth, token, codec, key))
+    Ok((auth, codec, key))
+}
+
+/// A session tagged with its login (the token's hash), so `POST /api/logout` closes every
+/// socket of that login with [`HubHandle::close_login`](chat_ws::HubHandle::close_login),
+/// however the socket authenticated.
+pub(crate) fn identity(user: UserName, token: &TokenHash) -> Identity {
+    Identity::login(user, LoginId::new(token))
 }
 
 /// The `Sec-WebSocket-Accept` for a valid handshake, or 400/426.
@@ -163,7 +155,7 @@ impl Authenticator for FirstFrame {
         async move {
             match (register.username, register.password, register.token) {
                 (_, _, Some(token)) => match app.accounts.authenticate(&token) {
-                    Ok(caller) => Ok(Authenticated::new(caller.user)),
+                    Ok(caller) => Ok(Authenticated::new(identity(caller.user, &caller.token))),
                     Err(e) => Err(refusal(e)),
                 },
                 (Some(username), Some(password), None) => match app.accounts.sign_in(peer, &username, password).await {
@@ -173,7 +165,7 @@ impl Authenticator for FirstFrame {
                         } else {
                             app.metrics.logins.fetch_add(1, Relaxed);
                         }
-                        Ok(Authenticated::new(issued.user).with_token(issued.token))
+                        Ok(Authenticated::new(identity(issued.user, &issued.hash)).with_token(issued.token))
                     }
                     Err(e) => {
                         app.metrics.login_failures.fetch_add(1, Relaxed);

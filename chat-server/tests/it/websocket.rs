@@ -158,3 +158,36 @@ async fn msgpack_subprotocol_and_live_delivery() {
     assert_eq!(refused_status(unknown), 400);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn logout_closes_first_frame_sockets_too() {
+    let server = start().await;
+    let addr = server.local_addr();
+    // Signed in with a first-frame password: the token comes back in `registered`.
+    let (mut first, _) = ws_connect(addr, &[]).await.unwrap();
+    ws_send(&mut first, json!({"type": "register", "username": "dana", "password": "password-dana"})).await;
+    let registered = ws_next(&mut first).await;
+    let token = registered["token"].as_str().expect("a token").to_owned();
+    assert_eq!(ws_next(&mut first).await["type"], "connected");
+    // Resumed with that token in a first frame.
+    let (mut resumed, _) = ws_connect(addr, &[]).await.unwrap();
+    ws_send(&mut resumed, json!({"type": "register", "token": token})).await;
+    assert_eq!(ws_next(&mut resumed).await["type"], "registered");
+    assert_eq!(ws_next(&mut resumed).await["type"], "connected");
+    // Another login of the same user stays.
+    let other = post(addr, "/api/login", None, json!({"username": "dana", "password": "password-dana"})).await;
+    let other_bearer = format!("Bearer {}", other.json()["token"].as_str().unwrap());
+    let (mut phone, _) = ws_connect(addr, &[("authorization", &other_bearer)]).await.unwrap();
+    assert_eq!(ws_next(&mut phone).await["type"], "connected");
+
+    assert_eq!(post(addr, "/api/logout", Some(&token), json!({})).await.status, 200);
+    // A bound so that a socket left open fails the test instead of hanging it.
+    let patience = std::time::Duration::from_secs(30);
+    let closed = tokio::time::timeout(patience, ws_closed(&mut first)).await.expect("closed at logout");
+    assert_eq!(closed, Some(1000), "the password first-frame socket");
+    let closed = tokio::time::timeout(patience, ws_closed(&mut resumed)).await.expect("closed at logout");
+    assert_eq!(closed, Some(1000), "the token first-frame socket");
+    ws_send(&mut phone, json!({"type": "list_rooms"})).await;
+    assert_eq!(ws_next(&mut phone).await["type"], "room_list");
+    server.shutdown().await;
+}
