@@ -43,6 +43,20 @@ pub enum ErrorCode {
     HistoryUnavailable,
     /// The operation is not available on this transport (for example `history` over REST).
     Unsupported,
+    /// The message holds a control character the server refuses (see docs/protocol.md).
+    InvalidContent,
+    /// The user is already a member of the room.
+    AlreadyMember,
+    /// The user already has a pending invitation to the room.
+    AlreadyInvited,
+    /// There is no pending invitation to accept or decline.
+    NoInvitation,
+    /// The invitee has as many pending invitations as allowed.
+    TooManyInvitations,
+    /// The user is a member of as many rooms as allowed.
+    TooManyRooms,
+    /// The user has as many live sessions as allowed.
+    TooManySessions,
     /// Something failed on the server; nothing was changed.
     Internal,
 }
@@ -69,6 +83,13 @@ impl ErrorCode {
             ErrorCode::RoomFull => "room_full",
             ErrorCode::HistoryUnavailable => "history_unavailable",
             ErrorCode::Unsupported => "unsupported",
+            ErrorCode::InvalidContent => "invalid_content",
+            ErrorCode::AlreadyMember => "already_member",
+            ErrorCode::AlreadyInvited => "already_invited",
+            ErrorCode::NoInvitation => "no_invitation",
+            ErrorCode::TooManyInvitations => "too_many_invitations",
+            ErrorCode::TooManyRooms => "too_many_rooms",
+            ErrorCode::TooManySessions => "too_many_sessions",
             ErrorCode::Internal => "internal",
         }
     }

@@ -26,6 +26,12 @@ pub enum NameError {
     /// The name is reserved (`room`, `here`).
     #[error("name '{0}' is reserved")]
     Reserved(String),
+    /// A new name does not start and end with a letter or digit.
+    #[error("name must start and end with a letter or digit")]
+    Edge,
+    /// A new name has two punctuation characters (`_ . -`) in a row.
+    #[error("name may not have two of '_', '.' and '-' in a row")]
+    PunctuationRun,
 }
 
 /// A validated name stored inline: no allocation, clones are a 33-byte copy, and comparisons are
@@ -94,6 +100,21 @@ fn normalise(raw: &str) -> Result<Inline, NameError> {
 #[inline]
 pub fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
+}
+
+/// The stricter rules for names created from now on (stored names keep working): start and end
+/// with a letter or digit, no two punctuation characters in a row. So `.`, `..`, `-`, `alice.`
+/// and `a..b` cannot be new names, and every new name can be `@mentioned` whole.
+fn check_new(name: &Inline) -> Result<(), NameError> {
+    let bytes = name.as_str().as_bytes();
+    let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else { return Err(NameError::Empty) };
+    if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
+        return Err(NameError::Edge);
+    }
+    if bytes.windows(2).any(|w| !w[0].is_ascii_alphanumeric() && !w[1].is_ascii_alphanumeric()) {
+        return Err(NameError::PunctuationRun);
+    }
+    Ok(())
 }
 
 macro_rules! name_type {
@@ -178,11 +199,37 @@ impl UserName {
         }
         Ok(UserName(name))
     }
+
+    /// Validates a name for a *new* user (registration): [`UserName::new`]'s rules, and it must
+    /// start and end with a letter or digit and have no two of `_ . -` in a row. Names already
+    /// stored keep working through [`UserName::new`].
+    ///
+    /// ```
+    /// use chat_core::UserName;
+    /// assert_eq!(UserName::parse_new("Alice.B").unwrap().as_str(), "alice.b");
+    /// for bad in [".", "..", "-", "alice.", "alice..b", "_bob"] {
+    ///     assert!(UserName::parse_new(bad).is_err(), "{bad}");
+    ///     assert!(UserName::new(bad).is_ok(), "stored names keep working");
+    /// }
+    /// ```
+    pub fn parse_new(raw: &str) -> Result<UserName, NameError> {
+        let name = UserName::new(raw)?;
+        check_new(&name.0)?;
+        Ok(name)
+    }
 }
 
 impl RoomName {
     /// Validates and lower-cases a room name.
     pub fn new(raw: &str) -> Result<RoomName, NameError> {
         normalise(raw).map(RoomName)
+    }
+
+    /// Validates a name for a *new* room (create, first join): [`RoomName::new`]'s rules, and
+    /// the new-name rules of [`UserName::parse_new`].
+    pub fn parse_new(raw: &str) -> Result<RoomName, NameError> {
+        let name = RoomName::new(raw)?;
+        check_new(&name.0)?;
+        Ok(name)
     }
 }

@@ -21,6 +21,12 @@ pub const MAX_HISTORY_LIMIT: u32 = 100;
 pub const DEFAULT_HISTORY_LIMIT: u32 = 50;
 /// Longest client id, in bytes.
 pub const MAX_CLIENT_ID_LEN: usize = 64;
+/// Directory page size (`list_rooms`, `list_users`, `my_rooms`) when a request gives none.
+pub const DEFAULT_DIRECTORY_LIMIT: u32 = 100;
+/// Largest directory page a `list_rooms` / `list_users` request may ask for.
+pub const MAX_DIRECTORY_LIMIT: u32 = 1_000;
+/// Most room summaries in `connected`, in one `room_summaries` page and in one `rooms` answer.
+pub const SUMMARY_PAGE: usize = 100;
 
 /// A frame from a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,15 +54,28 @@ pub enum ClientMsg {
         #[serde(default)]
         private: bool,
     },
-    /// Add a user to a room (private rooms: owner only; public rooms: any member).
+    /// Invite a user to a room (private rooms: owner only; public rooms: any member). The
+    /// invitation is pending until the invitee accepts or declines it.
     Invite {
         /// The room.
         #[serde(flatten)]
         room: RoomRef,
-        /// Who to add.
+        /// Who to invite.
         username: String,
     },
-    /// Remove a member from a private room (owner only).
+    /// Accept a pending invitation: the caller becomes a member.
+    AcceptInvite {
+        /// The room.
+        #[serde(flatten)]
+        room: RoomRef,
+    },
+    /// Decline a pending invitation.
+    DeclineInvite {
+        /// The room.
+        #[serde(flatten)]
+        room: RoomRef,
+    },
+    /// Remove a member from a private room, or withdraw a pending invitation to it (owner only).
     Remove {
         /// The room.
         #[serde(flatten)]
@@ -125,10 +144,39 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ids: Option<Vec<u64>>,
     },
-    /// The public room directory.
-    ListRooms,
-    /// Known users with their presence (for starting DMs).
-    ListUsers,
+    /// A page of the public room directory, sorted by name.
+    ListRooms(DirectoryQuery),
+    /// A page of known users with their presence (for starting DMs), sorted by name.
+    ListUsers(DirectoryQuery),
+    /// The full member list of a room the caller belongs to (answered by `room_users_update`).
+    RoomUsers {
+        /// The room.
+        #[serde(flatten)]
+        room: RoomRef,
+    },
+    /// A page of the caller's own rooms as summaries (answered by `rooms`), in room-key order.
+    MyRooms {
+        /// Rooms with a key after this one (the last key of the previous page).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
+        /// At most this many (1–100, default 100).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+}
+
+/// Which page of a directory (`list_rooms`, `list_users`) to answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryQuery {
+    /// Only names that start with this (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Only names after this one (the `next` of the previous page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// At most this many (1–1,000, default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -173,12 +221,47 @@ pub struct RoomSummary {
     pub unread: u64,
     /// Those that mention the member (DM: all).
     pub highlight: u64,
-    /// Members and presence.
+    /// Members and presence: full in `room_joined`, empty in `connected`, `room_summaries`
+    /// and `rooms` (ask `room_users` for the room you open).
+    #[serde(default)]
     pub users: Vec<UserPresence>,
     /// The other members' read cursors (for "seen by" after a reload; live changes arrive as
-    /// `read_receipt`).
-    #[serde(default)]
+    /// `read_receipt`): in `room_joined` only, like `users`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub read_receipts: Vec<MemberRead>,
+    /// Whether this member may invite others (public rooms: any member; private: the owner).
+    #[serde(default)]
+    pub can_invite: bool,
+    /// Whether this member may leave (not a DM, not the owner of a private room).
+    #[serde(default)]
+    pub can_leave: bool,
+    /// Whether this member may remove others (the owner of a private room).
+    #[serde(default)]
+    pub can_remove: bool,
+}
+
+/// A pending invitation to a room, until the invitee accepts or declines it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// The room key.
+    pub room: RoomKey,
+    /// Public or private.
+    pub kind: RoomKind,
+    /// Who invited.
+    pub inviter: UserName,
+    /// When.
+    pub timestamp: Timestamp,
+}
+
+/// Why a pending invitation went away without the invitee accepting it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum InvitationRemovedReason {
+    /// The invitee declined it.
+    Declined,
+    /// The owner of the private room withdrew it (with `remove`).
+    Revoked,
 }
 
 /// Another member's read cursor in a room.
@@ -222,10 +305,73 @@ pub enum ServerMsg {
         session: u64,
         /// The authenticated user.
         username: UserName,
-        /// Rooms the user is a member of.
+        /// Rooms the user is a member of: at most [`SUMMARY_PAGE`], without member lists.
+        rooms: Vec<RoomSummary>,
+        /// `true` when more rooms follow as `room_summaries` pages (in the same burst).
+        #[serde(default)]
+        more_rooms: bool,
+        /// Pending invitations.
+        #[serde(default)]
+        invitations: Vec<Invitation>,
+        /// Unread notifications.
+        unread_notifications: u32,
+    },
+    /// More of the user's rooms after `connected` (`more_rooms: true`), without member lists.
+    RoomSummaries {
+        /// At most [`SUMMARY_PAGE`].
+        rooms: Vec<RoomSummary>,
+        /// `true` when another page follows.
+        more: bool,
+    },
+    /// The answer to `my_rooms`: a page of the caller's rooms.
+    Rooms {
+        /// At most the requested limit, in room-key order, without member lists.
         rooms: Vec<RoomSummary>,
         /// Unread notifications.
         unread_notifications: u32,
+        /// `true` when more rooms follow (ask again with `after` = the last room's key).
+        more: bool,
+    },
+    /// A user who shares a room with you came online (first session) or went offline (last).
+    Presence {
+        /// The user.
+        username: UserName,
+        /// Online now?
+        online: bool,
+    },
+    /// Someone became a member of one of your rooms.
+    MemberJoined {
+        /// The room key.
+        room: RoomKey,
+        /// The new member.
+        username: UserName,
+        /// Whether they are online.
+        online: bool,
+    },
+    /// Someone stopped being a member of one of your rooms.
+    MemberLeft {
+        /// The room key.
+        room: RoomKey,
+        /// The former member.
+        username: UserName,
+        /// Left or removed.
+        reason: LeaveReason,
+    },
+    /// You were invited to a room (accept with `accept_invite`, decline with `decline_invite`).
+    Invitation(Invitation),
+    /// Your invitation was recorded; the invitee decides.
+    InviteSent {
+        /// The room key.
+        room: RoomKey,
+        /// The invitee.
+        username: UserName,
+    },
+    /// A pending invitation of yours went away (declined on another device, or withdrawn).
+    InvitationRemoved {
+        /// The room key.
+        room: RoomKey,
+        /// Why.
+        reason: InvitationRemovedReason,
     },
     /// The user is now a member of this room (joined, created, invited, or a DM started).
     RoomJoined(RoomSummary),
@@ -254,12 +400,15 @@ pub enum ServerMsg {
         #[serde(default)]
         duplicate: bool,
     },
-    /// Members of a room and who is online.
+    /// Members of a room and who is online (the answer to `room_users`, `remove`).
     RoomUsersUpdate {
         /// The room key.
         room: RoomKey,
         /// Members with presence.
         users: Vec<UserPresence>,
+        /// The other members' read cursors.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        read_receipts: Vec<MemberRead>,
     },
     /// A new notification (you were mentioned, or got a DM).
     MentionNotification(Notification),
@@ -313,6 +462,9 @@ pub enum ServerMsg {
         /// Whether this answers a `resume`.
         #[serde(default)]
         resume: bool,
+        /// `true` when the page was cut short and more messages are available in its direction.
+        #[serde(default)]
+        more: bool,
     },
     /// The client missed more than the server resends: reload the room from `latest_seq`.
     ResumeReset {
@@ -321,15 +473,21 @@ pub enum ServerMsg {
         /// The room's latest `seq` when the session connected.
         latest_seq: u64,
     },
-    /// The public room directory.
+    /// A page of the public room directory, sorted by name.
     RoomList {
         /// Public rooms.
         rooms: Vec<RoomInfo>,
+        /// Present when more follow: pass it as `after` to get the next page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
     },
-    /// Known users.
+    /// A page of known users, sorted by name.
     UserList {
         /// Users with presence.
         users: Vec<UserPresence>,
+        /// Present when more follow: pass it as `after` to get the next page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
     },
     /// A refused request. `code` is stable; `message` is for people.
     Error {

@@ -194,7 +194,7 @@ pub(crate) async fn room_users(
             }
             let users =
                 state.members.iter().map(|m| UserPresence { username: m.clone(), online: chat.is_online(m) }).collect();
-            Ok(ServerMsg::RoomUsersUpdate { room: key, users })
+            Ok(ServerMsg::RoomUsersUpdate { room: key, users, read_receipts: Vec::new() })
         })
         .await
         .map_err(hub_error)??;
@@ -346,10 +346,10 @@ pub(crate) async fn remove(
 
 /// `GET /api/directory`: the public rooms (`room_list`).
 pub(crate) async fn directory(State(app): AppState, caller: Caller) -> Result<Json<ServerMsg>, ApiError> {
-    ask(&app, &caller.user, ClientMsg::ListRooms).await
+    ask(&app, &caller.user, ClientMsg::ListRooms(Default::default())).await
 }
 
 /// `GET /api/users`: every user (`user_list`).
 pub(crate) async fn users(State(app): AppState, caller: Caller) -> Result<Json<ServerMsg>, ApiError> {
-    ask(&app, &caller.user, ClientMsg::ListUsers).await
+    ask(&app, &caller.user, ClientMsg::ListUsers(Default::default())).await
 }

@@ -72,7 +72,7 @@ fn command(line: &str, current: &mut RoomRef) -> Command {
             ClientMsg::JoinRoom { room: current.clone() }
         }
         "/history" => ClientMsg::History { room: current.clone(), before: None, after: None, limit: Some(20) },
-        "/rooms" => ClientMsg::ListRooms,
+        "/rooms" => ClientMsg::ListRooms(Default::default()),
         "/read" => ClientMsg::MarkRead { room: current.clone(), seq: None },
         w if w.starts_with('/') => {
             println!("commands: /join <room>, /dm <user>, /history, /rooms, /read, /quit");
@@ -98,7 +98,9 @@ fn show(msg: &ServerMsg) {
         ServerMsg::History { messages, .. } => messages.iter().for_each(|m| println!("{}", line(m))),
         ServerMsg::MentionNotification(n) => println!("*** {} mentioned you in {}", n.sender, n.room),
         ServerMsg::ReadState { room, unread, .. } => println!("{room}: {unread} unread"),
-        ServerMsg::RoomList { rooms } => rooms.iter().for_each(|r| println!("  {} ({} members)", r.room, r.members)),
+        ServerMsg::RoomList { rooms, .. } => {
+            rooms.iter().for_each(|r| println!("  {} ({} members)", r.room, r.members))
+        }
         ServerMsg::Error { code, message, .. } => println!("! {code}: {}", printable(message)),
         _ => {}
     }

@@ -694,8 +694,8 @@ impl Msg {
             Msg::MarkNotificationsRead { ids } => ClientMsg::MarkNotificationsRead {
                 ids: ids.as_ref().map(|ids| ids.iter().take(8).map(|&i| u64::from(i)).collect()),
             },
-            Msg::ListRooms => ClientMsg::ListRooms,
-            Msg::ListUsers => ClientMsg::ListUsers,
+            Msg::ListRooms => ClientMsg::ListRooms(Default::default()),
+            Msg::ListUsers => ClientMsg::ListUsers(Default::default()),
         }
     }
 }

@@ -94,7 +94,7 @@ impl Chat {
         let msg = match result {
             Ok(mut messages) => {
                 messages.retain(|m| m.room == pending.room);
-                ServerMsg::History { room: pending.room, messages, resume: pending.resume }
+                ServerMsg::History { room: pending.room, messages, resume: pending.resume, more: false }
             }
             Err(e) => {
                 let refusal = Refusal::new(ErrorCode::HistoryUnavailable, e.to_string()).room(&pending.room);

@@ -47,6 +47,10 @@ impl Chat {
             let msg = format!("message is longer than {max} characters");
             return Err(refuse(ErrorCode::MessageTooLong, &msg).room(&key));
         }
+        if let Some(c) = refused_char(&content) {
+            let msg = format!("message contains a refused control character (U+{:04X})", u32::from(c));
+            return Err(refuse(ErrorCode::InvalidContent, &msg).room(&key));
+        }
         if key.is_dm() && !self.state.rooms.contains_key(&key) {
             self.open_dm(caller, user, &key).map_err(|r| r.client_id(client_id.clone()))?;
         }
@@ -193,5 +197,53 @@ impl Chat {
             self.deliver_to_user(user, except, ServerMsg::NotificationUpdate { unread });
         }
         Ok(Answer::Reply(ServerMsg::NotificationUpdate { unread }))
+    }
+}
+
+/// The first character of `content` the server refuses in messages, if any: C0 controls other
+/// than tab, newline and carriage return; DEL; C1 controls (U+0080–U+009F); and the bidi
+/// embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069), which reorder the
+/// text that follows them (`evil \u{202E}gnp.exe`). Marks (LRM, RLM, ALM) and zero-width
+/// joiners stay allowed: scripts and emoji need them, and clients isolate every user string.
+///
+/// One pass over the bytes; plain ASCII text costs one comparison per byte.
+pub(crate) fn refused_char(content: &str) -> Option<char> {
+    let bytes = content.as_bytes();
+    let suspect = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f || b == 0xc2 || b == 0xe2;
+    if !bytes.iter().any(|&b| suspect(b)) {
+        return None;
+    }
+    content.chars().find(|&c| {
+        let c32 = u32::from(c);
+        (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+            || (0x202a..=0x202e).contains(&c32)
+            || (0x2066..=0x2069).contains(&c32)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refused_char;
+
+    #[test]
+    fn refused_characters_are_exactly_the_documented_ones() {
+        for c in (0u32..0x20).filter(|c| ![9, 10, 13].contains(c)).chain([0x7f]).chain(0x80..0xa0) {
+            let c = char::from_u32(c).unwrap();
+            assert_eq!(refused_char(&format!("a{c}b")), Some(c), "U+{:04X}", u32::from(c));
+        }
+        for c in (0x202a..=0x202e).chain(0x2066..=0x2069) {
+            let c = char::from_u32(c).unwrap();
+            assert_eq!(refused_char(&format!("evil {c}gnp.exe")), Some(c));
+        }
+        for ok in [
+            "plain",
+            "tab\tnew\nline\r\n",
+            "\u{200e}\u{200f}\u{61c}",
+            "👩\u{200d}💻 \u{200c}",
+            "é ü ß – “quotes” ✓",
+            "\u{a0}",
+        ] {
+            assert_eq!(refused_char(ok), None, "{ok:?}");
+        }
     }
 }

@@ -48,6 +48,15 @@ pub struct Config {
     pub max_room_members: usize,
     /// Most entries in a `room_list` / `user_list` answer (default 1,000).
     pub max_list_len: usize,
+    /// Most rooms one user may be a member of (default 1,000): join, create and accept beyond
+    /// it answer `too_many_rooms`.
+    pub max_rooms_per_user: usize,
+    /// Most live sessions per user (default 20): the next `Connect` is closed with
+    /// `too_many_sessions`.
+    pub max_sessions_per_user: usize,
+    /// Most pending invitations per user (default 100): further invites answer
+    /// `too_many_invitations`.
+    pub max_invitations_per_user: usize,
 }
 
 impl Default for Config {
@@ -63,6 +72,9 @@ impl Default for Config {
             max_strikes: 200,
             max_room_members: 1_000,
             max_list_len: 1_000,
+            max_rooms_per_user: 1_000,
+            max_sessions_per_user: 20,
+            max_invitations_per_user: 100,
         }
     }
 }
@@ -84,6 +96,8 @@ pub struct LoadId(pub u64);
 pub enum CloseReason {
     /// The session kept sending faster than its rate limit allows.
     Flooding,
+    /// The user already has `Config::max_sessions_per_user` live sessions.
+    TooManySessions,
 }
 
 /// Something that happened, for the core to handle.
@@ -409,8 +423,12 @@ impl Chat {
             ClientMsg::Resume { rooms } => self.resume(caller, user, &rooms),
             ClientMsg::Notifications { limit } => self.list_notifications(user, limit),
             ClientMsg::MarkNotificationsRead { ids } => self.mark_notifications_read(caller, user, ids),
-            ClientMsg::ListRooms => Ok(Answer::Reply(self.room_list())),
-            ClientMsg::ListUsers => Ok(Answer::Reply(self.user_list())),
+            ClientMsg::ListRooms(query) => self.room_list(&query),
+            ClientMsg::ListUsers(query) => self.user_list(&query),
+            ClientMsg::RoomUsers { room } => self.room_users(user, &room),
+            ClientMsg::MyRooms { after, limit } => self.my_rooms(user, after.as_deref(), limit),
+            ClientMsg::AcceptInvite { room } => self.accept_invite(caller, user, &room),
+            ClientMsg::DeclineInvite { room } => self.decline_invite(caller, user, &room),
         }
     }
 

@@ -1,11 +1,15 @@
 //! Sessions coming and going, presence (`room_users_update`), typing, and room summaries.
 
+use std::ops::Bound;
 use std::sync::Arc;
 
 use super::{Answer, Caller, Chat, Handled, Refusal};
 use crate::error::ErrorCode;
 use crate::name::UserName;
-use crate::protocol::{MemberRead, RoomInfo, RoomSummary, ServerMsg, UserPresence};
+use crate::protocol::{
+    DEFAULT_DIRECTORY_LIMIT, DirectoryQuery, MAX_DIRECTORY_LIMIT, MemberRead, RoomInfo, RoomSummary, SUMMARY_PAGE,
+    ServerMsg, UserPresence,
+};
 use crate::room::{RoomKey, RoomKind, RoomRef};
 use crate::session::SessionId;
 use crate::snapshot::RoomState;
@@ -32,15 +36,27 @@ impl Chat {
             self.room_sessions.remove(room);
         }
 
-        let summaries = self.summaries(&user);
+        // Bounded: pages of light summaries (no member lists), never one event per room.
+        let mut pages = self.summaries(&user).into_iter();
+        let first: Vec<RoomSummary> = pages.by_ref().take(SUMMARY_PAGE).collect();
+        let mut rest: Vec<RoomSummary> = pages.collect();
         let unread_notifications = self.state.users.get(&user).map_or(0, |u| u.unread_notifications);
-        let welcome =
-            ServerMsg::Connected { session: session.0, username: user.clone(), rooms: summaries, unread_notifications };
+        let welcome = ServerMsg::Connected {
+            session: session.0,
+            username: user.clone(),
+            rooms: first,
+            more_rooms: !rest.is_empty(),
+            invitations: Vec::new(),
+            unread_notifications,
+        };
         self.send_to_session(session, welcome);
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(SUMMARY_PAGE));
+            let page = std::mem::replace(&mut rest, tail);
+            self.send_to_session(session, ServerMsg::RoomSummaries { rooms: page, more: !rest.is_empty() });
+        }
         if came_online {
-            for room in &rooms {
-                self.broadcast_presence(room);
-            }
+            self.announce_presence(&user, &rooms, true);
         }
     }
 
@@ -66,9 +82,7 @@ impl Chat {
                 let msg = ServerMsg::Typing { room: room.clone(), username: user.clone(), active: false };
                 self.deliver_to_room(&room, None, None, msg);
             }
-            for room in &rooms {
-                self.broadcast_presence(room);
-            }
+            self.announce_presence(&user, &rooms, false);
         }
     }
 
@@ -100,22 +114,40 @@ impl Chat {
         })
     }
 
-    /// Sends `room_users_update` to the room's member sessions.
-    pub(crate) fn broadcast_presence(&mut self, room: &RoomKey) {
-        let msg = ServerMsg::RoomUsersUpdate { room: room.clone(), users: self.presence(room) };
-        self.deliver_to_room(room, None, None, msg);
+    /// Tells every online session that shares one of `rooms` with `user` (theirs excepted) that
+    /// the user came online or went offline: one `presence` event, whatever the number of rooms.
+    fn announce_presence(&mut self, user: &UserName, rooms: &[RoomKey], online: bool) {
+        let own = self.sessions_of(user).to_vec();
+        let mut recipients: Vec<SessionId> = Vec::new();
+        for room in rooms {
+            recipients.extend(self.room_sessions(room).iter().filter(|s| !own.contains(s)));
+        }
+        recipients.sort_unstable();
+        recipients.dedup();
+        let msg = ServerMsg::Presence { username: user.clone(), online };
+        self.deliver(recipients.into(), Arc::new(msg));
     }
 
-    /// The user's rooms as they see them (what `connected` carries).
+    /// The user's rooms as they see them, without member lists (what `connected` carries).
     pub fn summaries(&self, user: &UserName) -> Vec<RoomSummary> {
         let Some(u) = self.state.users.get(user) else { return Vec::new() };
-        u.rooms.iter().filter_map(|room| self.summary(user, room)).collect()
+        u.rooms.iter().filter_map(|room| self.light_summary(user, room)).collect()
     }
 
-    /// How `user` sees `room`, if they are a member.
+    /// How `user` sees `room`, with its members and their read cursors, if they are a member
+    /// (what `room_joined` carries).
     pub fn summary(&self, user: &UserName, room: &RoomKey) -> Option<RoomSummary> {
+        let mut summary = self.light_summary(user, room)?;
+        summary.users = self.presence(room);
+        summary.read_receipts = self.read_receipts(user, room);
+        Some(summary)
+    }
+
+    /// How `user` sees `room` without member lists: O(1) in the room's size.
+    fn light_summary(&self, user: &UserName, room: &RoomKey) -> Option<RoomSummary> {
         let r = self.state.rooms.get(room)?;
         let unread = self.state.unread(user, room)?;
+        let owns = r.owner.as_ref() == Some(user);
         Some(RoomSummary {
             room: room.clone(),
             kind: r.kind,
@@ -125,17 +157,69 @@ impl Chat {
             read_seq: unread.read_seq,
             unread: unread.unread,
             highlight: unread.highlight,
-            users: self.presence(room),
-            read_receipts: r
-                .members
-                .iter()
-                .filter(|m| *m != user)
-                .filter_map(|m| {
-                    let seq = self.state.reads.get(&(m.clone(), room.clone()))?.seq;
-                    Some(MemberRead { username: m.clone(), seq })
-                })
-                .collect(),
+            users: Vec::new(),
+            read_receipts: Vec::new(),
+            can_invite: match r.kind {
+                RoomKind::Public => true,
+                RoomKind::Private => owns,
+                RoomKind::Dm => false,
+            },
+            can_leave: r.kind != RoomKind::Dm && !owns,
+            can_remove: r.kind == RoomKind::Private && owns,
         })
+    }
+
+    /// The other members' read cursors in `room`.
+    fn read_receipts(&self, user: &UserName, room: &RoomKey) -> Vec<MemberRead> {
+        let Some(r) = self.state.rooms.get(room) else { return Vec::new() };
+        r.members
+            .iter()
+            .filter(|m| *m != user)
+            .filter_map(|m| {
+                let seq = self.state.reads.get(&(m.clone(), room.clone()))?.seq;
+                Some(MemberRead { username: m.clone(), seq })
+            })
+            .collect()
+    }
+
+    /// `room_users`: the full member list of a room the caller belongs to.
+    pub(super) fn room_users(&mut self, user: &UserName, room: &RoomRef) -> Handled {
+        let key = self.member_room(user, room)?;
+        Ok(Answer::Reply(self.room_users_update(user, &key)))
+    }
+
+    /// A room's members with presence and the other members' read cursors, as `user` sees it.
+    pub(crate) fn room_users_update(&self, user: &UserName, room: &RoomKey) -> ServerMsg {
+        ServerMsg::RoomUsersUpdate {
+            room: room.clone(),
+            users: self.presence(room),
+            read_receipts: self.read_receipts(user, room),
+        }
+    }
+
+    /// `my_rooms`: a page of the caller's rooms in key order, after `after`.
+    pub(super) fn my_rooms(&self, user: &UserName, after: Option<&str>, limit: Option<u32>) -> Handled {
+        let limit = limit.unwrap_or(SUMMARY_PAGE as u32) as usize;
+        if limit == 0 || limit > SUMMARY_PAGE {
+            return Err(Refusal::new(ErrorCode::InvalidRequest, format!("limit must be 1-{SUMMARY_PAGE}")));
+        }
+        let after: Option<RoomKey> = match after {
+            Some(a) => Some(a.parse().map_err(|e| Refusal::new(ErrorCode::InvalidRequest, format!("after: {e}")))?),
+            None => None,
+        };
+        let unread_notifications = self.state.users.get(user).map_or(0, |u| u.unread_notifications);
+        let Some(u) = self.state.users.get(user) else {
+            return Ok(Answer::Reply(ServerMsg::Rooms { rooms: Vec::new(), unread_notifications, more: false }));
+        };
+        let range = match &after {
+            Some(a) => u.rooms.range::<RoomKey, _>((Bound::Excluded(a), Bound::Unbounded)),
+            None => u.rooms.range::<RoomKey, _>(..),
+        };
+        let mut keys = range.take(limit + 1);
+        let rooms: Vec<RoomSummary> =
+            keys.by_ref().take(limit).filter_map(|room| self.light_summary(user, room)).collect();
+        let more = keys.next().is_some();
+        Ok(Answer::Reply(ServerMsg::Rooms { rooms, unread_notifications, more }))
     }
 
     pub(super) fn typing(&mut self, caller: Caller, user: &UserName, room: &RoomRef, active: bool) -> Handled {
@@ -172,29 +256,39 @@ impl Chat {
         }
     }
 
-    /// The public rooms, sorted by key, at most `max_list_len`.
-    pub(super) fn room_list(&self) -> ServerMsg {
-        let mut public: Vec<(&RoomKey, &RoomState)> =
-            self.state.rooms.iter().filter(|(_, r)| r.kind == RoomKind::Public).collect();
+    /// A page of the public rooms, sorted by name.
+    pub(super) fn room_list(&self, query: &DirectoryQuery) -> Handled {
+        let page = Page::of(query, self.config.max_list_len)?;
+        let mut public: Vec<(&RoomKey, &RoomState)> = self
+            .state
+            .rooms
+            .iter()
+            .filter(|(key, r)| r.kind == RoomKind::Public && page.admits(group_name(key)))
+            .collect();
         public.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let rooms = public
+        let more = public.len() > page.limit;
+        let rooms: Vec<RoomInfo> = public
             .into_iter()
-            .take(self.config.max_list_len)
+            .take(page.limit)
             .map(|(key, r)| RoomInfo { room: key.clone(), members: r.members.len(), last_timestamp: r.last_timestamp })
             .collect();
-        ServerMsg::RoomList { rooms }
+        let next = more.then(|| rooms.last().map(|r| group_name(&r.room).to_owned())).flatten();
+        Ok(Answer::Reply(ServerMsg::RoomList { rooms, next }))
     }
 
-    /// Known users, sorted by name, at most `max_list_len`.
-    pub(super) fn user_list(&self) -> ServerMsg {
-        let mut names: Vec<&UserName> = self.state.users.keys().collect();
+    /// A page of known users, sorted by name.
+    pub(super) fn user_list(&self, query: &DirectoryQuery) -> Handled {
+        let page = Page::of(query, self.config.max_list_len)?;
+        let mut names: Vec<&UserName> = self.state.users.keys().filter(|u| page.admits(u.as_str())).collect();
         names.sort_unstable();
-        let users = names
+        let more = names.len() > page.limit;
+        let users: Vec<UserPresence> = names
             .into_iter()
-            .take(self.config.max_list_len)
+            .take(page.limit)
             .map(|u| UserPresence { username: u.clone(), online: self.online.contains_key(u) })
             .collect();
-        ServerMsg::UserList { users }
+        let next = more.then(|| users.last().map(|u| u.username.to_string())).flatten();
+        Ok(Answer::Reply(ServerMsg::UserList { users, next }))
     }
 
     /// Resolves a room reference the caller must be a member of.
@@ -236,5 +330,37 @@ impl Chat {
             return Err(Refusal::new(ErrorCode::Forbidden, "that is someone else's conversation").room(&key));
         }
         Ok(key)
+    }
+}
+
+/// The name part of a group room key (`lobby` for `group:lobby`).
+fn group_name(key: &RoomKey) -> &str {
+    match key {
+        RoomKey::Group(name) => name.as_str(),
+        RoomKey::Dm(..) => "",
+    }
+}
+
+/// A validated directory query: names with `prefix`, after `after`, at most `limit`.
+pub(crate) struct Page {
+    prefix: String,
+    after: Option<String>,
+    limit: usize,
+}
+
+impl Page {
+    fn of(query: &DirectoryQuery, max: usize) -> Result<Page, Refusal> {
+        let max = max.min(MAX_DIRECTORY_LIMIT as usize);
+        let limit = query.limit.unwrap_or(DEFAULT_DIRECTORY_LIMIT) as usize;
+        if limit == 0 || limit > max {
+            return Err(Refusal::new(ErrorCode::InvalidRequest, format!("limit must be 1-{max}")));
+        }
+        let after = query.after.as_deref().map(|a| a.strip_prefix("group:").unwrap_or(a).to_ascii_lowercase());
+        let prefix = query.prefix.as_deref().unwrap_or("").to_ascii_lowercase();
+        Ok(Page { prefix, after, limit })
+    }
+
+    fn admits(&self, name: &str) -> bool {
+        name.starts_with(&self.prefix) && self.after.as_deref().is_none_or(|a| name > a)
     }
 }

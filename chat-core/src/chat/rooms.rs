@@ -20,6 +20,10 @@ impl Chat {
             RoomKey::Group(_) => {
                 match self.state.rooms.get(&key) {
                     None => {
+                        if let RoomKey::Group(name) = &key {
+                            RoomName::parse_new(name.as_str())
+                                .map_err(|e| Refusal::new(ErrorCode::InvalidRoom, e.to_string()).room(&key))?;
+                        }
                         let created = LogEntry::RoomCreated {
                             room: key.clone(),
                             kind: RoomKind::Public,
@@ -60,8 +64,8 @@ impl Chat {
     }
 
     /// Persists a membership and tells everyone concerned: the new member's sessions get
-    /// `room_joined` (except the calling session, which gets the direct answer), the room gets
-    /// `room_users_update`.
+    /// `room_joined` (except the calling session, which gets the direct answer), the room's other
+    /// members get `member_joined`.
     fn add_member(&mut self, caller: Caller, room: &RoomKey, user: &UserName) {
         self.persist(LogEntry::MemberAdded { room: room.clone(), user: user.clone() });
         self.invalidate_room(room);
@@ -80,7 +84,19 @@ impl Chat {
             };
             self.deliver_to_user(user, except, ServerMsg::RoomJoined(summary));
         }
-        self.broadcast_presence(room);
+        let joined =
+            ServerMsg::MemberJoined { room: room.clone(), username: user.clone(), online: self.is_online(user) };
+        self.deliver_to_room(room, Some(user), None, joined);
+        self.legacy_member_list(room);
+    }
+
+    /// Transitional, until the web UI keeps member lists from `member_joined` / `member_left`:
+    /// the full list to the room's sessions after a membership change (a user's action, rate
+    /// limited; never on connect or disconnect).
+    fn legacy_member_list(&mut self, room: &RoomKey) {
+        let msg =
+            ServerMsg::RoomUsersUpdate { room: room.clone(), users: self.presence(room), read_receipts: Vec::new() };
+        self.deliver_to_room(room, None, None, msg);
     }
 
     fn joined_answer(&self, user: &UserName, room: &RoomKey) -> Handled {
@@ -122,11 +138,13 @@ impl Chat {
             let msg = ServerMsg::Typing { room: room.clone(), username: user.clone(), active: false };
             self.deliver_to_room(room, None, None, msg);
         }
-        self.broadcast_presence(room);
+        let left = ServerMsg::MemberLeft { room: room.clone(), username: user.clone(), reason };
+        self.deliver_to_room(room, None, None, left);
+        self.legacy_member_list(room);
     }
 
     pub(super) fn create_room(&mut self, caller: Caller, user: &UserName, name: &str, private: bool) -> Handled {
-        let name = RoomName::new(name).map_err(|e| Refusal::new(ErrorCode::InvalidRoom, e.to_string()))?;
+        let name = RoomName::parse_new(name).map_err(|e| Refusal::new(ErrorCode::InvalidRoom, e.to_string()))?;
         let key = RoomKey::Group(name);
         if self.state.rooms.contains_key(&key) {
             return Err(Refusal::new(ErrorCode::RoomExists, "a room with this name exists").room(&key));
@@ -163,7 +181,7 @@ impl Chat {
         if !self.is_member(&invitee, &key) {
             self.add_member(caller, &key, &invitee);
         }
-        Ok(Answer::Reply(ServerMsg::RoomUsersUpdate { room: key.clone(), users: self.presence(&key) }))
+        Ok(Answer::Reply(self.room_users_update(user, &key)))
     }
 
     pub(super) fn remove(&mut self, caller: Caller, user: &UserName, room: &RoomRef, member: &str) -> Handled {
@@ -184,6 +202,20 @@ impl Chat {
             return Err(Refusal::new(ErrorCode::NotAMember, format!("'{member}' is not a member")).room(&key));
         }
         self.remove_member(caller, &key, &member, LeaveReason::Removed);
-        Ok(Answer::Reply(ServerMsg::RoomUsersUpdate { room: key.clone(), users: self.presence(&key) }))
+        Ok(Answer::Reply(self.room_users_update(user, &key)))
+    }
+}
+
+impl Chat {
+    /// `accept_invite`: become a member of a room with a pending invitation.
+    pub(super) fn accept_invite(&mut self, _caller: Caller, user: &UserName, room: &RoomRef) -> Handled {
+        let key = self.resolve(user, room)?;
+        Err(Refusal::new(ErrorCode::NoInvitation, "no pending invitation to this room").room(&key))
+    }
+
+    /// `decline_invite`: drop a pending invitation.
+    pub(super) fn decline_invite(&mut self, _caller: Caller, user: &UserName, room: &RoomRef) -> Handled {
+        let key = self.resolve(user, room)?;
+        Err(Refusal::new(ErrorCode::NoInvitation, "no pending invitation to this room").room(&key))
     }
 }

@@ -41,7 +41,7 @@ fn a_flooding_session_is_closed() {
         if sim.closed.contains(&a) {
             break;
         }
-        sim.recv(a, chat_core::ClientMsg::ListRooms);
+        sim.recv(a, chat_core::ClientMsg::ListRooms(Default::default()));
     }
     assert_eq!(sim.closed, [a]);
     assert!(!sim.chat.is_online(&user("alice")));

@@ -3,13 +3,18 @@
 mod sim; // the virtual-time simulator every scenario runs on
 
 mod codec; // wire codecs
+mod connect; // the bounded connect path
+mod content; // refused control characters
 mod corpus; // replays every fuzz corpus file
+mod directory; // room and user directory, my_rooms, room_users
 mod history; // history pages and resume
 mod limits; // rate limits and abuse
 mod messaging; // seq, limits, idempotency, mentions
 mod model; // model-based property tests against a naive reference
+mod names; // rules for new user and room names
 mod notifications; // the inbox and its count
 mod presence; // presence and typing
+mod presence_model; // presence and membership deltas against the truth
 mod readme; // the README's embed snippet stays the tested one
 mod rooms; // public, private and DM rooms
 mod unread; // unread/highlight counts, cursors, receipts

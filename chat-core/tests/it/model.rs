@@ -282,7 +282,7 @@ fn run(ops: &[Op]) -> Vec<Event> {
         let probes = [
             Input::Connect { session, user: user(name) },
             Input::Receive { session, msg: ClientMsg::Notifications { limit: Some(100) } },
-            Input::Receive { session, msg: ClientMsg::ListRooms },
+            Input::Receive { session, msg: ClientMsg::ListRooms(Default::default()) },
         ];
         for input in probes {
             sim.chat.handle(probe_now, input.clone());

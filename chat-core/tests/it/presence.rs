@@ -1,4 +1,4 @@
-//! Presence (`room_users_update`) and typing indicators that expire through `poll_timeout`.
+//! Presence (`presence` deltas, `member_joined` / `member_left`) and typing indicators that expire through `poll_timeout`.
 
 use chat_core::{ClientMsg, ServerMsg};
 
@@ -45,9 +45,7 @@ fn presence_follows_the_first_and_last_session() {
         frames
             .iter()
             .filter_map(|f| match f {
-                ServerMsg::RoomUsersUpdate { users, .. } => {
-                    users.iter().find(|u| u.username.as_str() == "bob").map(|u| u.online)
-                }
+                ServerMsg::Presence { username, online } if username.as_str() == "bob" => Some(*online),
                 _ => None,
             })
             .collect()

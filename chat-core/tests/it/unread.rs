@@ -77,11 +77,16 @@ fn reading_syncs_other_devices_and_sends_receipts() {
         matches!(&alice[..], [ServerMsg::ReadReceipt { username, seq: 1, .. }] if username.as_str() == "bob"),
         "{alice:?}"
     );
-    // A reconnecting client learns the other members' cursors from its summary.
+    // A reconnecting client learns the other members' cursors when it opens the room
+    // (`room_users`); `connected` stays small and carries none.
     let a2 = sim.connect("alice");
     let frames = sim.take(a2);
     let ServerMsg::Connected { rooms, .. } = &frames[0] else { panic!("{frames:?}") };
-    let receipts: Vec<(String, u64)> = rooms[0].read_receipts.iter().map(|r| (r.username.to_string(), r.seq)).collect();
+    assert!(rooms[0].read_receipts.is_empty() && rooms[0].users.is_empty(), "{rooms:?}");
+    sim.recv(a2, ClientMsg::RoomUsers { room: room("group:lobby") });
+    let frames = sim.take(a2);
+    let [ServerMsg::RoomUsersUpdate { read_receipts, .. }] = &frames[..] else { panic!("{frames:?}") };
+    let receipts: Vec<(String, u64)> = read_receipts.iter().map(|r| (r.username.to_string(), r.seq)).collect();
     assert_eq!(receipts, [("bob".to_string(), 1)], "others only, with their cursor");
 }
 

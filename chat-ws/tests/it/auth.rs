@@ -42,7 +42,7 @@ async fn first_frame_register_authenticates_then_connects() {
     for codec in [Codec::Json, Codec::MsgPack] {
         let mut client = Client::open(server.addr, None, codec, None).await;
         // Anything but register first is refused.
-        client.send(&ClientMsg::ListRooms).await;
+        client.send(&ClientMsg::ListRooms(Default::default())).await;
         assert_eq!(refusal_code(client.recv_auth().await), WsErrorCode::Unauthorized);
         // A wrong password is refused; the client may try again.
         client.send_auth(&register("dave", "wrong")).await;

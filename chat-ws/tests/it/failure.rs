@@ -114,7 +114,7 @@ async fn kick_closes_one_session_with_1000() {
     let mut bob = server.client("bob", Codec::Json).await;
     server.hub.kick(chat_core::SessionId(session));
     assert_eq!(alice.close_code().await, Some(1000));
-    bob.send(&ClientMsg::ListRooms).await;
+    bob.send(&ClientMsg::ListRooms(Default::default())).await;
     bob.until(|m| matches!(m, ServerMsg::RoomList { .. }).then_some(())).await;
 }
 
@@ -164,7 +164,7 @@ async fn a_peer_that_answers_pings_stays_connected() {
             other => panic!("connection ended: {other:?}"),
         }
     }
-    client.send(&ClientMsg::ListRooms).await;
+    client.send(&ClientMsg::ListRooms(Default::default())).await;
     client.until(|m| matches!(m, ServerMsg::RoomList { .. }).then_some(())).await;
     assert_eq!(server.hub.metrics().sessions, 1);
 }

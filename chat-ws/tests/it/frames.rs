@@ -79,7 +79,7 @@ async fn non_object_and_unknown_type_get_error_events_and_stay_open() {
     assert_eq!(client.until(error_code).await, ErrorCode::InvalidFrame);
 
     // The same connection still works.
-    client.send(&ClientMsg::ListRooms).await;
+    client.send(&ClientMsg::ListRooms(Default::default())).await;
     client.until(|m| matches!(m, ServerMsg::RoomList { .. }).then_some(())).await;
     still_serving(&mut bystander, "after bad json").await;
 }
@@ -97,6 +97,6 @@ async fn msgpack_unknown_type_gets_an_error_event() {
         })
         .await;
     assert_eq!(code, ErrorCode::UnknownType);
-    client.send(&ClientMsg::ListUsers).await;
+    client.send(&ClientMsg::ListUsers(Default::default())).await;
     client.until(|m| matches!(m, ServerMsg::UserList { .. }).then_some(())).await;
 }
