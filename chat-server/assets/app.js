@@ -40,6 +40,7 @@ const conn = new Connection({
 const client = new Client(store, conn, {
   isReading: (key) =>
     key === store.current && !document.hidden && !byId('chat-screen').hidden && pane.atBottom(),
+  onHistory: (room) => pane.historyArrived(room),
   onNotification: (n) => {
     const where = roomLabel(n.room, store.me);
     const title = n.kind === 'dm' ? `Message from ${n.sender}` : `${n.sender} mentioned you in ${where}`;
@@ -91,11 +92,18 @@ store.addEventListener('change', (ev) => {
       bell.render();
       break;
     case 'users':
+      sidebar.render();
       sidebar.renderPeople();
       pane.renderOnline();
       break;
     case 'directory':
       sidebar.renderDirectory();
+      break;
+    case 'invitations':
+      sidebar.renderInvitations();
+      break;
+    case 'notice':
+      toast(d.message);
       break;
     case 'status':
       renderStatus();
@@ -218,6 +226,13 @@ store.addEventListener('change', (ev) => {
   const me = byId('me-label');
   replaceChildren(me, 'you are ', iso(store.me));
   me.hidden = false;
+});
+
+// Leaving the page closes the socket even when the browser keeps the page in its back/forward
+// cache (else the user would stay online while gone); coming back from the cache reconnects.
+window.addEventListener('pagehide', () => conn.stop());
+window.addEventListener('pageshow', (ev) => {
+  if (ev.persisted && !byId('chat-screen').hidden) conn.start();
 });
 
 // Marking read when the user comes back to the tab.

@@ -13,9 +13,14 @@ import { MAX_OUTBOX, PAGE, dmKey, newClientId } from './store.js';
 
 const TYPING_SEND_EVERY_MS = 3000;
 const RATE_LIMIT_RETRY_MS = 2000;
+const DIRECTORY_PAGE = 50;
+const DM_PRESENCE_ROOMS = 20;
 
 export class Client {
-  /** store: Store; conn: Connection; hooks: { isReading(key): bool, onNotification(n) }. */
+  /**
+   * store: Store; conn: Connection; hooks: { isReading(key): bool, onNotification(n),
+   * onHistory(room) }.
+   */
   constructor(store, conn, hooks) {
     this.store = store;
     this.conn = conn;
@@ -38,7 +43,26 @@ export class Client {
   handle(f) {
     switch (f.type) {
       case 'connected':
-        return this.onConnected(f);
+        this.conn.healthy();
+        this.act({ type: 'connected', frame: f });
+        if (!f.more_rooms) this.afterSync();
+        return undefined;
+      case 'room_summaries':
+        this.act({ type: 'roomSummaries', rooms: f.rooms, more: f.more });
+        if (!f.more) this.afterSync();
+        return undefined;
+      case 'member_joined':
+        return this.act({ type: 'memberJoined', room: f.room, username: f.username, online: f.online });
+      case 'member_left':
+        return this.act({ type: 'memberLeft', room: f.room, username: f.username });
+      case 'presence':
+        return this.act({ type: 'presenceChanged', username: f.username, online: f.online });
+      case 'invitation':
+        return this.act({ type: 'invitationReceived', invitation: f });
+      case 'invitation_removed':
+        return this.act({ type: 'invitationRemoved', room: f.room });
+      case 'invite_sent':
+        return this.act({ type: 'inviteSent', room: f.room, username: f.username });
       case 'room_joined':
         this.act({ type: 'roomJoined', summary: f });
         return this.afterOpen();
@@ -54,6 +78,7 @@ export class Client {
       case 'history':
         this.act({ type: 'historyReceived', history: f });
         this.fillGap(f.room);
+        this.hooks.onHistory(f.room);
         return this.markReadIfReading();
       case 'resume_reset':
         if (!this.store.rooms.has(f.room)) return undefined;
@@ -76,7 +101,7 @@ export class Client {
       case 'notifications':
         return this.act({ type: 'notificationsReplaced', items: f.items, unread: f.unread });
       case 'room_list':
-        return this.act({ type: 'directoryReceived', rooms: f.rooms });
+        return this.act({ type: 'directoryReceived', rooms: f.rooms, next: f.next });
       case 'user_list':
         return this.act({ type: 'peopleReceived', users: f.users });
       case 'error':
@@ -86,9 +111,8 @@ export class Client {
     }
   }
 
-  onConnected(f) {
-    this.conn.healthy();
-    this.act({ type: 'connected', frame: f });
+  /** Every summary page of a new session is in: catch up. */
+  afterSync() {
     const s = this.store;
     const resume = [];
     for (const r of s.rooms.values()) {
@@ -98,10 +122,21 @@ export class Client {
       for (const { room } of resume) this.act({ type: 'historyRequested', room, what: 'resume' });
     }
     this.ensureLoaded(s.current);
+    this.ensureMembers(s.current);
+    // DM peers' presence dots: their rooms' member lists (a bounded number, newest first).
+    const dms = [...s.rooms.values()].filter((r) => r.kind === 'dm').sort((a, b) => b.lastTimestamp - a.lastTimestamp);
+    for (const r of dms.slice(0, DM_PRESENCE_ROOMS)) this.ensureMembers(r.key);
     this.send({ type: 'notifications', limit: 50 });
     this.send({ type: 'list_users' });
     this.flushOutbox();
     this.markReadIfReading();
+  }
+
+  /** Asks for a room's member list unless we hold the current one. */
+  ensureMembers(key) {
+    const r = key ? this.store.rooms.get(key) : null;
+    if (!r || r.membersLoaded || r.membersRequested) return;
+    if (this.send({ type: 'room_users', room: r.key })) this.act({ type: 'membersRequested', room: r.key });
   }
 
   onAck(a) {
@@ -152,6 +187,7 @@ export class Client {
   /** The open room may have changed: load it and mark it read when visible. */
   afterOpen() {
     this.ensureLoaded(this.store.current);
+    this.ensureMembers(this.store.current);
     this.markReadIfReading();
   }
 
@@ -164,7 +200,11 @@ export class Client {
     return undefined;
   }
 
-  /** Asks for the page before the oldest held message (scroll-up). */
+  /**
+   * Asks for the page before the oldest held message (scroll-up). Pages are cut by size, so
+   * one may hold few messages; the pane asks again while it is not full and the last page said
+   * `more`.
+   */
   loadOlder() {
     const r = this.store.rooms.get(this.store.current);
     if (!r || r.loadingOlder || !r.hasOlder || !r.seqs.length) return;
@@ -257,6 +297,23 @@ export class Client {
     if (room) this.send({ type: 'invite', room, username });
   }
 
+  /** Removes a member of the open room (shown only where the server says `can_remove`). */
+  remove(username) {
+    const room = this.store.current;
+    if (room) this.send({ type: 'remove', room, username });
+  }
+
+  /** Accepts a pending invitation; the room opens when `room_joined` arrives. */
+  acceptInvite(room) {
+    this.act({ type: 'roomWanted', room });
+    this.send({ type: 'accept_invite', room });
+  }
+
+  /** Declines a pending invitation; it goes when the server says `invitation_removed`. */
+  declineInvite(room) {
+    this.send({ type: 'decline_invite', room });
+  }
+
   leave() {
     const room = this.store.current;
     if (room) this.send({ type: 'leave_room', room });
@@ -272,8 +329,21 @@ export class Client {
     return undefined;
   }
 
-  listRooms() {
-    this.send({ type: 'list_rooms' });
+  /** Searches the public directory by name prefix (first page). */
+  searchRooms(prefix) {
+    const p = prefix.trim().toLowerCase();
+    const frame = { type: 'list_rooms', limit: DIRECTORY_PAGE };
+    if (p) frame.prefix = p;
+    if (this.send(frame)) this.act({ type: 'directoryRequested', prefix: p, append: false });
+  }
+
+  /** The next page of the current directory search. */
+  moreRooms() {
+    const d = this.store.directory;
+    if (!d.next || d.loading) return;
+    const frame = { type: 'list_rooms', after: d.next, limit: DIRECTORY_PAGE };
+    if (d.prefix) frame.prefix = d.prefix;
+    if (this.send(frame)) this.act({ type: 'directoryRequested', prefix: d.prefix, append: true });
   }
 
   listUsers() {

@@ -113,10 +113,34 @@ export class MessagePane {
           },
           iso(name),
         ),
+        r.canRemove
+          ? h(
+              'button',
+              {
+                type: 'button',
+                class: 'btn small remove-member',
+                dataset: { user: name },
+                title: `Remove ${name} from this room`,
+                on: { click: () => this.client.remove(name) },
+              },
+              'x',
+            )
+          : null,
         ' ',
       );
     }
     replaceChildren(this.onlineLine, nodes);
+  }
+
+  /**
+   * A history page arrived. Pages are cut by size: while the pane cannot scroll (so the reader
+   * cannot scroll up for more) and the server said the last page had `more` before it, ask for
+   * the next one now.
+   */
+  historyArrived(room) {
+    const r = this.room();
+    if (!r || r.key !== room || !r.olderMore || !r.hasOlder) return;
+    if (this.scroller.scrollHeight <= this.scroller.clientHeight + NEAR_TOP_PX) this.client.loadOlder();
   }
 
   /** New messages (live, history, resume) in `room`. */

@@ -1,5 +1,8 @@
-// The sidebar: rooms and DMs with unread counts and a separate mention badge, the join/create
-// form, the public room directory and the people list (click a name to start a DM).
+// The sidebar: rooms and DMs with unread counts and a separate mention badge, pending
+// invitations (accept / decline), the join/create form, the public room directory (name-prefix
+// search, paged) and the people list (click a name to start a DM).
+
+const SEARCH_DELAY_MS = 250;
 
 import { byId, h, iso, replaceChildren } from './dom.js';
 import { dmPeer, roomLabel } from './store.js';
@@ -12,6 +15,11 @@ export class Sidebar {
     this.dmList = byId('dm-list');
     this.directoryList = byId('directory-list');
     this.peopleList = byId('people-list');
+    this.invitations = byId('invitations');
+    this.inviteList = byId('invite-list');
+    this.search = byId('directory-search');
+    this.moreBtn = byId('directory-more');
+    this.searchTimer = null;
     this.nav = byId('sidebar');
     this.toggle = byId('sidebar-toggle');
 
@@ -26,8 +34,18 @@ export class Sidebar {
       this.close();
     });
     byId('directory').addEventListener('toggle', (ev) => {
-      if (ev.target.open) client.listRooms();
+      if (ev.target.open) client.searchRooms(this.search.value);
     });
+    byId('directory-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      clearTimeout(this.searchTimer);
+      client.searchRooms(this.search.value);
+    });
+    this.search.addEventListener('input', () => {
+      clearTimeout(this.searchTimer);
+      this.searchTimer = setTimeout(() => client.searchRooms(this.search.value), SEARCH_DELAY_MS);
+    });
+    this.moreBtn.addEventListener('click', () => client.moreRooms());
     byId('people').addEventListener('toggle', (ev) => {
       if (ev.target.open) client.listUsers();
     });
@@ -65,7 +83,7 @@ export class Sidebar {
   item(r) {
     const s = this.store;
     const peer = dmPeer(r.key, s.me);
-    const online = peer !== null && r.users.get(peer) === true;
+    const online = peer !== null && s.isOnline(peer);
     const classes = ['room-item'];
     if (r.key === s.current) classes.push('current');
     if (r.unread > 0) classes.push('has-unread');
@@ -92,9 +110,29 @@ export class Sidebar {
     return h('li', null, button);
   }
 
+  renderInvitations() {
+    const s = this.store;
+    const items = s.invitationList().map((inv) =>
+      h(
+        'li',
+        { class: 'invitation', dataset: { room: inv.room } },
+        iso(roomLabel(inv.room, s.me)),
+        inv.kind === 'private' ? h('span', { class: 'lock', title: 'private room' }, ' [priv]') : null,
+        ' from ',
+        iso(inv.inviter),
+        ' ',
+        h('button', { type: 'button', class: 'btn small accept-invite', on: { click: () => this.client.acceptInvite(inv.room) } }, 'accept'),
+        h('button', { type: 'button', class: 'btn small decline-invite', on: { click: () => this.client.declineInvite(inv.room) } }, 'decline'),
+      ),
+    );
+    replaceChildren(this.inviteList, items);
+    this.invitations.hidden = items.length === 0;
+  }
+
   renderDirectory() {
     const s = this.store;
-    const items = s.directory.map((info) => {
+    const d = s.directory;
+    const items = d.rooms.map((info) => {
       const name = info.room.replace(/^group:/, '');
       const joined = s.rooms.has(info.room);
       return h(
@@ -102,14 +140,18 @@ export class Sidebar {
         null,
         h(
           'button',
-          { type: 'button', class: 'link', on: { click: () => this.client.joinRoom(name) } },
+          { type: 'button', class: 'link', dataset: { room: info.room }, on: { click: () => this.client.joinRoom(name) } },
           iso(`#${name}`),
         ),
         ` (${info.members})`,
         joined ? ' *' : null,
       );
     });
-    replaceChildren(this.directoryList, items.length ? items : h('li', { class: 'empty' }, 'No public rooms.'));
+    let empty = null;
+    if (!items.length) empty = h('li', { class: 'empty' }, d.loading ? 'looking...' : d.prefix ? 'No public room starts with that.' : 'No public rooms.');
+    replaceChildren(this.directoryList, items.length ? items : empty);
+    this.moreBtn.hidden = !d.next;
+    this.moreBtn.disabled = d.loading;
   }
 
   renderPeople() {

@@ -62,8 +62,11 @@ export class Room {
     this.canInvite = false;
     this.canLeave = false;
     this.canRemove = false;
-    /** username -> online */
+    /** username -> online: the members, kept current by `member_joined`/`member_left`/`presence` */
     this.users = new Map();
+    /** Whether `users` is the server's list since the last connect (else `room_users` is due). */
+    this.membersLoaded = false;
+    this.membersRequested = false;
     /** seq -> message */
     this.messages = new Map();
     /** sorted ascending */
@@ -74,6 +77,8 @@ export class Room {
     this.typing = new Map();
     this.loadingOlder = false;
     this.loadedLatest = false;
+    /** The last older (or latest) page said `more: true`: the server has more before it. */
+    this.olderMore = false;
     /** A resume (or reset reload) is outstanding: gaps are expected until it answers. */
     this.resuming = false;
     /** Seq after which a gap-filling `history` is outstanding (0 = none). */
@@ -122,7 +127,7 @@ export class Room {
 
 // ---- room writes (reducers only) --------------------------------------------------------------
 
-function applySummary(r, s, me) {
+function applySummary(r, s) {
   r.kind = s.kind;
   r.owner = s.owner || null;
   r.lastSeq = Math.max(r.lastSeq, s.last_seq);
@@ -130,25 +135,25 @@ function applySummary(r, s, me) {
   r.readSeq = s.read_seq;
   r.unread = s.unread;
   r.highlight = s.highlight;
-  if ('can_invite' in s) {
-    r.canInvite = s.can_invite === true;
-    r.canLeave = s.can_leave === true;
-    r.canRemove = s.can_remove === true;
-  } else {
-    // A server from before the `can_*` fields: its rules, until every server sends them.
-    r.canInvite = s.kind === 'public' || (s.kind === 'private' && s.owner === me);
-    r.canLeave = s.kind !== 'dm' && !(s.kind === 'private' && s.owner === me);
-    r.canRemove = s.kind === 'private' && s.owner === me;
-  }
-  if (Array.isArray(s.users) && s.users.length) setUsers(r, s.users);
-  if (Array.isArray(s.read_receipts)) {
-    r.receipts.clear();
-    for (const rr of s.read_receipts) r.receipts.set(rr.username, rr.seq);
-  }
+  r.canInvite = s.can_invite === true;
+  r.canLeave = s.can_leave === true;
+  r.canRemove = s.can_remove === true;
 }
 
-function setUsers(r, users) {
+/** A full member list (`room_joined`, `room_users_update`) with the members' read cursors. */
+function setMembers(st, r, users, receipts) {
   r.users = new Map(users.map((u) => [u.username, u.online]));
+  for (const u of users) st.presence.set(u.username, u.online);
+  r.membersLoaded = true;
+  r.membersRequested = false;
+  for (const rr of receipts || []) r.receipts.set(rr.username, Math.max(r.receipts.get(rr.username) || 0, rr.seq));
+}
+
+/** One user's presence changed: every room and list that shows them follows. */
+function setPresence(st, username, online) {
+  st.presence.set(username, online);
+  for (const r of st.rooms.values()) if (r.users.has(username)) r.users.set(username, online);
+  if (st.people.has(username)) st.people.set(username, online);
 }
 
 /** Stores a message unless its seq is already held. Returns true when it was new. */
@@ -234,7 +239,12 @@ function writeLocal(key, value) {
 const REDUCERS = {
   // -- from the server --
 
-  /** `connected`: a new session; rooms are reconciled with its summaries. */
+  /**
+   * `connected`: a new session. Its summaries (at most 100, without members) and the
+   * `room_summaries` pages after it (`more_rooms`) are the user's rooms: rooms not among them
+   * are dropped once the last page is in. Presence and member lists were not kept up to date
+   * while offline, so they are reloaded (`room_users`) as rooms are opened.
+   */
   connected(s, { frame: f }, changed) {
     if (s.me !== f.username) {
       s.reset();
@@ -244,41 +254,86 @@ const REDUCERS = {
     s.status = 'online';
     s.retryAt = 0;
     s.unreadNotifications = f.unread_notifications;
-    const seen = new Set();
-    for (const summary of f.rooms) {
-      seen.add(summary.room);
-      const r = roomFor(s, summary.room);
-      applySummary(r, summary, s.me);
-      if (!Array.isArray(summary.read_receipts)) r.receipts.clear();
-      r.typing.clear();
-      r.loadingOlder = false;
-      r.fillingAfter = 0;
-      r.resuming = false;
-      r.readSent = 0;
-      // A room we hold nothing of loads its latest page when opened (it may have been empty
-      // before and have messages now).
-      if (!r.seqs.length) r.loadedLatest = false;
-    }
-    for (const key of [...s.rooms.keys()]) if (!seen.has(key)) s.rooms.delete(key);
-    if (!s.current || !s.rooms.has(s.current)) {
-      const saved = readLocal(`chat.current.${s.me}`);
-      s.current = saved && s.rooms.has(saved) ? saved : s.fallbackRoom();
-    }
+    s.presence.clear();
+    s.invitations = new Map((f.invitations || []).map((i) => [i.room, i]));
+    s.syncSeen = new Set();
+    applySummaries(s, f.rooms);
+    if (!f.more_rooms) finishSync(s);
     changed('status');
     changed('rooms');
     changed('current');
     changed('notifications');
+    changed('invitations');
+    changed('users');
+  },
+
+  /** `room_summaries`: the next page of the user's rooms after `connected`. */
+  roomSummaries(s, { rooms, more }, changed) {
+    if (!s.syncSeen) return;
+    applySummaries(s, rooms);
+    if (!more) finishSync(s);
+    changed('rooms');
+    changed('current');
   },
 
   /** `room_joined`: a room summary with its members; opens it when asked for. */
   roomJoined(s, { summary }, changed) {
     const r = roomFor(s, summary.room);
-    applySummary(r, summary, s.me);
+    applySummary(r, summary);
+    setMembers(s, r, summary.users || [], summary.read_receipts);
+    if (s.syncSeen) s.syncSeen.add(summary.room);
+    if (s.invitations.delete(summary.room)) changed('invitations');
     if (s.wantRoom === summary.room || !s.current) {
       s.wantRoom = null;
       openRoom(s, summary.room, changed);
     }
     changed('rooms');
+    changed('users');
+  },
+
+  /** `member_joined`: someone else became a member. */
+  memberJoined(s, { room, username, online }, changed) {
+    const r = s.rooms.get(room);
+    if (!r) return;
+    r.users.set(username, online);
+    s.presence.set(username, online);
+    changed('room', { room });
+    changed('users');
+  },
+
+  /** `member_left`: someone else left or was removed. */
+  memberLeft(s, { room, username }, changed) {
+    const r = s.rooms.get(room);
+    if (!r) return;
+    r.users.delete(username);
+    r.receipts.delete(username);
+    r.typing.delete(username);
+    changed('room', { room });
+    changed('receipts', { room });
+    changed('users');
+  },
+
+  /** `presence`: a user sharing a room with us came online or went offline. */
+  presenceChanged(s, { username, online }, changed) {
+    setPresence(s, username, online);
+    changed('users');
+  },
+
+  /** `invitation`: a pending invitation to a room. */
+  invitationReceived(s, { invitation }, changed) {
+    if (s.rooms.has(invitation.room)) return;
+    s.invitations.set(invitation.room, invitation);
+    changed('invitations');
+  },
+
+  /** `invitation_removed`: declined (here or on another device) or withdrawn. */
+  invitationRemoved(s, { room }, changed) {
+    if (s.invitations.delete(room)) changed('invitations');
+  },
+
+  /** `invite_sent`: the server recorded our invitation. */
+  inviteSent(s, { room, username }, changed) {
+    changed('notice', { message: `Invitation to ${roomLabel(room, s.me)} sent to ${username}.` });
   },
 
   /** `room_left`: the room and its unsent messages go. */
@@ -332,10 +387,20 @@ const REDUCERS = {
       if (before && m.seq < before) older = true;
       insert(r, m);
     }
-    r.loadingOlder = false;
+    // Which request this answers: a resume page (the server sends more by itself while
+    // `more`), a gap fill (`after`), or an older/latest page (`more`: the server has more
+    // before it).
+    if (h.resume) {
+      r.resuming = h.more === true;
+    } else if (r.fillingAfter && !older && !r.loadingOlder) {
+      r.fillingAfter = 0;
+    } else {
+      r.olderMore = h.more === true;
+      r.loadingOlder = false;
+      r.resuming = false;
+      r.fillingAfter = 0;
+    }
     r.loadedLatest = true;
-    r.resuming = false;
-    r.fillingAfter = 0;
     changed('messages', { room: h.room, older });
     changed('room', { room: h.room });
   },
@@ -346,6 +411,7 @@ const REDUCERS = {
     if (!r) return;
     dropThrough(r, latestSeq);
     r.resuming = true;
+    r.olderMore = false;
     changed('messages', { room, reset: true });
   },
 
@@ -353,14 +419,17 @@ const REDUCERS = {
   membersReplaced(s, { room, users, readReceipts }, changed) {
     const r = s.rooms.get(room);
     if (!r) return;
-    setUsers(r, users);
-    if (Array.isArray(readReceipts)) {
-      for (const rr of readReceipts) r.receipts.set(rr.username, rr.seq);
-      changed('receipts', { room });
-    }
-    if (s.people.size) for (const u of users) s.people.set(u.username, u.online);
+    setMembers(s, r, users, readReceipts);
+    for (const u of users) if (s.people.has(u.username)) s.people.set(u.username, u.online);
+    changed('receipts', { room });
     changed('room', { room });
     changed('users');
+  },
+
+  /** We asked `room_users` for a room. */
+  membersRequested(s, { room }) {
+    const r = s.rooms.get(room);
+    if (r) r.membersRequested = true;
   },
 
   readState(s, { room, readSeq, unread, highlight }, changed) {
@@ -404,13 +473,35 @@ const REDUCERS = {
     changed('notifications');
   },
 
-  directoryReceived(s, { rooms }, changed) {
-    s.directory = rooms;
+  /** A `list_rooms` went out: a new search (`append` false) or the next page of this one. */
+  directoryRequested(s, { prefix, append }, changed) {
+    const d = s.directory;
+    d.requests.push({ prefix, append });
+    if (!append) {
+      d.prefix = prefix;
+      d.rooms = [];
+      d.next = null;
+    }
+    d.loading = true;
+    changed('directory');
+  },
+
+  /** `room_list`: one page of the public directory. Answers come in request order. */
+  directoryReceived(s, { rooms, next }, changed) {
+    const d = s.directory;
+    const req = d.requests.shift() || { prefix: d.prefix, append: false };
+    d.loading = d.requests.length > 0;
+    // An answer to a search the user has typed past is dropped.
+    if (req.prefix === d.prefix) {
+      d.rooms = req.append ? d.rooms.concat(rooms) : rooms;
+      d.next = next || null;
+    }
     changed('directory');
   },
 
   peopleReceived(s, { users }, changed) {
     s.people = new Map(users.map((u) => [u.username, u.online]));
+    for (const u of users) setPresence(s, u.username, u.online);
     changed('users');
   },
 
@@ -436,6 +527,8 @@ const REDUCERS = {
         r.fillingAfter = 0;
       }
       if (s.wantRoom === e.room) s.wantRoom = null;
+      // Accepting or declining an invitation that is gone (withdrawn, or answered elsewhere).
+      if (e.code === 'no_invitation' && s.invitations.delete(e.room)) changed('invitations');
     }
     changed('error', { message: e.message, code: e.code });
   },
@@ -534,6 +627,38 @@ const REDUCERS = {
 /** The action names the store knows (for tests and for readers). */
 export const ACTIONS = Object.freeze(Object.keys(REDUCERS));
 
+/** Applies a page of summaries from `connected` / `room_summaries`. */
+function applySummaries(s, summaries) {
+  for (const summary of summaries) {
+    s.syncSeen.add(summary.room);
+    const r = roomFor(s, summary.room);
+    applySummary(r, summary);
+    r.membersLoaded = false;
+    r.membersRequested = false;
+    r.receipts.clear();
+    r.typing.clear();
+    r.loadingOlder = false;
+    r.fillingAfter = 0;
+    r.resuming = false;
+    r.readSent = 0;
+    // A room we hold nothing of loads its latest page when opened (it may have been empty
+    // before and have messages now).
+    if (!r.seqs.length) r.loadedLatest = false;
+  }
+}
+
+/** The last summary page is in: drop rooms the server no longer lists, pick the open room. */
+function finishSync(s) {
+  const seen = s.syncSeen;
+  s.syncSeen = null;
+  for (const key of [...s.rooms.keys()]) if (!seen.has(key)) s.rooms.delete(key);
+  for (const key of [...s.invitations.keys()]) if (s.rooms.has(key)) s.invitations.delete(key);
+  if (!s.current || !s.rooms.has(s.current)) {
+    const saved = readLocal(`chat.current.${s.me}`);
+    s.current = saved && s.rooms.has(saved) ? saved : s.fallbackRoom();
+  }
+}
+
 function roomFor(s, key) {
   let r = s.rooms.get(key);
   if (!r) {
@@ -592,7 +717,8 @@ function loadOutbox(s) {
  * The whole client state. `dispatch` is the only way to change it. Emits `change` events with
  * `detail.what` in: 'rooms', 'room' (detail.room), 'messages' (detail.room, detail.older),
  * 'current', 'notifications', 'status', 'typing' (detail.room), 'outbox' (detail.room),
- * 'receipts' (detail.room), 'users', 'directory', 'error'.
+ * 'receipts' (detail.room), 'users', 'directory', 'invitations', 'notice' (detail.message),
+ * 'error'.
  */
 export class Store extends EventTarget {
   constructor() {
@@ -618,8 +744,14 @@ export class Store extends EventTarget {
     this.retryAt = 0;
     /** username -> online (the directory from `user_list`) */
     this.people = new Map();
-    /** public rooms from `room_list` */
-    this.directory = [];
+    /** username -> online, for everyone whose presence the server told us since connecting */
+    this.presence = new Map();
+    /** room -> pending invitation {room, kind, inviter, timestamp} */
+    this.invitations = new Map();
+    /** Rooms listed so far while `room_summaries` pages are still coming (null: none are). */
+    this.syncSeen = null;
+    /** The public room directory: a name-prefix search and its pages (`room_list`). */
+    this.directory = { prefix: '', rooms: [], next: null, loading: false, requests: [] };
   }
 
   /** Applies one named action, then emits the change events it recorded. */
@@ -641,6 +773,16 @@ export class Store extends EventTarget {
   /** Outbox entries of one room, oldest first. */
   pending(room) {
     return [...this.outbox.values()].filter((e) => e.room === room);
+  }
+
+  /** Whether `username` is online, as far as the server told us. */
+  isOnline(username) {
+    return this.presence.get(username) === true;
+  }
+
+  /** Pending invitations, newest first. */
+  invitationList() {
+    return [...this.invitations.values()].sort((a, b) => b.timestamp - a.timestamp || a.room.localeCompare(b.room));
   }
 
   /** Total unread messages over all rooms (for the title). */

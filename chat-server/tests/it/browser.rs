@@ -14,6 +14,9 @@ mod proxy;
 // One-way state, reconnect back-off, bidi isolation of user strings.
 #[path = "browser_hardening.rs"]
 mod hardening;
+// Invitations, presence deltas, room summary pages, the paged directory (stage 2 protocol).
+#[path = "browser_protocol.rs"]
+mod protocol;
 
 use chat_core::mention::{MentionTarget, mentions};
 use harness::{Page, TestServer};

@@ -61,7 +61,7 @@ async fn the_store_changes_only_through_named_actions_with_the_servers_rules() {
                 "duplicate": 2,
                 "left": [0, null],
                 "unknown": "unknown store action: setUnread",
-                "events": ["status", "rooms", "current", "notifications", "messages", "room", "room",
+                "events": ["status", "rooms", "current", "notifications", "invitations", "users", "messages", "room", "room",
                            "messages", "room", "messages", "room", "current", "rooms"],
                 "actions": true,
             })
