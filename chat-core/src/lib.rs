@@ -101,6 +101,7 @@ pub struct ReadmeDoctests;
 #[cfg(feature = "codec")]
 pub mod codec;
 mod error;
+pub mod fold;
 mod hash;
 pub mod journal;
 pub mod log;
@@ -109,7 +110,9 @@ mod name;
 pub mod protocol;
 mod room;
 mod session;
-pub mod snapshot;
+mod snapshot;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 mod typing;
 
@@ -124,5 +127,8 @@ pub use name::{MAX_NAME_LEN, NameError, RoomName, UserName};
 pub use protocol::{ClientMsg, ServerMsg};
 pub use room::{RoomKey, RoomKeyError, RoomKind, RoomRef, RoomType};
 pub use session::SessionId;
-pub use snapshot::{Notification, NotificationKind, Snapshot, Unread};
+pub use snapshot::{
+    CLIENT_ID_WINDOW, NOTIFICATION_INBOX_CAP, NOTIFICATION_PREVIEW_CHARS, Notification, NotificationKind, RoomState,
+    Snapshot, Unread, UserState,
+};
 pub use time::Timestamp;

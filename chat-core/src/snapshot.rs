@@ -6,6 +6,10 @@
 //! construction. The fold is total: an entry that does not fit the state (a message for an unknown
 //! room, say) changes nothing, and no entry panics.
 //!
+//! Its layout is private: callers ask it questions ([`Snapshot::unread`], [`Snapshot::room`],
+//! …). A journal that materialises the fold in tables reads and writes it as rows through
+//! [`crate::fold`], whose shape is versioned.
+//!
 //! [`Chat`]: crate::Chat
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -13,7 +17,7 @@ use std::hash::Hasher;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::hash::{FxBuild, FxHasher};
+use crate::hash::{FxBuild, FxHasher};
 use crate::log::{LogEntry, Message};
 use crate::name::UserName;
 use crate::room::{RoomKey, RoomKind};
@@ -26,48 +30,109 @@ pub const CLIENT_ID_WINDOW: u64 = 1_000;
 /// Characters of message text kept in a notification's preview.
 pub const NOTIFICATION_PREVIEW_CHARS: usize = 120;
 
-/// Everything durable about one user.
+/// Everything durable about one user. Also the value of a user row ([`crate::fold`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserState {
     /// Rooms the user is a member of.
-    pub rooms: BTreeSet<RoomKey>,
+    pub(crate) rooms: BTreeSet<RoomKey>,
     /// Id the next notification gets (ids start at 1).
-    pub next_notification: u64,
+    pub(crate) next_notification: u64,
     /// Smallest notification id still kept.
-    pub oldest_notification: u64,
+    pub(crate) oldest_notification: u64,
     /// Notifications kept and not yet read.
-    pub unread_notifications: u32,
+    pub(crate) unread_notifications: u32,
     /// Position the next remembered client id gets.
-    pub next_client_id: u64,
+    pub(crate) next_client_id: u64,
     /// Position of the oldest client id still remembered.
-    pub oldest_client_id: u64,
+    pub(crate) oldest_client_id: u64,
 }
 
-/// Everything durable about one room.
+impl UserState {
+    /// Rooms the user is a member of, sorted.
+    pub fn rooms(&self) -> impl ExactSizeIterator<Item = &RoomKey> {
+        self.rooms.iter()
+    }
+
+    /// Whether the user is a member of `room`.
+    pub fn in_room(&self, room: &RoomKey) -> bool {
+        self.rooms.contains(room)
+    }
+
+    /// Notifications kept and not yet read.
+    pub fn unread_notifications(&self) -> u32 {
+        self.unread_notifications
+    }
+}
+
+/// Everything durable about one room. Also the value of a room row ([`crate::fold`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomState {
     /// Public, private or DM.
-    pub kind: RoomKind,
+    pub(crate) kind: RoomKind,
     /// Owner of a private room.
-    pub owner: Option<UserName>,
+    pub(crate) owner: Option<UserName>,
     /// Creation time.
-    pub created: Timestamp,
+    pub(crate) created: Timestamp,
     /// Members (persistent; presence is separate).
-    pub members: BTreeSet<UserName>,
+    pub(crate) members: BTreeSet<UserName>,
     /// `seq` of the latest message, 0 for none.
-    pub last_seq: u64,
+    pub(crate) last_seq: u64,
     /// Time of the latest message (creation time before any).
-    pub last_timestamp: Timestamp,
+    pub(crate) last_timestamp: Timestamp,
 }
 
-/// One member's read position in one room.
+impl RoomState {
+    /// Public, private or DM.
+    pub fn kind(&self) -> RoomKind {
+        self.kind
+    }
+
+    /// The owner of a private room (its creator); `None` otherwise.
+    pub fn owner(&self) -> Option<&UserName> {
+        self.owner.as_ref()
+    }
+
+    /// Creation time.
+    pub fn created(&self) -> Timestamp {
+        self.created
+    }
+
+    /// Members, sorted (persistent membership; presence is separate).
+    pub fn members(&self) -> impl ExactSizeIterator<Item = &UserName> {
+        self.members.iter()
+    }
+
+    /// Whether `user` is a member.
+    pub fn has_member(&self, user: &UserName) -> bool {
+        self.members.contains(user)
+    }
+
+    /// `seq` of the latest message, 0 for none.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Time of the latest message (creation time before any).
+    pub fn last_timestamp(&self) -> Timestamp {
+        self.last_timestamp
+    }
+}
+
+/// One member's read position in one room. Also the value of a read row ([`crate::fold`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadState {
     /// Everything up to and including this `seq` is read.
-    pub seq: u64,
+    pub(crate) seq: u64,
     /// `seq`s after the cursor that mention this member, ascending (group rooms only: in a DM
     /// every unread message is a highlight).
-    pub highlights: VecDeque<u64>,
+    pub(crate) highlights: VecDeque<u64>,
+}
+
+impl ReadState {
+    /// Everything up to and including this `seq` is read.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
 }
 
 /// Why a notification was raised.
@@ -101,7 +166,7 @@ pub struct Notification {
     pub read: bool,
 }
 
-/// What a remembered client id maps to.
+/// What a remembered client id maps to. Also the value of a client-id row ([`crate::fold`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientIdRecord {
     /// The room of the original message.
@@ -115,51 +180,57 @@ pub struct ClientIdRecord {
 }
 
 /// A key of the snapshot that an entry changed: what a store must rewrite (or delete, when the
-/// key is no longer present) to keep its materialised tables equal to the fold.
+/// key is no longer present) to keep its materialised tables equal to the fold. The row under a
+/// key is [`Snapshot::row`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Touched {
-    /// `Snapshot::users[user]`.
+    /// The user row of `user`.
     User(UserName),
-    /// `Snapshot::rooms[room]`.
+    /// The room row of `room`.
     Room(RoomKey),
-    /// `Snapshot::reads[(user, room)]`.
+    /// The read row of `(user, room)`: present while `user` is a member.
     Read(UserName, RoomKey),
     /// The notification `id` of `user` ([`Snapshot::notification`]).
     Notification(UserName, u64),
-    /// The client id `user` remembered at this position ([`ClientIdWindow::at`]).
+    /// The client id `user` remembered at this window position.
     ClientId(UserName, u64),
 }
 
 /// The state a [`Chat`](crate::Chat) needs at start-up: a pure fold of the log.
 ///
-/// Every map is a hash map with the deterministic [`FxBuild`] hasher: the core looks keys up
-/// on every message and lists them only rarely (sorted, when it does), and a B-tree costs a
-/// chain of key comparisons and cache misses per lookup.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Build it with [`Snapshot::from_log`] / [`Snapshot::apply`], or from a journal's rows with
+/// [`fold::Builder`](crate::fold::Builder); ask it with the query methods. Two snapshots are
+/// equal when they hold the same state.
+//
+// Every map is a hash map with the deterministic Fx hasher: the core looks keys up on every
+// message and lists them only rarely (sorted, when it does), and a B-tree costs a chain of key
+// comparisons and cache misses per lookup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
     /// Known users.
-    pub users: HashMap<UserName, UserState, FxBuild>,
+    pub(crate) users: HashMap<UserName, UserState, FxBuild>,
     /// Rooms.
-    pub rooms: HashMap<RoomKey, RoomState, FxBuild>,
+    pub(crate) rooms: HashMap<RoomKey, RoomState, FxBuild>,
     /// Read cursors: exactly one per (member, room), added and removed with the membership
     /// (so [`Snapshot::is_member`] is one hash lookup rather than a B-tree walk).
-    pub reads: HashMap<(UserName, RoomKey), ReadState, FxBuild>,
+    pub(crate) reads: HashMap<(UserName, RoomKey), ReadState, FxBuild>,
     /// Notification inboxes: each user's kept notifications, oldest first. Ids are consecutive
     /// (eviction drops the oldest), so the one with id `n` is at index `n - front.id`.
-    pub notifications: HashMap<UserName, VecDeque<Notification>, FxBuild>,
+    pub(crate) notifications: HashMap<UserName, VecDeque<Notification>, FxBuild>,
     /// Each user's remembered client ids (for idempotent sends), at most `CLIENT_ID_WINDOW`.
-    pub client_ids: HashMap<UserName, ClientIdWindow, FxBuild>,
+    pub(crate) client_ids: HashMap<UserName, ClientIdWindow, FxBuild>,
 }
 
-/// One user's most recent client ids, in the order they were remembered.
+/// One user's most recent client ids, in the order they were remembered (internal: a journal
+/// sees them as rows, [`crate::fold::Row::ClientId`]).
 ///
 /// Entries sit in a ring, oldest first, each with its id's hash; the index holds positions only.
 /// A lookup borrows the caller's `&str` and touches the index and one entry; remembering and
 /// forgetting touch the ring's two ends; the index rehashes from the stored hashes, never
 /// re-reading an id.
-#[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(try_from = "Vec<(String, ClientIdRecord)>", into = "Vec<(String, ClientIdRecord)>")]
-pub struct ClientIdWindow {
+#[derive(Clone, Default)]
+pub(crate) struct ClientIdWindow {
     /// Oldest first; `entries[k].record.position == entries[0].record.position + k`.
     entries: VecDeque<Remembered>,
     /// Positions, hashed by their entry's `hash`.
@@ -225,7 +296,7 @@ pub enum ClientIdWindowError {
 
 impl ClientIdWindow {
     /// The record of `client_id`, if remembered.
-    pub fn get(&self, client_id: &str) -> Option<&ClientIdRecord> {
+    pub(crate) fn get(&self, client_id: &str) -> Option<&ClientIdRecord> {
         self.find(hash_client_id(client_id), client_id)
     }
 
@@ -237,30 +308,25 @@ impl ClientIdWindow {
     }
 
     /// The id remembered at `position`, with its record.
-    pub fn at(&self, position: u64) -> Option<(&str, &ClientIdRecord)> {
+    pub(crate) fn at(&self, position: u64) -> Option<(&str, &ClientIdRecord)> {
         let first = self.oldest_position()?;
         let e = self.entries.get(usize::try_from(position.checked_sub(first)?).ok()?)?;
         Some((&e.id, &e.record))
     }
 
     /// Remembered ids with their records, oldest first.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &ClientIdRecord)> {
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &ClientIdRecord)> {
         self.entries.iter().map(|e| (&*e.id, &e.record))
     }
 
     /// Number of remembered ids.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    /// Whether no id is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     /// Appends the next id (how a journal rebuilds a window, oldest first). Its position must be
     /// the one after the newest entry's (any position for the first), and the id must be new.
-    pub fn append(&mut self, client_id: &str, record: ClientIdRecord) -> Result<(), ClientIdWindowError> {
+    pub(crate) fn append(&mut self, client_id: &str, record: ClientIdRecord) -> Result<(), ClientIdWindowError> {
         let expected = self.entries.back().map_or(record.position, |e| e.record.position + 1);
         let client_id_owned = || client_id.to_owned();
         self.push(client_id, record).map_err(|e| match e {
@@ -301,23 +367,6 @@ impl ClientIdWindow {
         }
         self.entries.pop_front();
         Some(position)
-    }
-}
-
-impl TryFrom<Vec<(String, ClientIdRecord)>> for ClientIdWindow {
-    type Error = ClientIdWindowError;
-    fn try_from(entries: Vec<(String, ClientIdRecord)>) -> Result<ClientIdWindow, ClientIdWindowError> {
-        let mut window = ClientIdWindow::default();
-        for (id, record) in entries {
-            window.append(&id, record)?;
-        }
-        Ok(window)
-    }
-}
-
-impl From<ClientIdWindow> for Vec<(String, ClientIdRecord)> {
-    fn from(window: ClientIdWindow) -> Vec<(String, ClientIdRecord)> {
-        window.iter().map(|(id, r)| (id.to_owned(), r.clone())).collect()
     }
 }
 
@@ -421,6 +470,41 @@ impl Snapshot {
     /// The original message a `(user, client_id)` pair stored, if remembered.
     pub fn client_id(&self, user: &UserName, client_id: &str) -> Option<&ClientIdRecord> {
         self.client_ids.get(user)?.get(client_id)
+    }
+
+    /// How many client ids `user` has remembered (at most [`CLIENT_ID_WINDOW`]).
+    pub fn client_id_count(&self, user: &UserName) -> usize {
+        self.client_ids.get(user).map_or(0, ClientIdWindow::len)
+    }
+
+    /// How many notifications `user` has kept (at most [`NOTIFICATION_INBOX_CAP`]).
+    pub fn notification_count(&self, user: &UserName) -> usize {
+        self.notifications.get(user).map_or(0, VecDeque::len)
+    }
+
+    /// The user's unread notifications (0 for an unknown user).
+    pub fn unread_notifications(&self, user: &UserName) -> u32 {
+        self.users.get(user).map_or(0, |u| u.unread_notifications)
+    }
+
+    /// A known user's durable state.
+    pub fn user(&self, user: &UserName) -> Option<&UserState> {
+        self.users.get(user)
+    }
+
+    /// Known users, in no particular order.
+    pub fn users(&self) -> impl ExactSizeIterator<Item = &UserName> {
+        self.users.keys()
+    }
+
+    /// A room's durable state.
+    pub fn room(&self, room: &RoomKey) -> Option<&RoomState> {
+        self.rooms.get(room)
+    }
+
+    /// Every room with its state, in no particular order.
+    pub fn rooms(&self) -> impl ExactSizeIterator<Item = (&RoomKey, &RoomState)> {
+        self.rooms.iter()
     }
 
     fn add_member(&mut self, room: &RoomKey, user: &UserName, touched: &mut impl Tracker) {
@@ -658,15 +742,11 @@ mod tests {
     }
 
     #[test]
-    fn client_id_window_survives_serde_and_rejects_out_of_order_entries() {
+    fn client_id_window_rebuilds_in_order_only() {
         let mut w = ClientIdWindow::default();
-        w.append("a", record(1)).unwrap();
         w.append("b", record(2)).unwrap();
-        let json = serde_json::to_string(&w).unwrap();
-        assert_eq!(serde_json::from_str::<ClientIdWindow>(&json).unwrap(), w);
-        let reordered: Vec<(String, ClientIdRecord)> = vec![("b".into(), record(2)), ("a".into(), record(1))];
-        let json = serde_json::to_string(&reordered).unwrap();
-        assert!(serde_json::from_str::<ClientIdWindow>(&json).is_err());
+        assert!(w.append("a", record(1)).is_err(), "positions must follow the newest entry");
+        assert_eq!(w.len(), 1);
     }
 
     #[test]

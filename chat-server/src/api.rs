@@ -186,14 +186,14 @@ pub(crate) async fn room_users(
         .query(move |chat| -> Result<ServerMsg, ApiError> {
             let key = resolve(&room, &user)?;
             let state = chat.room(&key).ok_or_else(|| not_found(&key))?;
-            if !state.members.contains(&user) {
+            if !state.has_member(&user) {
                 return Err(ApiError::from_core(
                     chat_core::ErrorCode::NotAMember,
                     "you are not a member of this room".into(),
                 ));
             }
             let users =
-                state.members.iter().map(|m| UserPresence { username: m.clone(), online: chat.is_online(m) }).collect();
+                state.members().map(|m| UserPresence { username: m.clone(), online: chat.is_online(m) }).collect();
             Ok(ServerMsg::RoomUsersUpdate { room: key, users, read_receipts: Vec::new() })
         })
         .await
@@ -258,9 +258,9 @@ pub(crate) async fn rooms(State(app): AppState, caller: Caller) -> Result<Json<R
     let body = app
         .hub
         .query(move |chat| {
-            let state = chat.snapshot().users.get(&user);
+            let unread_notifications = chat.snapshot().unread_notifications(&user);
             let rooms = chat.summaries(&user);
-            RoomsBody { rooms, unread_notifications: state.map_or(0, |u| u.unread_notifications) }
+            RoomsBody { rooms, unread_notifications }
         })
         .await
         .map_err(hub_error)?;

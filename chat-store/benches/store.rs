@@ -208,7 +208,7 @@ fn main() {
         let store = Store::open(&path).unwrap();
         let snapshot = store.snapshot().unwrap();
         samples.push(t.elapsed());
-        assert_eq!(snapshot.rooms[&room].last_seq, big);
+        assert_eq!(snapshot.room(&room).unwrap().last_seq(), big);
         drop(store);
     }
     let cpu = cpu_time() - cpu;

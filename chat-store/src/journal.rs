@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::ops::Bound;
 
-use chat_core::snapshot::Touched;
 use chat_core::{HistoryQuery, HistoryRange, Journal, LogEntry, Message, RoomKey, Snapshot};
 use redb::ReadableTable;
 
@@ -33,11 +32,9 @@ impl Journal for Store {
         // On any error below, `writer.snapshot` stays `None`: the half-applied fold is dropped
         // and the next append reloads what is durable.
         self.write(|txn| {
-            let mut touched = Vec::with_capacity(entries.len() * 4);
             let mut messages = txn.open_table(table::MESSAGES)?;
             let mut last_seq: HashMap<RoomKey, u64> = HashMap::new();
             for entry in entries {
-                snapshot.apply_with(entry, &mut |t: Touched| touched.push(t));
                 if let LogEntry::Message(m) = entry {
                     let last = match last_seq.get(&m.room) {
                         Some(&last) => Some(last),
@@ -51,8 +48,7 @@ impl Journal for Store {
                 }
             }
             drop(messages);
-            touched.sort_unstable();
-            touched.dedup();
+            let touched = snapshot.apply_batch(entries);
             table::write_touched(txn, &snapshot, &touched)
         })?;
         writer.snapshot = Some(snapshot);

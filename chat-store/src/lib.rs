@@ -26,7 +26,7 @@
 //!     LogEntry::MemberAdded { room: room.clone(), user: alice },
 //! ])?;
 //! let snapshot = store.snapshot()?;
-//! assert_eq!(snapshot.rooms[&room].members.len(), 1);
+//! assert_eq!(snapshot.room(&room).map(|r| r.members().len()), Some(1));
 //! let page = store.history(&HistoryQuery { room, range: HistoryRange::Latest, limit: 50 })?;
 //! assert!(page.is_empty());
 //! # Ok::<(), Box<dyn std::error::Error>>(())

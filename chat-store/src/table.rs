@@ -14,7 +14,16 @@
 //! | `tokens`          | token hash (32 bytes)         | [`TokenRecord`](crate::TokenRecord) |
 //! | `settings`        | key (UTF-8)                   | raw bytes                       |
 
-use chat_core::snapshot::{ClientIdRecord, Touched};
+//!
+//! The state tables are the rows of [`chat_core::fold`] (format version
+//! [`FOLD_FORMAT_VERSION`](chat_core::fold::FOLD_FORMAT_VERSION)), one table per kind of row.
+//!
+//! [`UserState`]: chat_core::UserState
+//! [`RoomState`]: chat_core::RoomState
+//! [`ReadState`]: chat_core::fold::ReadState
+//! [`Notification`]: chat_core::Notification
+
+use chat_core::fold::{Builder, ClientIdRecord, Row, Touched};
 use chat_core::{Message, RoomKey, Snapshot, Timestamp, UserName};
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use serde::Serialize;
@@ -105,33 +114,31 @@ pub(crate) fn decode_message(room: &RoomKey, seq: u64, bytes: &[u8]) -> Result<M
 
 /// Reads the materialised tables back into a [`Snapshot`]. Reads no message.
 pub(crate) fn load_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot, StoreError> {
-    let mut snapshot = Snapshot::default();
+    let mut rows = Builder::new();
 
     for row in txn.open_table(USERS)?.iter()? {
         let (k, v) = row?;
-        snapshot.users.insert(key::user("users", k.value())?, decode("users", v.value())?);
+        rows.user(key::user("users", k.value())?, decode("users", v.value())?);
     }
     for row in txn.open_table(ROOMS)?.iter()? {
         let (k, v) = row?;
-        snapshot.rooms.insert(key::room("rooms", k.value())?, decode("rooms", v.value())?);
+        rows.room(key::room("rooms", k.value())?, decode("rooms", v.value())?);
     }
     for row in txn.open_table(READS)?.iter()? {
         let (k, v) = row?;
         let (user, room) = key::split("reads", k.value())?;
-        let id = (key::user("reads", user)?, key::room("reads", room)?);
-        snapshot.reads.insert(id, decode("reads", v.value())?);
+        rows.read(key::user("reads", user)?, key::room("reads", room)?, decode("reads", v.value())?);
     }
     for row in txn.open_table(NOTIFICATIONS)?.iter()? {
         let (k, v) = row?;
         let (user, id) = key::split("notifications", k.value())?;
         let (user, id) = (key::user("notifications", user)?, key::trailing_u64("notifications", id)?);
         let n: chat_core::Notification = decode("notifications", v.value())?;
-        // Rows arrive sorted by (user, id), and a user's kept ids are consecutive.
-        let inbox = snapshot.notifications.entry(user).or_default();
-        if n.id != id || inbox.back().is_some_and(|last| last.id + 1 != id) {
-            return Err(key::corrupt("notifications", "ids of a user's inbox are not consecutive"));
+        if n.id != id {
+            return Err(key::corrupt("notifications", "id in key and value differ"));
         }
-        inbox.push_back(n);
+        // Rows arrive sorted by (user, id), as the builder wants them.
+        rows.notification(user, n).map_err(|e| key::corrupt("notifications", &e.to_string()))?;
     }
     for row in txn.open_table(CLIENT_IDS)?.iter()? {
         let (k, v) = row?;
@@ -142,10 +149,9 @@ pub(crate) fn load_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot, Sto
         if record.position != position {
             return Err(key::corrupt("client_ids", "position in key and value differ"));
         }
-        let window = snapshot.client_ids.entry(user).or_default();
-        window.append(&client_id, record).map_err(|e| key::corrupt("client_ids", &e.to_string()))?;
+        rows.client_id(user, &client_id, record).map_err(|e| key::corrupt("client_ids", &e.to_string()))?;
     }
-    Ok(snapshot)
+    Ok(rows.finish())
 }
 
 /// A remembered client id, stored under `user 0x00 position`.
@@ -153,10 +159,17 @@ pub(crate) fn load_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot, Sto
 /// The rows of one user are their `ClientIdWindow`, oldest first. Keyed by position,
 /// a user's new ids append at the end of their range and evictions remove from its start, so a
 /// commit dirties a few pages per sender instead of one page per message at a random place.
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize)]
 pub(crate) struct StoredClientId {
     pub(crate) client_id: String,
     pub(crate) record: ClientIdRecord,
+}
+
+/// The borrowed form of [`StoredClientId`], for writing.
+#[derive(Serialize)]
+struct StoredClientIdRef<'a> {
+    client_id: &'a str,
+    record: &'a ClientIdRecord,
 }
 
 /// Writes (or deletes, when the snapshot no longer holds it) every touched key. `touched` must be
@@ -170,7 +183,7 @@ pub(crate) fn write_touched(
     let mut i = 0;
     while i < touched.len() {
         let kind = std::mem::discriminant(&touched[i]);
-        let mut table = txn.open_table(table_of(&touched[i]))?;
+        let mut table = txn.open_table(table_of(&touched[i])?)?;
         while i < touched.len() && std::mem::discriminant(&touched[i]) == kind {
             put_touched(&mut table, snapshot, &touched[i])?;
             i += 1;
@@ -179,13 +192,46 @@ pub(crate) fn write_touched(
     Ok(())
 }
 
-fn table_of(touched: &Touched) -> Def {
-    match touched {
+// The tables below are the rows of this fold format: a new format must be mapped here (and get a
+// schema version) before the store builds again.
+const _: () = assert!(chat_core::fold::FOLD_FORMAT_VERSION == 1, "chat-store maps fold format 1");
+
+/// A kind of row this build has no table for (only possible if the fold format moved on).
+fn unknown_row(what: &impl std::fmt::Debug) -> StoreError {
+    StoreError::Encode { what: "row", detail: format!("no table for {what:?}") }
+}
+
+fn table_of(touched: &Touched) -> Result<Def, StoreError> {
+    Ok(match touched {
         Touched::User(_) => USERS,
         Touched::Room(_) => ROOMS,
         Touched::Read(..) => READS,
         Touched::Notification(..) => NOTIFICATIONS,
         Touched::ClientId(..) => CLIENT_IDS,
+        other => return Err(unknown_row(other)),
+    })
+}
+
+/// The key bytes of a row in its table.
+fn key_of(touched: &Touched) -> Result<Vec<u8>, StoreError> {
+    Ok(match touched {
+        Touched::User(user) => user.as_str().as_bytes().to_vec(),
+        Touched::Room(room) => room.to_string().into_bytes(),
+        Touched::Read(user, room) => key::name_bytes(user.as_str(), room.to_string().as_bytes()),
+        Touched::Notification(user, id) => key::name_u64(user.as_str(), *id),
+        Touched::ClientId(user, position) => key::name_u64(user.as_str(), *position),
+        other => return Err(unknown_row(other)),
+    })
+}
+
+fn encode_row(row: Row<'_>) -> Result<Vec<u8>, StoreError> {
+    match row {
+        Row::User(v) => encode("user", v),
+        Row::Room(v) => encode("room", v),
+        Row::Read(v) => encode("read cursor", v),
+        Row::Notification(v) => encode("notification", v),
+        Row::ClientId { client_id, record } => encode("client id", &StoredClientIdRef { client_id, record }),
+        other => Err(unknown_row(&other)),
     }
 }
 
@@ -194,34 +240,10 @@ fn put_touched(
     snapshot: &Snapshot,
     touched: &Touched,
 ) -> Result<(), StoreError> {
-    let (k, value) = match touched {
-        Touched::User(user) => {
-            (user.as_str().as_bytes().to_vec(), snapshot.users.get(user).map(|v| encode("user", v)).transpose()?)
-        }
-        Touched::Room(room) => {
-            (room.to_string().into_bytes(), snapshot.rooms.get(room).map(|v| encode("room", v)).transpose()?)
-        }
-        Touched::Read(user, room) => {
-            let id = (user.clone(), room.clone());
-            let value = snapshot.reads.get(&id).map(|v| encode("read cursor", v)).transpose()?;
-            (key::name_bytes(user.as_str(), room.to_string().as_bytes()), value)
-        }
-        Touched::Notification(user, n) => {
-            let value = snapshot.notification(user, *n).map(|v| encode("notification", v)).transpose()?;
-            (key::name_u64(user.as_str(), *n), value)
-        }
-        Touched::ClientId(user, position) => {
-            let stored = snapshot
-                .client_ids
-                .get(user)
-                .and_then(|window| window.at(*position))
-                .map(|(id, record)| StoredClientId { client_id: id.to_owned(), record: record.clone() });
-            (key::name_u64(user.as_str(), *position), stored.map(|v| encode("client id", &v)).transpose()?)
-        }
-    };
-    match value {
-        Some(value) => {
-            table.insert(k.as_slice(), value.as_slice())?;
+    let k = key_of(touched)?;
+    match snapshot.row(touched) {
+        Some(row) => {
+            table.insert(k.as_slice(), encode_row(row)?.as_slice())?;
         }
         None => {
             table.remove(k.as_slice())?;

@@ -19,6 +19,7 @@
 //!   from the model, unread = messages from others after it, highlight = those mentioning the
 //!   member or, in a DM, all of them); non-members have no unread state;
 //! - `journal.snapshot() == *chat.snapshot()` (restore equivalence), time never goes back;
+//! - the live state holds the fold's invariants (`chat_core::testing::assert_fold_invariants`);
 //! - history pages (and resume pages) are authorised, in the room, ascending and gap-free.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -1073,18 +1074,19 @@ impl Driver {
         assert!(now >= self.seen_now, "the core's clock went back");
         self.seen_now = now;
         let snapshot: &Snapshot = self.chat.snapshot();
-        let mut rooms: Vec<&RoomKey> = snapshot.rooms.keys().collect();
+        chat_core::testing::assert_fold_invariants(snapshot);
+        let mut rooms: Vec<&RoomKey> = snapshot.rooms().map(|(room, _)| room).collect();
         rooms.sort_unstable();
         assert_eq!(rooms, self.members.keys().collect::<Vec<_>>(), "rooms differ from the model");
-        for (room, state) in &snapshot.rooms {
-            assert_eq!(&state.members, &self.members[room], "members of {room} differ from the model");
+        for (room, state) in snapshot.rooms() {
+            assert!(state.members().eq(&self.members[room]), "members of {room} differ from the model");
             let log = &self.log[room];
-            assert_eq!(state.last_seq, log.len() as u64, "last_seq of {room}");
+            assert_eq!(state.last_seq(), log.len() as u64, "last_seq of {room}");
             if let RoomKey::Dm(a, b) = room {
                 let pair: BTreeSet<UserName> = [a.clone(), b.clone()].into();
-                assert_eq!(state.members, pair, "a DM's members are exactly its two participants");
+                assert!(state.members().eq(&pair), "a DM's members are exactly its two participants");
             }
-            for member in &state.members {
+            for member in state.members() {
                 let u = self.chat.unread(member, room).expect("members have unread state");
                 let cursor = self.cursors[&(member.clone(), room.clone())];
                 assert_eq!(u.read_seq, cursor, "read cursor of {member} in {room}");
@@ -1099,7 +1101,7 @@ impl Driver {
         }
         for u in USERS {
             let u = UserName::new(u).expect("fixture names are valid");
-            for room in snapshot.rooms.keys().filter(|r| !self.is_member(&u, r)) {
+            for (room, _) in snapshot.rooms().filter(|(r, _)| !self.is_member(&u, r)) {
                 assert!(self.chat.unread(&u, room).is_none(), "non-member {u} has unread state in {room}");
             }
         }

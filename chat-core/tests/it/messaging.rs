@@ -86,7 +86,7 @@ fn retries_with_a_client_id_store_once_even_across_restart() {
     let frames = sim.take(a);
     assert!(frames.iter().any(|f| matches!(f, ServerMsg::Ack { seq: 1, duplicate: true, .. })), "{frames:?}");
     assert!(messages(&frames).is_empty());
-    assert_eq!(sim.chat.room(&"group:lobby".parse().unwrap()).unwrap().last_seq, 1);
+    assert_eq!(sim.chat.room(&"group:lobby".parse().unwrap()).unwrap().last_seq(), 1);
 }
 
 #[test]

@@ -261,6 +261,7 @@ fn run(ops: &[Op]) -> Vec<Event> {
         model.observe(&sim.trace);
         model.check_counts(&sim.chat);
         assert_eq!(sim.journal.state(), sim.chat.snapshot(), "journal fold == live state after {op:?}");
+        chat_core::testing::assert_fold_invariants(sim.chat.snapshot());
         for (room, ms) in &model.messages {
             let seqs: Vec<u64> = ms.iter().map(|m| m.seq).collect();
             assert_eq!(seqs, (1..=ms.len() as u64).collect::<Vec<_>>(), "gap-free seq in {room}");
@@ -372,7 +373,7 @@ fn step(sim: &mut Sim, model: &mut Model, op: &Op) {
                     // when the peer is known), non-blank text, a new client id.
                     let expect = room.as_ref().ok().filter(|r| {
                         let member = model.members.get(*r).is_some_and(|m| m.contains(&me));
-                        let dm_ok = r.dm_peer(&me).is_some_and(|p| sim.chat.snapshot().users.contains_key(p));
+                        let dm_ok = r.dm_peer(&me).is_some_and(|p| sim.chat.snapshot().user(p).is_some());
                         (member || (!model.members.contains_key(*r) && dm_ok))
                             && !matches!(text, Text::Blank)
                             && client_id.as_ref().is_none_or(|c| !model.client_ids.contains(&(me.clone(), c.clone())))

@@ -165,7 +165,7 @@ fn run(ops: &[Op]) {
                     .chat
                     .room(&key)
                     .filter(|_| sim.chat.is_member(&me, &key))
-                    .map(|state| state.members.iter().map(|m| (m.clone(), online.contains(m))).collect());
+                    .map(|state| state.members().map(|m| (m.clone(), online.contains(m))).collect());
                 assert_eq!(view.rooms.get(&group(r)), truth.as_ref(), "{me}'s view of {} after {op:?}", group(r));
             }
         }

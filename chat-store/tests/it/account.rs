@@ -24,7 +24,7 @@ fn accounts_are_created_once_and_survive_reopen() {
     assert_eq!(account.password_hash, "hash-1", "the first registration wins");
     assert_eq!(account.created, Timestamp(T0));
     // Accounts are not chat state: the journal's snapshot does not see them.
-    assert!(store.snapshot().unwrap().users.is_empty());
+    assert!(store.snapshot().unwrap().users().next().is_none());
 }
 
 #[test]

@@ -57,7 +57,7 @@ fn child() {
     let seed: u64 = std::env::var("CHAT_STORE_CRASH_CHILD_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
     let mut rng = Rng(seed | 1);
     let mut store = Store::open(&path).expect("the child opens the store");
-    let mut next = store.snapshot().unwrap().rooms[&room(ROOM)].last_seq + 1;
+    let mut next = store.snapshot().unwrap().room(&room(ROOM)).unwrap().last_seq() + 1;
     for _ in 0..100_000 {
         let size = 1 + rng.below(8);
         let last = next + size - 1;
@@ -200,8 +200,8 @@ fn sigkill_at_random_moments() {
         assert!(whole_batch, "cycle {cycle}: {last} stored is not a batch boundary: {seen:?} (seed {seed})");
         // The materialised state committed with the messages, never apart from them.
         let snapshot = store.snapshot().unwrap();
-        assert_eq!(snapshot.rooms[&room(ROOM)].last_seq, last, "cycle {cycle} (seed {seed})");
-        assert_eq!(snapshot.reads[&(user("alice"), room(ROOM))].seq, last, "cycle {cycle} (seed {seed})");
+        assert_eq!(snapshot.room(&room(ROOM)).unwrap().last_seq(), last, "cycle {cycle} (seed {seed})");
+        assert_eq!(snapshot.unread(&user("alice"), &room(ROOM)).unwrap().read_seq, last, "cycle {cycle} (seed {seed})");
         let bob = snapshot.unread(&user("bob"), &room(ROOM)).unwrap();
         assert!(bob.read_seq <= last);
         let expected_highlights = (bob.read_seq + 1..=last).filter(|s| s.is_multiple_of(3)).count() as u64;

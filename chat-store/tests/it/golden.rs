@@ -105,11 +105,11 @@ fn golden_v1_file_opens_with_exact_contents() {
     let (alice, bob, carol) = (user("alice"), user("bob"), user("carol"));
     let lobby = room("group:lobby");
     let dm = room("dm:alice:bob");
-    assert_eq!(snapshot.users.len(), 3);
-    assert_eq!(snapshot.rooms[&lobby].last_seq, 3);
-    assert_eq!(snapshot.rooms[&lobby].members.iter().cloned().collect::<Vec<_>>(), vec![alice.clone(), bob.clone()]);
-    assert!(!snapshot.users[&carol].rooms.contains(&lobby));
-    assert_eq!(snapshot.rooms[&dm].kind, RoomKind::Dm);
+    assert_eq!(snapshot.users().len(), 3);
+    assert_eq!(snapshot.room(&lobby).unwrap().last_seq(), 3);
+    assert_eq!(snapshot.room(&lobby).unwrap().members().cloned().collect::<Vec<_>>(), vec![alice.clone(), bob.clone()]);
+    assert!(!snapshot.user(&carol).unwrap().in_room(&lobby));
+    assert_eq!(snapshot.room(&dm).unwrap().kind(), RoomKind::Dm);
     assert_eq!(snapshot.unread(&bob, &lobby).map(|u| (u.read_seq, u.unread, u.highlight)), Some((2, 1, 1)));
     assert_eq!(snapshot.unread(&bob, &dm).map(|u| (u.unread, u.highlight)), Some((1, 1)));
     let bob_inbox = snapshot.notifications_of(&bob, 10);
@@ -117,7 +117,7 @@ fn golden_v1_file_opens_with_exact_contents() {
         bob_inbox.iter().map(|n| (n.id, n.seq, n.read)).collect::<Vec<_>>(),
         vec![(3, 1, false), (2, 3, false), (1, 1, true)]
     );
-    assert_eq!(snapshot.users[&bob].unread_notifications, 2);
+    assert_eq!(snapshot.unread_notifications(&bob), 2);
     assert_eq!(snapshot.client_id(&carol, "c-1").map(|r| (r.seq, r.timestamp)), Some((3, Timestamp(T0 + 30))));
 
     let page = store.history(&HistoryQuery { room: lobby.clone(), range: HistoryRange::Latest, limit: 50 }).unwrap();

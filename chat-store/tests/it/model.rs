@@ -151,8 +151,8 @@ fn eviction_paths_match_memory_journal() {
         model.append(&batch).unwrap();
     }
     let expected = model.snapshot().unwrap();
-    assert_eq!(expected.notifications[&bob].len(), 500, "the inbox cap was reached");
-    assert_eq!(expected.client_ids[&alice].len(), 1_000, "the client id window was reached");
+    assert_eq!(expected.notification_count(&bob), 500, "the inbox cap was reached");
+    assert_eq!(expected.client_id_count(&alice), 1_000, "the client id window was reached");
     assert_eq!(store.snapshot().unwrap(), expected);
     drop(store);
     assert_eq!(Store::with_backend(backend).unwrap().snapshot().unwrap(), expected);

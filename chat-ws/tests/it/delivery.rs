@@ -72,7 +72,7 @@ async fn retried_send_with_same_client_id_is_stored_once() {
         .collect();
     assert_eq!(stored, ["once", "twice"]);
     let room = "group:lobby".parse().unwrap();
-    let last_seq = server.hub.query(move |chat| chat.room(&room).map(|r| r.last_seq)).await.unwrap();
+    let last_seq = server.hub.query(move |chat| chat.room(&room).map(|r| r.last_seq())).await.unwrap();
     assert_eq!(last_seq, Some(2));
 }
 
@@ -120,7 +120,7 @@ async fn reconnect_and_resume_gets_exactly_the_missed_messages() {
 async fn rest_requests_and_add_user_go_through_the_hub() {
     let (server, journal) = TestServer::memory(config()).await;
     server.hub.add_user("carol".parse().unwrap()).await.unwrap();
-    assert!(journal.lock().state().users.contains_key(&"carol".parse().unwrap()));
+    assert!(journal.lock().state().user(&"carol".parse().unwrap()).is_some());
     let mut alice = server.client("alice", Codec::Json).await;
     alice.join("group:lobby").await;
 

@@ -1,0 +1,163 @@
+//! The journal-facing view of the fold: the rows a store keeps in tables, and which rows a log
+//! entry changed.
+//!
+//! [`Snapshot::apply`] is the only code that interprets a [`LogEntry`](crate::LogEntry). A
+//! journal that materialises the fold (so start-up reads state instead of replaying messages)
+//! applies each entry with [`Snapshot::apply_with`], which reports every [`Touched`] key; it then
+//! rewrites the [`Row`] under each key ([`Snapshot::row`]), or deletes it when there is none. At
+//! start-up it hands the rows back to a [`Builder`], which checks them and gives the
+//! [`Snapshot`]. Nothing else of the snapshot's layout is visible outside the core.
+//!
+//! # Format, version 1 ([`FOLD_FORMAT_VERSION`])
+//!
+//! Row values are serde types; their serialized shape (field names and meaning) is the format.
+//! A change that an old reader would misread (a field removed or changing meaning, a new kind of
+//! row) bumps [`FOLD_FORMAT_VERSION`]; an added field with a serde default does not. A store
+//! that writes rows in its own encoding keys its schema version to this one.
+//!
+//! | row | key | value |
+//! |---|---|---|
+//! | user | [`Touched::User`] `(user)` | [`UserState`]: `rooms` (sorted room keys), `next_notification`, `oldest_notification`, `unread_notifications`, `next_client_id`, `oldest_client_id` |
+//! | room | [`Touched::Room`] `(room)` | [`RoomState`]: `kind`, `owner`, `created`, `members` (sorted), `last_seq`, `last_timestamp` |
+//! | read | [`Touched::Read`] `(user, room)` | [`ReadState`]: `seq` (the read cursor), `highlights` (ascending `seq`s after it that mention the user; empty in a DM) |
+//! | notification | [`Touched::Notification`] `(user, id)` | [`Notification`]; a user's ids are consecutive |
+//! | client id | [`Touched::ClientId`] `(user, position)` | `client_id` and its [`ClientIdRecord`]; a user's positions are consecutive |
+//!
+//! A read row exists exactly while the user is a member of the room. A user's notification rows
+//! are the ids `oldest_notification..next_notification` that are still kept, and their client-id
+//! rows the positions `oldest_client_id..next_client_id`, each a run without gaps.
+
+use crate::log::LogEntry;
+use crate::name::UserName;
+use crate::room::RoomKey;
+pub use crate::snapshot::{ClientIdRecord, ClientIdWindowError, ReadState, RoomState, Touched, UserState};
+use crate::snapshot::{Notification, Snapshot};
+
+/// The version of the row format described in the [module docs](self).
+pub const FOLD_FORMAT_VERSION: u32 = 1;
+
+/// The value under a [`Touched`] key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Row<'a> {
+    /// A user row.
+    User(&'a UserState),
+    /// A room row.
+    Room(&'a RoomState),
+    /// A read row.
+    Read(&'a ReadState),
+    /// A notification row.
+    Notification(&'a Notification),
+    /// A client-id row.
+    ClientId {
+        /// The sender's idempotency key.
+        client_id: &'a str,
+        /// What it maps to (its `position` is the row's key).
+        record: &'a ClientIdRecord,
+    },
+}
+
+impl Snapshot {
+    /// The row under `key`, or `None` when the fold holds none (the journal deletes it).
+    pub fn row(&self, key: &Touched) -> Option<Row<'_>> {
+        match key {
+            Touched::User(user) => self.users.get(user).map(Row::User),
+            Touched::Room(room) => self.rooms.get(room).map(Row::Room),
+            Touched::Read(user, room) => self.reads.get(&(user.clone(), room.clone())).map(Row::Read),
+            Touched::Notification(user, id) => self.notification(user, *id).map(Row::Notification),
+            Touched::ClientId(user, position) => {
+                let (client_id, record) = self.client_ids.get(user)?.at(*position)?;
+                Some(Row::ClientId { client_id, record })
+            }
+        }
+    }
+
+    /// Applies every entry, reporting the touched keys of all of them (sorted, each once): what a
+    /// journal rewrites after a batch.
+    pub fn apply_batch(&mut self, entries: &[LogEntry]) -> Vec<Touched> {
+        let mut touched = Vec::with_capacity(entries.len() * 4);
+        for entry in entries {
+            self.apply_with(entry, &mut |t| touched.push(t));
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        touched
+    }
+}
+
+/// Why a [`Builder`] refused a row: the rows do not describe a fold (a damaged or foreign
+/// store).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RowError {
+    /// A user's notification ids are not consecutive, or not ascending.
+    #[error("notification {id} of {user} does not follow the inbox (expected {expected})")]
+    NotificationOutOfOrder {
+        /// The user.
+        user: UserName,
+        /// The refused id.
+        id: u64,
+        /// The id that would have been accepted.
+        expected: u64,
+    },
+    /// A user's client-id rows are out of order or repeat an id.
+    #[error("client ids of {user}: {source}")]
+    ClientId {
+        /// The user.
+        user: UserName,
+        /// Which rule the row broke.
+        #[source]
+        source: ClientIdWindowError,
+    },
+}
+
+/// Rebuilds a [`Snapshot`] from a journal's rows. Give each user's notification and client-id
+/// rows in ascending key order (a store's range scan does); other rows in any order.
+#[derive(Debug, Default)]
+pub struct Builder {
+    snapshot: Snapshot,
+}
+
+impl Builder {
+    /// An empty builder.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// A user row.
+    pub fn user(&mut self, user: UserName, state: UserState) {
+        self.snapshot.users.insert(user, state);
+    }
+
+    /// A room row.
+    pub fn room(&mut self, room: RoomKey, state: RoomState) {
+        self.snapshot.rooms.insert(room, state);
+    }
+
+    /// A read row.
+    pub fn read(&mut self, user: UserName, room: RoomKey, state: ReadState) {
+        self.snapshot.reads.insert((user, room), state);
+    }
+
+    /// A notification row: its id must follow the user's previous one.
+    pub fn notification(&mut self, user: UserName, notification: Notification) -> Result<(), RowError> {
+        let expected = self.snapshot.notifications.get(&user).and_then(|inbox| inbox.back()).map(|n| n.id + 1);
+        if expected.is_some_and(|expected| expected != notification.id) {
+            let expected = expected.unwrap_or_default();
+            return Err(RowError::NotificationOutOfOrder { user, id: notification.id, expected });
+        }
+        self.snapshot.notifications.entry(user).or_default().push_back(notification);
+        Ok(())
+    }
+
+    /// A client-id row: its position must follow the user's previous one, and the id be new.
+    pub fn client_id(&mut self, user: UserName, client_id: &str, record: ClientIdRecord) -> Result<(), RowError> {
+        let window = self.snapshot.client_ids.entry(user.clone()).or_default();
+        window.append(client_id, record).map_err(|source| RowError::ClientId { user, source })
+    }
+
+    /// The snapshot the rows describe.
+    pub fn finish(self) -> Snapshot {
+        self.snapshot
+    }
+}
