@@ -17,6 +17,9 @@ mod hardening;
 // Invitations, presence deltas, room summary pages, the paged directory (stage 2 protocol).
 #[path = "browser_protocol.rs"]
 mod protocol;
+// Pending invitations: accept and chat, decline on one tab and gone on both.
+#[path = "browser_invitations.rs"]
+mod invitations;
 
 use chat_core::mention::{MentionTarget, mentions};
 use harness::{Page, TestServer};

@@ -254,3 +254,71 @@ async fn user_strings_are_rendered_inside_bidi_isolates() {
     })
     .await;
 }
+
+/// A reader offline while 300 long messages arrive gets them all back on reconnect, in order
+/// and once each, although one `history` frame cannot hold them: the server answers `resume`
+/// with several pages (`more: true` until the last) and the page keeps the room resuming until
+/// the last one, over a socket that stays up.
+///
+/// Ignored until the core cuts history and resume pages by size (PLAN decision 4): today the
+/// one oversized resume frame drops the socket on every reconnect (issue 11 item 2), which this
+/// test shows by timing out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs size-cut resume pages in chat-core (PLAN decision 4)"]
+async fn a_long_resume_arrives_in_pages_over_one_socket() {
+    let Some(tools) = harness::tools() else { return };
+    let _one_at_a_time = harness::serial().await;
+    harness::run(tools, &["writer", "reader"], |pages, server| async move {
+        let (writer, reader) = (&pages[0], &pages[1]);
+        let proxy = Proxy::start(server.addr()).await;
+        writer.open(&server.base()).await;
+        writer.sign_up(PASSWORD).await;
+        writer.join("lobby").await;
+        reader.open(&proxy.base()).await;
+        reader.sign_up(PASSWORD).await;
+        reader.join("lobby").await;
+        writer.say("before").await;
+        reader.wait_message("before").await;
+
+        proxy.set_mode(Mode::Refuse);
+        reader
+            .wait("reader offline", "return document.querySelector('#conn-status').dataset.state === 'offline';", vec![])
+            .await;
+        // 300 messages of 900 characters: about 280 KB of JSON, past one 256 KiB frame.
+        let posted = writer
+            .c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 (async () => { for (let i = 1; i <= 300; i++) {\
+                   const content = `long ${i} ` + 'x'.repeat(900 - `long ${i} `.length);\
+                   const r = await fetch('/api/messages', { method: 'POST', headers: { 'Content-Type': 'application/json' },\
+                     body: JSON.stringify({ room: 'group:lobby', content, client_id: `long-${i}` }) });\
+                   if (!r.ok) return done(`status ${r.status}`); } done('ok'); })();",
+                vec![],
+            )
+            .await
+            .expect("posting runs");
+        assert_eq!(posted, json!("ok"));
+
+        proxy.set_mode(Mode::Pass);
+        let before = proxy.upgrades();
+        reader
+            .wait(
+                "a click on retry now",
+                "const b = document.querySelector('#retry-btn'); if (b.hidden) return false; b.click(); return true;",
+                vec![],
+            )
+            .await;
+        reader
+            .wait(
+                "all 301 messages",
+                "return document.querySelectorAll('#messages li.msg').length === 301;",
+                vec![],
+            )
+            .await;
+        let seqs: Vec<u64> = reader.messages().await.iter().map(|m| m.0).collect();
+        assert_eq!(seqs, (1..=301).collect::<Vec<u64>>());
+        assert_eq!(proxy.upgrades() - before, 1, "the resume came over one socket");
+    })
+    .await;
+}

@@ -326,6 +326,14 @@ impl Page {
         self.wait_online().await;
     }
 
+    /// Logs in through the form (an existing account) and waits for the live connection.
+    pub async fn log_in(&self, password: &str) {
+        self.fill("#auth-username", &self.name.clone()).await;
+        self.fill("#auth-password", password).await;
+        self.click("#login-btn").await;
+        self.wait_online().await;
+    }
+
     /// Waits for the connection status to say online.
     pub async fn wait_online(&self) {
         self.wait(
