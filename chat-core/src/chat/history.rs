@@ -1,4 +1,9 @@
-//! History pages and resume after reconnect: authorised here, read by the driver.
+//! History pages and resume after reconnect: authorised here, read by the driver, cut here.
+//!
+//! A page is cut so that its encoded frame stays within `Config::max_page_bytes`, by an upper
+//! bound of its JSON size ([`message_bound`]; MessagePack is never longer), and holds at least
+//! one message. `more` says whether messages remain in the page's direction. A resume continues
+//! by itself: after each cut page the core loads the next, until the room's watermark.
 
 use super::{Answer, Caller, Chat, Handled, LoadError, LoadId, PendingLoad, Refusal};
 use crate::error::ErrorCode;
@@ -10,6 +15,18 @@ use crate::room::{RoomKey, RoomRef};
 
 /// Most rooms one `resume` may name.
 const MAX_RESUME_ROOMS: usize = 1_000;
+
+/// What a load's page is for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Page {
+    /// A `history` request over this range.
+    History(HistoryRange),
+    /// A resume, continued page by page up to and including `until` (the session's watermark).
+    Resume {
+        /// The last `seq` the resume resends.
+        until: u64,
+    },
+}
 
 impl Chat {
     pub(super) fn history(
@@ -34,7 +51,7 @@ impl Chat {
                 return Err(Refusal::new(ErrorCode::InvalidRequest, "give 'before' or 'after', not both").room(&key));
             }
         };
-        self.load(caller, user, key, range, limit, false);
+        self.load(caller, user, key, range, limit, Page::History(range));
         Ok(Answer::Pending)
     }
 
@@ -65,16 +82,22 @@ impl Chat {
                 self.reply(caller, ServerMsg::ResumeReset { room: key, latest_seq: watermark });
                 continue;
             }
-            let limit = u32::try_from(gap).unwrap_or(u32::MAX);
-            self.load(caller, user, key, HistoryRange::After(point.last_seq), limit, true);
+            self.load_resume(caller, user, key, point.last_seq, watermark);
         }
         Ok(Answer::Nothing)
     }
 
-    fn load(&mut self, caller: Caller, user: &UserName, room: RoomKey, range: HistoryRange, limit: u32, resume: bool) {
+    /// Loads the next resume page: messages after `after`, up to `until`, at most a history
+    /// page's count per load (the byte cut may make the page shorter still).
+    fn load_resume(&mut self, caller: Caller, user: &UserName, room: RoomKey, after: u64, until: u64) {
+        let limit = until.saturating_sub(after).min(u64::from(MAX_HISTORY_LIMIT)) as u32;
+        self.load(caller, user, room, HistoryRange::After(after), limit, Page::Resume { until });
+    }
+
+    fn load(&mut self, caller: Caller, user: &UserName, room: RoomKey, range: HistoryRange, limit: u32, page: Page) {
         let load = self.mint_load();
         let query = HistoryQuery { room: room.clone(), range, limit };
-        self.loads.insert(load, PendingLoad { caller, user: user.clone(), room, resume });
+        self.loads.insert(load, PendingLoad { caller, user: user.clone(), room, page });
         self.outputs.push_back(super::Output::Load { load, query });
     }
 
@@ -91,16 +114,140 @@ impl Chat {
             self.reply(pending.caller, refusal.into_msg());
             return;
         }
-        let msg = match result {
-            Ok(mut messages) => {
-                messages.retain(|m| m.room == pending.room);
-                ServerMsg::History { room: pending.room, messages, resume: pending.resume, more: false }
-            }
+        let mut messages = match result {
+            Ok(messages) => messages,
             Err(e) => {
                 let refusal = Refusal::new(ErrorCode::HistoryUnavailable, e.to_string()).room(&pending.room);
-                refusal.into_msg()
+                self.reply(pending.caller, refusal.into_msg());
+                return;
             }
         };
-        self.reply(pending.caller, msg);
+        messages.retain(|m| m.room == pending.room);
+        let budget = self.config.max_page_bytes.saturating_sub(frame_bound(&pending.room));
+        let room = pending.room.clone();
+        let (more, next) = match pending.page {
+            Page::History(HistoryRange::After(_)) => {
+                keep_oldest(&mut messages, budget);
+                let last_seq = self.state.rooms.get(&room).map_or(0, |r| r.last_seq);
+                (messages.last().is_some_and(|m| m.seq < last_seq), None)
+            }
+            // Seqs are gap-free from 1: older messages exist exactly when the first is not 1.
+            Page::History(HistoryRange::Latest | HistoryRange::Before(_)) => {
+                keep_newest(&mut messages, budget);
+                (messages.first().is_some_and(|m| m.seq > 1), None)
+            }
+            Page::Resume { until } => {
+                keep_oldest(&mut messages, budget);
+                let last = messages.last().map(|m| m.seq).filter(|&seq| seq < until);
+                (last.is_some(), last.map(|after| (after, until)))
+            }
+        };
+        let resume = matches!(pending.page, Page::Resume { .. });
+        self.reply(pending.caller, ServerMsg::History { room: room.clone(), messages, resume, more });
+        if let Some((after, until)) = next {
+            self.load_resume(pending.caller, &pending.user, room, after, until);
+        }
+    }
+}
+
+/// Keeps the longest run of the oldest messages whose bounds fit `budget` (at least one).
+fn keep_oldest(messages: &mut Vec<Message>, budget: usize) {
+    let n = fitting(messages.iter(), budget);
+    messages.truncate(n);
+}
+
+/// Keeps the longest run of the newest messages whose bounds fit `budget` (at least one).
+fn keep_newest(messages: &mut Vec<Message>, budget: usize) {
+    let n = fitting(messages.iter().rev(), budget);
+    messages.drain(..messages.len() - n);
+}
+
+/// How many of `messages`, taken in order, fit `budget` (at least one, if there is one).
+fn fitting<'a>(messages: impl Iterator<Item = &'a Message>, budget: usize) -> usize {
+    let mut used = 0usize;
+    let mut n = 0;
+    for m in messages {
+        used = used.saturating_add(message_bound(m));
+        if n > 0 && used > budget {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Slack per encoded string and per integer over their JSON size: a MessagePack string header
+/// is at most 5 bytes (JSON's quotes are 2), an integer at most 9 bytes.
+const FIELD_SLACK: usize = 8;
+
+/// An upper bound of the bytes `m` adds to a `history` frame, in JSON or MessagePack: field
+/// names, separators and numbers at their longest, each string at its escaped length (see
+/// [`json_str_len`]) plus slack.
+pub(crate) fn message_bound(m: &Message) -> usize {
+    // `{"room":,"seq":,"timestamp":,"sender":,"content":,"mentions":[],"client_id":}` and a comma.
+    const FIELDS: usize = 80;
+    const NUMBERS: usize = 2 * (20 + FIELD_SLACK);
+    let strings = [m.room.to_string().as_str(), m.sender.as_str(), m.content.as_str()]
+        .iter()
+        .map(|s| json_str_len(s) + FIELD_SLACK)
+        .sum::<usize>();
+    let mentions = m.mentions.iter().map(|u| json_str_len(u.as_str()) + FIELD_SLACK + 1).sum::<usize>();
+    let client_id = m.client_id.as_deref().map_or(0, |c| json_str_len(c) + FIELD_SLACK);
+    FIELDS + NUMBERS + strings + mentions + client_id
+}
+
+/// An upper bound of a `history` frame's bytes without its messages:
+/// `{"type":"history","room":…,"messages":[],"resume":false,"more":false}` with slack.
+fn frame_bound(room: &RoomKey) -> usize {
+    96 + json_str_len(&room.to_string()) + 4 * FIELD_SLACK
+}
+
+/// The exact length of `s` as a JSON string without its quotes, as `serde_json` writes it:
+/// `"` and `\` and the short escapes (`\n`, `\t`, `\r`, `\b`, `\f`) take 2 bytes, other
+/// control characters below U+0020 take 6 (`\u00XX`), every other byte (UTF-8 included) 1.
+pub(crate) fn json_str_len(s: &str) -> usize {
+    s.len()
+        + s.bytes()
+            .map(|b| match b {
+                b'"' | b'\\' | b'\n' | b'\t' | b'\r' | 0x08 | 0x0c => 1,
+                0x00..=0x1f => 5,
+                _ => 0,
+            })
+            .sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(feature = "codec")]
+    #[test]
+    fn json_str_len_is_serde_jsons_length() {
+        let samples =
+            ["", "plain", "\"quoted\"", "back\\slash", "tab\tnew\nline\r", "\u{0}\u{1f}\u{7f}", "ünïcode ✓ 😀"];
+        for s in samples {
+            assert_eq!(json_str_len(s) + 2, serde_json::to_string(s).unwrap().len(), "{s:?}");
+        }
+        let all: String = (0u8..0x80).map(char::from).collect();
+        assert_eq!(json_str_len(&all) + 2, serde_json::to_string(&all).unwrap().len());
+    }
+
+    #[cfg(feature = "codec")]
+    #[test]
+    fn message_bound_is_never_under_either_encoding() {
+        let m = Message {
+            room: "group:lobby".parse().unwrap(),
+            seq: u64::MAX,
+            timestamp: crate::Timestamp(u64::MAX),
+            sender: "alice".parse().unwrap(),
+            content: "\"\\\u{1}".repeat(1_000),
+            mentions: vec!["bob".parse().unwrap(), "carol".parse().unwrap()],
+            client_id: Some("c".repeat(64)),
+        };
+        let json = serde_json::to_vec(&m).unwrap().len();
+        let msgpack = rmp_serde::to_vec_named(&m).unwrap().len();
+        assert!(message_bound(&m) > json, "{} <= {json} (a comma follows each message)", message_bound(&m));
+        assert!(message_bound(&m) > msgpack);
+        assert!(message_bound(&m) < json + 200, "the bound stays close");
     }
 }

@@ -57,6 +57,10 @@ pub struct Config {
     /// Most pending invitations per user (default 100): further invites answer
     /// `too_many_invitations`.
     pub max_invitations_per_user: usize,
+    /// Budget of one `history` page, in bytes of its worst-case encoding (default 128 KiB): a
+    /// page is cut (with `more: true`) before it would exceed it, and always holds at least one
+    /// message. Keeps every frame far under a transport's write buffer.
+    pub max_page_bytes: usize,
 }
 
 impl Default for Config {
@@ -75,6 +79,7 @@ impl Default for Config {
             max_rooms_per_user: 1_000,
             max_sessions_per_user: 20,
             max_invitations_per_user: 100,
+            max_page_bytes: 128 * 1024,
         }
     }
 }
@@ -237,7 +242,7 @@ pub(crate) struct PendingLoad {
     caller: Caller,
     user: UserName,
     room: RoomKey,
-    resume: bool,
+    page: history::Page,
 }
 
 /// The chat state machine. See the crate docs for the driver contract.
