@@ -230,7 +230,11 @@ store.addEventListener('change', (ev) => {
 
 // Leaving the page closes the socket even when the browser keeps the page in its back/forward
 // cache (else the user would stay online while gone); coming back from the cache reconnects.
-window.addEventListener('pagehide', () => conn.stop());
+window.addEventListener('pagehide', () => {
+  if (store.status === 'signed-out') return;
+  conn.stop();
+  client.onDisconnected();
+});
 window.addEventListener('pageshow', (ev) => {
   if (ev.persisted && !byId('chat-screen').hidden) conn.start();
 });
