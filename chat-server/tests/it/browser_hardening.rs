@@ -259,12 +259,9 @@ async fn user_strings_are_rendered_inside_bidi_isolates() {
 /// and once each, although one `history` frame cannot hold them: the server answers `resume`
 /// with several pages (`more: true` until the last) and the page keeps the room resuming until
 /// the last one, over a socket that stays up.
-///
-/// Ignored until the core cuts history and resume pages by size (PLAN decision 4): today the
-/// one oversized resume frame drops the socket on every reconnect (issue 11 item 2), which this
-/// test shows by timing out.
+/// (Before pages were cut by size, the one oversized resume frame dropped the socket on every
+/// reconnect: issue 11 item 2.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs size-cut resume pages in chat-core (PLAN decision 4)"]
 async fn a_long_resume_arrives_in_pages_over_one_socket() {
     let Some(tools) = harness::tools() else { return };
     let _one_at_a_time = harness::serial().await;
