@@ -81,6 +81,8 @@ impl CloseNotice {
     pub const SLOW_CONSUMER: CloseNotice = CloseNotice { code: 1008, reason: "slow consumer" };
     /// The session kept sending faster than its rate limit (1008).
     pub const FLOODING: CloseNotice = CloseNotice { code: 1008, reason: "flooding" };
+    /// The server closed the session for a policy reason this version has no text for (1008).
+    pub const POLICY: CloseNotice = CloseNotice { code: 1008, reason: "closed by the server" };
     /// The session was ended by the server (logout) (1000).
     pub const KICKED: CloseNotice = CloseNotice { code: 1000, reason: "session ended" };
     /// A journal commit failed; reconnect and `resume` (1011).

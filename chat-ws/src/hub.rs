@@ -1,28 +1,25 @@
 //! The hub: one task that owns the [`Chat`], batches inputs, group-commits their log entries on
 //! the journal thread, and then carries out the outputs (fan-out to session queues).
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chat_core::{
-    Chat, ClientMsg, Input, Journal, LoadError, LoadId, LogEntry, Message, Output, RequestId, ServerMsg, SessionId,
-    Timestamp, UserName,
+    Chat, ClientMsg, CloseReason, Input, Journal, LogEntry, Output, ServerMsg, SessionId, Timestamp, UserName,
 };
-use futures::future::BoxFuture;
-use futures::stream::FuturesUnordered;
-use futures::{FutureExt, StreamExt};
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::auth::{Identity, LoginId};
 use crate::closers::Closers;
 use crate::frame::{CloseNotice, OutFrame};
-use crate::journal::JournalThread;
+use crate::journal::{JournalError, JournalThread};
 use crate::limits::{ConnLimits, HubConfig};
 use crate::metrics::{HubMetrics, Metrics};
-use crate::session::{CloseSignal, SessionLink};
+use crate::pending::{Loaded, Loads, ReplyTo, Requests};
+use crate::session::SessionLink;
+use crate::slots::{Marks, Sessions};
 
 /// Why a hub operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,18 +32,17 @@ pub enum HubError {
     #[error("the hub is shutting down")]
     ShuttingDown,
     /// The journal commit of this operation's batch failed; nothing of it was applied.
-    #[error("journal commit failed; nothing was changed: {0}")]
-    CommitFailed(String),
+    #[error("journal commit failed; nothing was changed")]
+    CommitFailed(#[source] JournalError),
 }
 
 type Query = Box<dyn FnOnce(&Chat) + Send>;
-type LoadFuture = BoxFuture<'static, (u64, LoadId, Result<Vec<Message>, LoadError>)>;
 
 /// What handles and sessions send to the hub (through the bounded inbox).
 pub(crate) enum Command {
     Connect { identity: Identity, reply: oneshot::Sender<Result<SessionLink, HubError>> },
     Receive { session: SessionId, msg: ClientMsg },
-    Request { user: UserName, msg: ClientMsg, reply: oneshot::Sender<Result<ServerMsg, HubError>> },
+    Request { user: UserName, msg: ClientMsg, reply: ReplyTo },
     AddUser { user: UserName, reply: oneshot::Sender<Result<(), HubError>> },
     Query(Query),
     Shutdown { reply: oneshot::Sender<()> },
@@ -59,6 +55,10 @@ struct Shared {
     limits: ConnLimits,
     /// Close signals of live sessions, so `kick` and `close_login` need no queue.
     closers: Closers,
+    /// A reader the hub waits for caught up (its pump saw its queue at the low mark).
+    caught_up: Notify,
+    /// The low mark of the session queues.
+    low_water: usize,
 }
 
 /// A cloneable handle to a running hub, for adapters (`serve_socket`), REST handlers and
@@ -101,25 +101,25 @@ where
     let chat = Chat::restore(config.chat.clone(), snapshot);
     let (inbox_tx, inbox) = mpsc::channel(config.inbox_capacity.max(1));
     let (disconnects_tx, disconnects) = mpsc::unbounded_channel();
-    let shared =
-        Arc::new(Shared { metrics: Metrics::default(), limits: config.limits.clone(), closers: Closers::default() });
+    let marks = Marks::new(config.session_queue, config.reader_grace);
+    let shared = Arc::new(Shared {
+        metrics: Metrics::default(),
+        limits: config.limits.clone(),
+        closers: Closers::default(),
+        caught_up: Notify::new(),
+        low_water: marks.low,
+    });
     let hub = Hub {
         chat,
         clock: Clock::start(),
         shared: shared.clone(),
-        sessions: HashMap::new(),
-        next_session: 1,
-        next_request: 1,
-        requests: HashMap::new(),
+        sessions: Sessions::new(config.session_queue, config.reader_grace),
+        staged: Staged::default(),
+        requests: Requests::default(),
+        loads: Loads::new(config.max_loads_in_flight),
         journal,
-        inbox,
-        inbox_weak: inbox_tx.downgrade(),
-        disconnects,
-        disconnects_tx,
-        loads: FuturesUnordered::new(),
-        epoch: 0,
-        shutdown_waiters: Vec::new(),
-        stopping: false,
+        mailbox: Mailbox { inbox, inbox_weak: inbox_tx.downgrade(), disconnects, disconnects_tx },
+        stop: Stop::default(),
         config,
     };
     let task = tokio::spawn(hub.run());
@@ -212,6 +212,15 @@ impl HubHandle {
     pub(crate) fn count_frames_out(&self, n: u64) {
         Metrics::add(&self.shared.metrics.frames_out, n);
     }
+
+    /// Called by a pump after it wrote: if the hub waits for this reader and it is down to the
+    /// low mark, tell the hub.
+    pub(crate) fn wrote(&self, link: &SessionLink) {
+        if link.is_behind() && link.queued() <= self.shared.low_water {
+            link.close.set_behind(false);
+            self.shared.caught_up.notify_one();
+        }
+    }
 }
 
 /// Wall-clock milliseconds derived from a monotonic clock, so time never jumps with the
@@ -237,19 +246,37 @@ impl Clock {
     }
 }
 
-/// A session as the hub sees it.
-struct Slot {
-    tx: mpsc::Sender<Arc<OutFrame>>,
-    close: Arc<CloseSignal>,
-    /// Told to close: no more deliveries or inputs; removed when its link is dropped.
-    closed: bool,
+/// Where the hub's inputs arrive: the bounded inbox and the disconnects of dropped links.
+struct Mailbox {
+    inbox: mpsc::Receiver<Command>,
+    /// For new links; weak so the inbox closes when every handle and link is gone.
+    inbox_weak: mpsc::WeakSender<Command>,
+    disconnects: mpsc::UnboundedReceiver<SessionId>,
+    disconnects_tx: mpsc::UnboundedSender<SessionId>,
 }
 
-/// What one drain owes its callers once the commit succeeded.
+/// Shutdown state: once `stopping`, the loop ends after the batch in hand; `waiters` are
+/// answered when the hub has finished.
 #[derive(Default)]
-struct Drain {
+struct Stop {
+    stopping: bool,
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+/// What one batch owes its callers once the commit succeeded.
+#[derive(Default)]
+struct Owed {
     adds: Vec<oneshot::Sender<Result<(), HubError>>>,
     queries: Vec<Query>,
+}
+
+/// The core's outputs of the batch so far ([`Chat::drain`] after each input), awaiting the
+/// commit. `delivers` counts the `Deliver`s, which bound the batch (`Marks::per_batch`).
+#[derive(Default)]
+struct Staged {
+    entries: Vec<LogEntry>,
+    rest: Vec<Output>,
+    delivers: usize,
 }
 
 struct Hub {
@@ -257,65 +284,82 @@ struct Hub {
     config: HubConfig,
     clock: Clock,
     shared: Arc<Shared>,
-    sessions: HashMap<SessionId, Slot>,
-    next_session: u64,
-    next_request: u64,
-    requests: HashMap<RequestId, oneshot::Sender<Result<ServerMsg, HubError>>>,
+    sessions: Sessions,
+    staged: Staged,
+    requests: Requests,
+    loads: Loads,
     journal: JournalThread,
-    inbox: mpsc::Receiver<Command>,
-    /// For new links; weak so the inbox closes when every handle and link is gone.
-    inbox_weak: mpsc::WeakSender<Command>,
-    disconnects: mpsc::UnboundedReceiver<SessionId>,
-    disconnects_tx: mpsc::UnboundedSender<SessionId>,
-    loads: FuturesUnordered<LoadFuture>,
-    /// Bumped when the core is restored: loads of an older core are dropped.
-    epoch: u64,
-    shutdown_waiters: Vec<oneshot::Sender<()>>,
-    stopping: bool,
+    mailbox: Mailbox,
+    stop: Stop,
 }
 
 impl Hub {
     async fn run(mut self) {
         let cap = self.config.max_batch.max(1);
+        let per_batch = self.sessions.marks().per_batch;
         let mut batch: Vec<Command> = Vec::with_capacity(cap);
+        // Commands taken from the inbox and not handled yet (a batch ends early once it holds
+        // `per_batch` deliveries); handled first in the next batch.
+        let mut pending: VecDeque<Command> = VecDeque::with_capacity(cap);
         let mut gone: Vec<SessionId> = Vec::new();
-        let mut loaded = Vec::new();
-        while !self.stopping {
-            let deadline = self.chat.poll_timeout().map(|t| self.clock.instant_at(t));
-            let far = || tokio::time::Instant::now() + Duration::from_secs(3600);
-            let sleep_until = deadline.map_or_else(far, tokio::time::Instant::from_std);
-            tokio::select! {
-                biased;
-                n = self.inbox.recv_many(&mut batch, cap) => {
-                    if n == 0 {
-                        // Every handle and session is gone.
-                        self.stopping = true;
+        let mut loaded: Vec<Loaded> = Vec::new();
+        let mut was_gated = false;
+        while !self.stop.stopping {
+            let gate = self.sessions.gate(Instant::now(), &self.shared.metrics);
+            if gate.is_some() && !was_gated {
+                Metrics::add(&self.shared.metrics.input_paused, 1);
+            }
+            was_gated = gate.is_some();
+            if gate.is_some() || pending.is_empty() {
+                let deadline = self.chat.poll_timeout().map(|t| self.clock.instant_at(t));
+                let wake = match (deadline, gate) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                let far = || tokio::time::Instant::now() + Duration::from_secs(3600);
+                let sleep_until = wake.map_or_else(far, tokio::time::Instant::from_std);
+                tokio::select! {
+                    biased;
+                    // Back-pressure: while a reader is behind, commands wait in the inbox and
+                    // the pumps stop reading their sockets.
+                    n = self.mailbox.inbox.recv_many(&mut batch, cap), if gate.is_none() => {
+                        if n == 0 {
+                            // Every handle and session is gone.
+                            self.stop.stopping = true;
+                        }
                     }
+                    Some(id) = self.mailbox.disconnects.recv() => gone.push(id),
+                    Some(l) = self.loads.next(), if !self.loads.is_empty() => loaded.push(l),
+                    () = self.shared.caught_up.notified(), if gate.is_some() => {}
+                    () = tokio::time::sleep_until(sleep_until), if wake.is_some() => {}
                 }
-                Some(id) = self.disconnects.recv() => gone.push(id),
-                Some(l) = self.loads.next(), if !self.loads.is_empty() => loaded.push(l),
-                () = tokio::time::sleep_until(sleep_until), if deadline.is_some() => {}
             }
             // Take everything else that is waiting, too (up to the cap).
-            while let Ok(id) = self.disconnects.try_recv() {
+            while let Ok(id) = self.mailbox.disconnects.try_recv() {
                 gone.push(id);
             }
             while loaded.len() < cap {
-                match self.loads.next().now_or_never() {
-                    Some(Some(l)) => loaded.push(l),
-                    _ => break,
+                match self.loads.ready() {
+                    Some(l) => loaded.push(l),
+                    None => break,
                 }
             }
 
             let now = self.clock.now();
-            let mut drain = Drain::default();
+            let mut owed = Owed::default();
             for (epoch, load, result) in loaded.drain(..) {
-                if epoch == self.epoch {
+                if self.loads.is_current(epoch) {
                     self.chat.handle(now, Input::Loaded { load, result });
                 }
             }
-            for cmd in batch.drain(..) {
-                self.command(now, cmd, &mut drain);
+            self.stage();
+            pending.extend(batch.drain(..));
+            if self.sessions.gate(Instant::now(), &self.shared.metrics).is_none() {
+                while self.staged.delivers < per_batch {
+                    let Some(cmd) = pending.pop_front() else { break };
+                    self.command(now, cmd, &mut owed);
+                    self.stage();
+                }
             }
             for session in gone.drain(..) {
                 self.disconnected(now, session);
@@ -323,93 +367,77 @@ impl Hub {
             if self.chat.poll_timeout().is_some_and(|t| t <= now) {
                 self.chat.handle(now, Input::Tick);
             }
-            self.drain(drain).await;
+            self.stage();
+            self.commit_and_carry_out(owed).await;
+        }
+        for cmd in pending {
+            refuse(cmd);
         }
         self.finish().await;
     }
 
-    fn command(&mut self, now: Timestamp, cmd: Command, drain: &mut Drain) {
+    /// Moves the core's queued outputs into the batch's staged outputs.
+    fn stage(&mut self) {
+        let (entries, rest) = self.chat.drain().into_parts();
+        self.staged.entries.extend(entries);
+        self.staged.delivers += rest.iter().filter(|o| matches!(o, Output::Deliver { .. })).count();
+        self.staged.rest.extend(rest);
+    }
+
+    fn command(&mut self, now: Timestamp, cmd: Command, owed: &mut Owed) {
         match cmd {
             Command::Connect { identity, reply } => self.connect(now, identity, reply),
             Command::Receive { session, msg } => {
-                if self.sessions.get(&session).is_some_and(|s| !s.closed) {
+                if self.sessions.is_open(session) {
                     self.chat.handle(now, Input::Receive { session, msg });
                 }
             }
             Command::Request { user, msg, reply } => {
-                if self.stopping {
+                if self.stop.stopping {
                     let _ = reply.send(Err(HubError::ShuttingDown));
                     return;
                 }
-                let request = RequestId(self.next_request);
-                self.next_request += 1;
-                self.requests.insert(request, reply);
+                let request = self.requests.insert(reply);
                 self.chat.handle(now, Input::Request { request, user, msg });
             }
             Command::AddUser { user, reply } => {
                 self.chat.handle(now, Input::AddUser { user });
-                drain.adds.push(reply);
+                owed.adds.push(reply);
             }
-            Command::Query(query) => drain.queries.push(query),
+            Command::Query(query) => owed.queries.push(query),
             Command::Shutdown { reply } => {
-                self.stopping = true;
-                self.shutdown_waiters.push(reply);
+                self.stop.stopping = true;
+                self.stop.waiters.push(reply);
             }
         }
     }
 
     fn connect(&mut self, now: Timestamp, identity: Identity, reply: oneshot::Sender<Result<SessionLink, HubError>>) {
-        if self.stopping {
+        if self.stop.stopping {
             let _ = reply.send(Err(HubError::ShuttingDown));
             return;
         }
-        let Some(inbox) = self.inbox_weak.upgrade() else {
+        let Some(inbox) = self.mailbox.inbox_weak.upgrade() else {
             let _ = reply.send(Err(HubError::Closed));
             return;
         };
-        let session = SessionId(self.next_session);
-        self.next_session += 1;
-        let (tx, events) = mpsc::channel(self.config.session_queue.max(1));
-        let close = Arc::new(CloseSignal::default());
-        self.sessions.insert(session, Slot { tx, close: close.clone(), closed: false });
         let Identity { user, login } = identity;
-        self.shared.closers.insert(session, close.clone(), login, CloseNotice::KICKED);
-        let metrics = &self.shared.metrics;
-        Metrics::add(&metrics.connections, 1);
-        metrics.sessions.store(self.sessions.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let (session, events, close) = self.sessions.open(login, &self.shared.closers, &self.shared.metrics);
         self.chat.handle(now, Input::Connect { session, user });
-        let link = SessionLink { id: session, events, close, inbox, disconnects: self.disconnects_tx.clone() };
+        let link = SessionLink { id: session, events, close, inbox, disconnects: self.mailbox.disconnects_tx.clone() };
         // If the caller gave up, the link comes back here and its drop disconnects it.
         let _ = reply.send(Ok(link));
     }
 
     fn disconnected(&mut self, now: Timestamp, session: SessionId) {
-        if self.sessions.remove(&session).is_some() {
-            self.shared.closers.remove(session);
-            let gauge = self.sessions.len() as u64;
-            self.shared.metrics.sessions.store(gauge, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.sessions.remove(session, &self.shared.closers, &self.shared.metrics);
         self.chat.handle(now, Input::Disconnect { session });
     }
 
-    /// Tells a session to close and stops delivering to it.
-    fn close(&mut self, session: SessionId, notice: CloseNotice) {
-        if let Some(slot) = self.sessions.get_mut(&session) {
-            slot.closed = true;
-            slot.close.close(notice);
-        }
-    }
-
-    /// Drains the core once, commits every `Persist` in one append, then carries out the rest.
-    async fn drain(&mut self, drain: Drain) {
-        let mut entries: Vec<LogEntry> = Vec::new();
-        let mut rest: Vec<Output> = Vec::new();
-        while let Some(output) = self.chat.poll_output() {
-            match output {
-                Output::Persist(entry) => entries.push(entry),
-                other => rest.push(other),
-            }
-        }
+    /// The driver step: commits every entry the batch's drains ([`Chat::drain`]) staged in one
+    /// append, and only then carries out the rest, in order.
+    async fn commit_and_carry_out(&mut self, owed: Owed) {
+        let Staged { entries, rest, .. } = std::mem::take(&mut self.staged);
         if !entries.is_empty() {
             let count = entries.len();
             let messages = entries.iter().filter(|e| matches!(e, LogEntry::Message(_))).count() as u64;
@@ -418,138 +446,110 @@ impl Hub {
                     self.shared.metrics.commit(count, latency);
                     Metrics::add(&self.shared.metrics.messages, messages);
                 }
-                Err(error) => return self.commit_failed(error, drain).await,
+                Err(error) => return self.commit_failed(error, owed).await,
             }
         }
-        for query in drain.queries {
+        for query in owed.queries {
             query(&self.chat);
         }
-        for add in drain.adds {
+        for add in owed.adds {
             let _ = add.send(Ok(()));
         }
         let mut slow = Vec::new();
+        let now = Instant::now();
         for output in rest {
-            match output {
-                Output::Deliver { sessions, msg } => self.deliver(&sessions, msg, &mut slow),
-                Output::Reply { request, msg } => {
-                    if let Some(reply) = self.requests.remove(&request) {
-                        let _ = reply.send(Ok(*msg));
-                    }
-                }
-                Output::Load { load, query } => self.load(load, query),
-                Output::Close { session, .. } => self.close(session, CloseNotice::FLOODING),
-                _ => {}
-            }
+            self.carry_out(now, output, &mut slow);
         }
         for session in slow {
             Metrics::add(&self.shared.metrics.slow_consumers_closed, 1);
-            self.close(session, CloseNotice::SLOW_CONSUMER);
+            self.sessions.close(session, CloseNotice::SLOW_CONSUMER);
         }
     }
 
-    /// Queues one shared frame to every recipient; a full queue marks a slow consumer.
-    fn deliver(&mut self, sessions: &[SessionId], msg: Arc<ServerMsg>, slow: &mut Vec<SessionId>) {
-        let frame = Arc::new(OutFrame::new(msg));
-        let mut delivered = 0;
-        for session in sessions {
-            let Some(slot) = self.sessions.get(session) else { continue };
-            if slot.closed {
-                continue;
+    /// One committed output. Every variant this version knows is named; `Output` is
+    /// `#[non_exhaustive]`, so a newer core's output is logged, never silently dropped.
+    fn carry_out(&mut self, now: Instant, output: Output, slow: &mut Vec<SessionId>) {
+        match output {
+            Output::Deliver { sessions, msg } => {
+                let frame = Arc::new(OutFrame::new(msg));
+                let delivered = self.sessions.deliver(now, &sessions, &frame, slow);
+                Metrics::add(&self.shared.metrics.deliveries, delivered);
             }
-            match slot.tx.try_send(frame.clone()) {
-                Ok(()) => delivered += 1,
-                Err(TrySendError::Full(_)) => {
-                    if !slow.contains(session) {
-                        slow.push(*session);
-                    }
-                }
-                Err(TrySendError::Closed(_)) => {}
-            }
+            Output::Reply { request, msg } => self.requests.answer(request, *msg),
+            Output::Load { load, query } => self.loads.start(load, query, &self.journal),
+            Output::Close { session, reason } => self.sessions.close(session, close_notice(reason)),
+            // `Chat::drain` hands the entries out separately; the rest never holds one.
+            Output::Persist(_) => tracing::error!("a Persist after the commit; ignored"),
+            other => tracing::error!(output = ?other, "an output this hub does not know; ignored"),
         }
-        Metrics::add(&self.shared.metrics.deliveries, delivered);
     }
 
-    fn load(&mut self, load: LoadId, query: chat_core::HistoryQuery) {
-        let epoch = self.epoch;
-        if self.loads.len() >= self.config.max_loads_in_flight.max(1) {
-            let busy = Err(LoadError::Busy);
-            self.loads.push(futures::future::ready((epoch, load, busy)).boxed());
-            return;
-        }
-        let rx = self.journal.history(query);
-        self.loads.push(
-            async move {
-                let result = rx.await.unwrap_or_else(|_| Err(LoadError::Stopped));
-                (epoch, load, result)
-            }
-            .boxed(),
-        );
-    }
-
-    /// A commit failed: acknowledge nothing of this drain, restore the core from the journal,
+    /// A commit failed: acknowledge nothing of this batch, restore the core from the journal,
     /// close every session (clients reconnect and resume), fail pending requests.
-    async fn commit_failed(&mut self, error: String, drain: Drain) {
+    async fn commit_failed(&mut self, error: JournalError, owed: Owed) {
+        tracing::error!(error = &error as &dyn std::error::Error, "journal commit failed; restoring the core");
         Metrics::add(&self.shared.metrics.commit_failures, 1);
         let failed = HubError::CommitFailed(error);
-        for (_, reply) in self.requests.drain() {
-            let _ = reply.send(Err(failed.clone()));
-        }
-        for add in drain.adds {
+        self.requests.fail_all(&failed);
+        for add in owed.adds {
             let _ = add.send(Err(failed.clone()));
         }
-        let live: Vec<SessionId> = self.sessions.keys().copied().collect();
-        for session in live {
-            self.close(session, CloseNotice::COMMIT_FAILED);
-        }
-        self.epoch += 1;
+        self.sessions.close_all(CloseNotice::COMMIT_FAILED);
+        self.loads.restart();
         match self.journal.snapshot().await {
             Ok(snapshot) => self.chat = Chat::restore(self.config.chat.clone(), snapshot),
-            Err(_) => {
+            Err(error) => {
                 // The journal cannot even be read: stop rather than serve a state we cannot
                 // trust. Handles see `HubError::Closed`.
-                self.stopping = true;
+                tracing::error!(error = &error as &dyn std::error::Error, "journal unreadable; the hub stops");
+                self.stop.stopping = true;
             }
         }
-        for query in drain.queries {
+        for query in owed.queries {
             query(&self.chat);
         }
     }
 
     /// Shutdown: close every session with 1001, wait for them to go, stop the journal.
     async fn finish(mut self) {
-        for (_, reply) in self.requests.drain() {
-            let _ = reply.send(Err(HubError::ShuttingDown));
-        }
-        let live: Vec<SessionId> = self.sessions.keys().copied().collect();
-        for session in live {
-            self.close(session, CloseNotice::GOING_AWAY);
-        }
+        self.requests.fail_all(&HubError::ShuttingDown);
+        self.sessions.close_all(CloseNotice::GOING_AWAY);
         let deadline = tokio::time::Instant::now() + self.config.shutdown_grace;
         while !self.sessions.is_empty() {
             tokio::select! {
-                Some(session) = self.disconnects.recv() => {
-                    self.sessions.remove(&session);
-                    self.shared.closers.remove(session);
+                Some(session) = self.mailbox.disconnects.recv() => {
+                    self.sessions.remove(session, &self.shared.closers, &self.shared.metrics);
                 }
-                Some(cmd) = self.inbox.recv() => match cmd {
-                    Command::Shutdown { reply } => self.shutdown_waiters.push(reply),
+                Some(cmd) = self.mailbox.inbox.recv() => match cmd {
+                    Command::Shutdown { reply } => self.stop.waiters.push(reply),
                     other => refuse(other),
                 },
                 () = tokio::time::sleep_until(deadline) => break,
             }
         }
-        self.shared.metrics.sessions.store(self.sessions.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        self.inbox.close();
-        while let Ok(cmd) = self.inbox.try_recv() {
+        self.mailbox.inbox.close();
+        while let Ok(cmd) = self.mailbox.inbox.try_recv() {
             match cmd {
-                Command::Shutdown { reply } => self.shutdown_waiters.push(reply),
+                Command::Shutdown { reply } => self.stop.waiters.push(reply),
                 other => refuse(other),
             }
         }
         let mut journal = self.journal;
         let _ = tokio::task::spawn_blocking(move || journal.stop()).await;
-        for waiter in self.shutdown_waiters {
+        for waiter in self.stop.waiters {
             let _ = waiter.send(());
+        }
+    }
+}
+
+/// The close frame for the core's reason. `CloseReason` is `#[non_exhaustive]`: a reason this
+/// version does not know still closes, with the generic policy code.
+fn close_notice(reason: CloseReason) -> CloseNotice {
+    match reason {
+        CloseReason::Flooding => CloseNotice::FLOODING,
+        other => {
+            tracing::warn!(reason = ?other, "a close reason this hub does not know");
+            CloseNotice::POLICY
         }
     }
 }

@@ -56,7 +56,9 @@ mod hub;
 mod journal;
 mod limits;
 mod metrics;
+mod pending;
 mod session;
+mod slots;
 mod socket;
 
 pub use auth::{
@@ -65,6 +67,7 @@ pub use auth::{
 };
 pub use frame::{CloseNotice, OutFrame, SessionEvent};
 pub use hub::{HubError, HubHandle, spawn_hub};
+pub use journal::JournalError;
 pub use limits::{ConnLimits, HubConfig, negotiate_subprotocol, websocket_config};
 pub use metrics::HubMetrics;
 pub use session::SessionLink;

@@ -17,9 +17,14 @@ pub struct HubConfig {
     pub inbox_capacity: usize,
     /// Most commands the hub takes in one batch before it drains and commits (default 1,024).
     pub max_batch: usize,
-    /// Outbound events buffered per session. A session whose queue is full is closed as a slow
-    /// consumer (default 256).
+    /// Outbound events buffered per session. When a reader's queue passes a quarter of this,
+    /// the hub takes no new commands (senders are slowed) until it is back under an eighth; a
+    /// session whose queue is full is closed as a slow consumer (default 256).
     pub session_queue: usize,
+    /// How long the hub holds back input for one reader that fell behind. A reader still
+    /// behind after this is not waited for again; if its queue fills it is closed as a slow
+    /// consumer (default 500 ms).
+    pub reader_grace: Duration,
     /// Most history reads in flight at once; more are answered `history_unavailable`
     /// (default 256).
     pub max_loads_in_flight: usize,
@@ -37,6 +42,7 @@ impl Default for HubConfig {
             inbox_capacity: 4_096,
             max_batch: 1_024,
             session_queue: 256,
+            reader_grace: Duration::from_millis(500),
             max_loads_in_flight: 256,
             shutdown_grace: Duration::from_secs(5),
             limits: ConnLimits::default(),

@@ -27,6 +27,10 @@ pub struct HubMetrics {
     pub commit_latency_max_us: u64,
     /// Sessions closed because their outbound queue was full.
     pub slow_consumers_closed: u64,
+    /// Times the hub held back new input until a reader caught up (back-pressure on senders).
+    pub input_paused: u64,
+    /// Readers the hub stopped waiting for after `HubConfig::reader_grace` (not slowed again).
+    pub readers_waited_out: u64,
     /// Frames received from clients (data frames).
     pub frames_in: u64,
     /// Frames written to clients (data frames).
@@ -46,6 +50,8 @@ pub(crate) struct Metrics {
     pub(crate) commit_latency_sum_us: AtomicU64,
     pub(crate) commit_latency_max_us: AtomicU64,
     pub(crate) slow_consumers_closed: AtomicU64,
+    pub(crate) input_paused: AtomicU64,
+    pub(crate) readers_waited_out: AtomicU64,
     pub(crate) frames_in: AtomicU64,
     pub(crate) frames_out: AtomicU64,
 }
@@ -75,6 +81,8 @@ impl Metrics {
             commit_latency_sum_us: self.commit_latency_sum_us.load(Relaxed),
             commit_latency_max_us: self.commit_latency_max_us.load(Relaxed),
             slow_consumers_closed: self.slow_consumers_closed.load(Relaxed),
+            input_paused: self.input_paused.load(Relaxed),
+            readers_waited_out: self.readers_waited_out.load(Relaxed),
             frames_in: self.frames_in.load(Relaxed),
             frames_out: self.frames_out.load(Relaxed),
         }

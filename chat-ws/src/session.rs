@@ -1,5 +1,7 @@
 //! [`SessionLink`]: one live session's end of the hub, for adapters and embedders.
 
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 
 use chat_core::{ClientMsg, SessionId};
@@ -9,14 +11,24 @@ use crate::frame::{CloseNotice, OutFrame, SessionEvent};
 use crate::hub::{Command, HubError};
 
 /// A one-shot close flag that the hub (or `kick`) sets and the session's pump waits on. It is
-/// separate from the event queue so a full queue can still be closed.
+/// separate from the event queue so a full queue can still be closed. Also carries the hub's
+/// "behind" flag: set while the hub holds back input until this reader catches up.
 #[derive(Debug, Default)]
 pub(crate) struct CloseSignal {
     notice: OnceLock<CloseNotice>,
     notify: Notify,
+    behind: AtomicBool,
 }
 
 impl CloseSignal {
+    pub(crate) fn set_behind(&self, behind: bool) {
+        self.behind.store(behind, Relaxed);
+    }
+
+    pub(crate) fn is_behind(&self) -> bool {
+        self.behind.load(Relaxed)
+    }
+
     /// Sets the notice (the first one wins) and wakes the waiter.
     pub(crate) fn close(&self, notice: CloseNotice) {
         if self.notice.set(notice).is_ok() {
@@ -89,6 +101,16 @@ impl SessionLink {
     /// the caller should stop reading its transport meanwhile).
     pub async fn send(&self, msg: ClientMsg) -> Result<(), HubError> {
         self.inbox.send(Command::Receive { session: self.id, msg }).await.map_err(|_| HubError::Closed)
+    }
+
+    /// Events queued and not yet taken.
+    pub fn queued(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether the hub waits for this session to catch up before it takes new input.
+    pub(crate) fn is_behind(&self) -> bool {
+        self.close.is_behind()
     }
 
     /// Resolves when the hub has told this session to close (without consuming events).

@@ -437,6 +437,7 @@ where
         let written = self.write_guarded(batch).await;
         if let Written::Ok = written {
             self.hub.count_frames_out(count);
+            self.hub.wrote(&self.link);
         }
         written
     }

@@ -168,3 +168,93 @@ async fn a_peer_that_answers_pings_stays_connected() {
     client.until(|m| matches!(m, ServerMsg::RoomList { .. }).then_some(())).await;
     assert_eq!(server.hub.metrics().sessions, 1);
 }
+
+/// A failed commit reaches a REST caller as a typed error that keeps the journal's own error
+/// as its source.
+#[tokio::test]
+async fn a_failed_commit_keeps_the_journal_error_as_its_source() {
+    let (server, journal) = TestServer::memory(config()).await;
+    journal.lock().fail_next_appends(1);
+    let join = ClientMsg::JoinRoom { room: crate::support::room("group:lobby") };
+    let error = server.hub.request("ivan".parse().unwrap(), join.clone()).await.unwrap_err();
+    assert!(matches!(&error, chat_ws::HubError::CommitFailed(chat_ws::JournalError::Journal(_))), "{error:?}");
+    let mut chain = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = Some(&error);
+    while let Some(e) = source {
+        chain.push(e.to_string());
+        source = e.source();
+    }
+    assert_eq!(chain.last().map(String::as_str), Some("injected append failure"), "{chain:?}");
+    // The next commit works: the hub restored the core and goes on.
+    assert!(matches!(server.hub.request("ivan".parse().unwrap(), join).await, Ok(ServerMsg::RoomJoined(_))));
+}
+
+/// The core's close reason reaches the client's close frame.
+#[tokio::test]
+async fn a_flooding_session_is_closed_with_the_cores_reason() {
+    let mut config = config();
+    config.chat.op_rate_per_sec = 1;
+    config.chat.op_burst = 1;
+    config.chat.max_strikes = 5;
+    let (server, _journal) = TestServer::memory(config).await;
+    let mut flood = server.client("flood", Codec::Json).await;
+    let mut calm = server.client("calm", Codec::Json).await;
+    for _ in 0..50 {
+        flood.send(&ClientMsg::ListRooms(Default::default())).await;
+    }
+    assert_eq!(flood.close_frame().await, Some((1008, "flooding".to_owned())));
+    calm.send(&ClientMsg::ListUsers(Default::default())).await;
+    calm.until(|m| matches!(m, ServerMsg::UserList { .. }).then_some(())).await;
+}
+
+/// One member of a busy room: keeps `window` sends in flight until it sent `to_send`, reads
+/// everything, and returns the seqs of every message it received, once `expected` arrived.
+async fn chatter(mut client: Client, to_send: usize, window: usize, expected: usize) -> Vec<u64> {
+    let mut sent = 0;
+    let mut seqs = Vec::with_capacity(expected);
+    while sent < window.min(to_send) {
+        client.send(&crate::support::send("group:busy", "x", None)).await;
+        sent += 1;
+    }
+    while seqs.len() < expected {
+        match client.read().await {
+            Read::Event(ServerMsg::Ack { .. }) if sent < to_send => {
+                client.send(&crate::support::send("group:busy", "x", None)).await;
+                sent += 1;
+            }
+            Read::Event(ServerMsg::Message(m)) => seqs.push(m.seq),
+            Read::Event(ServerMsg::Error { code, message, .. }) => panic!("refused: {code} {message}"),
+            Read::Event(_) => {}
+            other => panic!("a reader that kept reading was closed: {other:?}"),
+        }
+    }
+    seqs
+}
+
+/// Overload slows the senders, not the readers: many members keep sends in flight in one room
+/// (far more than a reader's queue per batch); every member reads as fast as it can, and none
+/// is closed as a slow consumer: the hub stops taking input until the readers catch up.
+#[tokio::test]
+async fn overload_slows_senders_before_closing_readers() {
+    let mut config = config();
+    config.session_queue = 16;
+    // Never stop waiting for a reader here: the test must not depend on scheduling.
+    config.reader_grace = crate::support::HANG_GUARD;
+    let (server, _journal) = TestServer::memory(config).await;
+    let (members, per_member, window) = (12, 60, 8);
+    let mut clients = Vec::new();
+    for i in 0..members {
+        let mut client = server.client(&format!("m{i}"), Codec::Json).await;
+        client.join("group:busy").await;
+        clients.push(client);
+    }
+    let expected = members * per_member;
+    let tasks: Vec<_> = clients.into_iter().map(|c| tokio::spawn(chatter(c, per_member, window, expected))).collect();
+    for task in tasks {
+        let seqs = task.await.unwrap();
+        assert_eq!(seqs, (1..=expected as u64).collect::<Vec<_>>());
+    }
+    let metrics = server.hub.metrics();
+    assert_eq!(metrics.slow_consumers_closed, 0);
+    assert!(metrics.input_paused > 0, "the hub never held back input: the test did not overload it");
+}

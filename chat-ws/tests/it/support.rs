@@ -325,12 +325,17 @@ impl Client {
     /// Skips events until a close frame; returns its code (None when the stream just ended).
     /// Keeps reading after the close frame so tungstenite sends the close reply.
     pub async fn close_code(&mut self) -> Option<u16> {
+        self.close_frame().await.map(|(code, _)| code)
+    }
+
+    /// Like [`Client::close_code`], with the close reason.
+    pub async fn close_frame(&mut self) -> Option<(u16, String)> {
         self.backlog.clear();
         // Raw frames: the events skipped here may be handshake frames as well as core events.
         let code = loop {
             let next = tokio::time::timeout(HANG_GUARD, self.ws.next()).await.expect("test hung waiting for a close");
             match next {
-                Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+                Some(Ok(Message::Close(frame))) => break frame.map(|f| (u16::from(f.code), f.reason.to_string())),
                 Some(Ok(_)) => continue,
                 None | Some(Err(_)) => return None,
             }
