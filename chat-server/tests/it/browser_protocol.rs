@@ -119,3 +119,64 @@ async fn the_directory_search_finds_lobby_among_many_rooms() {
     })
     .await;
 }
+
+/// History pages are cut by size (`more: true`): long messages come a few per page, and
+/// scrolling up keeps asking with `before` = the oldest held seq until the beginning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrolling_up_pages_through_size_cut_history() {
+    let Some(tools) = harness::tools() else { return };
+    let _one_at_a_time = harness::serial().await;
+    harness::run(tools, &["reader"], |pages, server| async move {
+        let page = &pages[0];
+        page.open(&server.base()).await;
+        page.sign_up(PASSWORD).await;
+        page.join("essays").await;
+        let posted = page
+            .c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 (async () => { for (let i = 1; i <= 40; i++) {\
+                   const content = `essay ${i} ` + 'lorem ipsum '.repeat(300);\
+                   const r = await fetch('/api/messages', { method: 'POST', headers: { 'Content-Type': 'application/json' },\
+                     body: JSON.stringify({ room: 'group:essays', content, client_id: `e${i}` }) });\
+                   if (!r.ok) return done(`status ${r.status}`); } done('ok'); })();",
+                vec![],
+            )
+            .await
+            .expect("posting runs");
+        assert_eq!(posted, json!("ok"));
+
+        page.c.refresh().await.expect("reload");
+        page.wait_online().await;
+        page.wait_current("group:essays").await;
+        let first = page
+            .wait("the latest page", "const n = document.querySelectorAll('#messages li.msg').length; return n || null;", vec![])
+            .await;
+        let first = first.as_u64().expect("a count");
+        assert!(first < 40, "the first page was cut by size: {first} of 40 messages");
+
+        let mut shown = first;
+        while shown < 40 {
+            page.js("document.querySelector('#message-scroll').scrollTop = 0;", vec![]).await;
+            let now = page
+                .wait(
+                    "an older page after scrolling up",
+                    "const n = document.querySelectorAll('#messages li.msg').length; return n > arguments[0] ? n : null;",
+                    vec![json!(shown)],
+                )
+                .await;
+            shown = now.as_u64().expect("a count");
+        }
+        let all = page.messages().await;
+        let seqs: Vec<u64> = all.iter().map(|m| m.0).collect();
+        assert_eq!(seqs, (1..=40).collect::<Vec<u64>>());
+        assert!(all.iter().enumerate().all(|(i, m)| m.2.starts_with(&format!("essay {} ", i + 1))));
+        page.wait(
+            "the beginning marker",
+            "return document.querySelector('#older-status').textContent.includes('beginning');",
+            vec![],
+        )
+        .await;
+    })
+    .await;
+}
