@@ -1,14 +1,14 @@
 //! The journal-facing view of the fold: the rows a store keeps in tables, and which rows a log
 //! entry changed.
 //!
-//! [`Snapshot::apply`] is the only code that interprets a [`LogEntry`](crate::LogEntry). A
+//! [`Snapshot::apply`] is the only code that interprets a [`LogEntry`]. A
 //! journal that materialises the fold (so start-up reads state instead of replaying messages)
 //! applies each entry with [`Snapshot::apply_with`], which reports every [`Touched`] key; it then
 //! rewrites the [`Row`] under each key ([`Snapshot::row`]), or deletes it when there is none. At
 //! start-up it hands the rows back to a [`Builder`], which checks them and gives the
 //! [`Snapshot`]. Nothing else of the snapshot's layout is visible outside the core.
 //!
-//! # Format, version 1 ([`FOLD_FORMAT_VERSION`])
+//! # Format, version 2 ([`FOLD_FORMAT_VERSION`])
 //!
 //! Row values are serde types; their serialized shape (field names and meaning) is the format.
 //! A change that an old reader would misread (a field removed or changing meaning, a new kind of
@@ -19,9 +19,18 @@
 //! |---|---|---|
 //! | user | [`Touched::User`] `(user)` | [`UserState`]: `rooms` (sorted room keys), `next_notification`, `oldest_notification`, `unread_notifications`, `next_client_id`, `oldest_client_id` |
 //! | room | [`Touched::Room`] `(room)` | [`RoomState`]: `kind`, `owner`, `created`, `members` (sorted), `last_seq`, `last_timestamp` |
-//! | read | [`Touched::Read`] `(user, room)` | [`ReadState`]: `seq` (the read cursor), `highlights` (ascending `seq`s after it that mention the user; empty in a DM) |
+//! | read | [`Touched::Read`] `(user, room)` | [`ReadRow`]: `seq` (the read cursor) |
+//! | highlight | [`Touched::Highlight`] `(user, room, seq)` | none: the row exists while message `seq` mentions the user after their cursor (group rooms only; in a DM every unread message counts) |
 //! | notification | [`Touched::Notification`] `(user, id)` | [`Notification`]; a user's ids are consecutive |
 //! | client id | [`Touched::ClientId`] `(user, position)` | `client_id` and its [`ClientIdRecord`]; a user's positions are consecutive |
+//!
+//! [`Touched::HighlightsThrough`] `(user, room, n)` is a range, not a row: delete every highlight
+//! row of `(user, room)` with `seq ≤ n`, before writing the batch's highlight rows (sorting the
+//! touched keys puts it first). Each highlight is so written once and deleted once: the work per
+//! entry is bounded, however many highlights a user collects.
+//!
+//! Version 1 stored the highlights inside the read row (`{seq, highlights: [seq…]}`), rewritten
+//! whole on every mention.
 //!
 //! A read row exists exactly while the user is a member of the room. A user's notification rows
 //! are the ids `oldest_notification..next_notification` that are still kept, and their client-id
@@ -30,11 +39,22 @@
 use crate::log::LogEntry;
 use crate::name::UserName;
 use crate::room::RoomKey;
-pub use crate::snapshot::{ClientIdRecord, ClientIdWindowError, ReadState, RoomState, Touched, UserState};
 use crate::snapshot::{Notification, Snapshot};
 
+use serde::{Deserialize, Serialize};
+
+use crate::snapshot::ReadState;
+pub use crate::snapshot::{ClientIdRecord, ClientIdWindowError, RoomState, Touched, UserState};
+
 /// The version of the row format described in the [module docs](self).
-pub const FOLD_FORMAT_VERSION: u32 = 1;
+pub const FOLD_FORMAT_VERSION: u32 = 2;
+
+/// The value of a read row: one member's read cursor in one room.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadRow {
+    /// Everything up to and including this `seq` is read.
+    pub seq: u64,
+}
 
 /// The value under a [`Touched`] key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +65,9 @@ pub enum Row<'a> {
     /// A room row.
     Room(&'a RoomState),
     /// A read row.
-    Read(&'a ReadState),
+    Read(ReadRow),
+    /// A highlight row (it has no value).
+    Highlight,
     /// A notification row.
     Notification(&'a Notification),
     /// A client-id row.
@@ -63,7 +85,14 @@ impl Snapshot {
         match key {
             Touched::User(user) => self.users.get(user).map(Row::User),
             Touched::Room(room) => self.rooms.get(room).map(Row::Room),
-            Touched::Read(user, room) => self.reads.get(&(user.clone(), room.clone())).map(Row::Read),
+            Touched::Read(user, room) => {
+                self.reads.get(&(user.clone(), room.clone())).map(|read| Row::Read(ReadRow { seq: read.seq }))
+            }
+            Touched::Highlight(user, room, seq) => {
+                let read = self.reads.get(&(user.clone(), room.clone()))?;
+                read.highlights.binary_search(seq).is_ok().then_some(Row::Highlight)
+            }
+            Touched::HighlightsThrough(..) => None,
             Touched::Notification(user, id) => self.notification(user, *id).map(Row::Notification),
             Touched::ClientId(user, position) => {
                 let (client_id, record) = self.client_ids.get(user)?.at(*position)?;
@@ -100,6 +129,17 @@ pub enum RowError {
         /// The id that would have been accepted.
         expected: u64,
     },
+    /// A highlight row of a user who is not a member (no read row), at or before their cursor,
+    /// not after the previous one of the same room, or in a DM.
+    #[error("highlight {seq} of {user} in {room} does not fit their cursor and earlier highlights")]
+    Highlight {
+        /// The user.
+        user: UserName,
+        /// The room.
+        room: RoomKey,
+        /// The refused `seq`.
+        seq: u64,
+    },
     /// A user's client-id rows are out of order or repeat an id.
     #[error("client ids of {user}: {source}")]
     ClientId {
@@ -111,8 +151,9 @@ pub enum RowError {
     },
 }
 
-/// Rebuilds a [`Snapshot`] from a journal's rows. Give each user's notification and client-id
-/// rows in ascending key order (a store's range scan does); other rows in any order.
+/// Rebuilds a [`Snapshot`] from a journal's rows. Give each user's notification, client-id and
+/// highlight rows in ascending key order (a store's range scan does), highlights after the read
+/// rows; other rows in any order.
 #[derive(Debug, Default)]
 pub struct Builder {
     snapshot: Snapshot,
@@ -134,9 +175,22 @@ impl Builder {
         self.snapshot.rooms.insert(room, state);
     }
 
-    /// A read row.
-    pub fn read(&mut self, user: UserName, room: RoomKey, state: ReadState) {
-        self.snapshot.reads.insert((user, room), state);
+    /// A read row. Give it before the highlight rows of the same user and room.
+    pub fn read(&mut self, user: UserName, room: RoomKey, row: ReadRow) {
+        self.snapshot.reads.insert((user, room), ReadState { seq: row.seq, highlights: Default::default() });
+    }
+
+    /// A highlight row: the user's read row must be given, and `seq` follow their cursor and the
+    /// previous highlight of the room.
+    pub fn highlight(&mut self, user: UserName, room: RoomKey, seq: u64) -> Result<(), RowError> {
+        let Some(read) = self.snapshot.reads.get_mut(&(user.clone(), room.clone())) else {
+            return Err(RowError::Highlight { user, room, seq });
+        };
+        if seq <= read.seq || read.highlights.back().is_some_and(|&last| last >= seq) || room.is_dm() {
+            return Err(RowError::Highlight { user, room, seq });
+        }
+        read.highlights.push_back(seq);
+        Ok(())
     }
 
     /// A notification row: its id must follow the user's previous one.

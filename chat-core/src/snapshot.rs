@@ -118,21 +118,15 @@ impl RoomState {
     }
 }
 
-/// One member's read position in one room. Also the value of a read row ([`crate::fold`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReadState {
+/// One member's read position in one room (a journal stores it as a read row and one
+/// highlight row per highlight, [`crate::fold`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ReadState {
     /// Everything up to and including this `seq` is read.
     pub(crate) seq: u64,
     /// `seq`s after the cursor that mention this member, ascending (group rooms only: in a DM
     /// every unread message is a highlight).
     pub(crate) highlights: VecDeque<u64>,
-}
-
-impl ReadState {
-    /// Everything up to and including this `seq` is read.
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
 }
 
 /// Why a notification was raised.
@@ -191,6 +185,14 @@ pub enum Touched {
     Room(RoomKey),
     /// The read row of `(user, room)`: present while `user` is a member.
     Read(UserName, RoomKey),
+    /// A range, not a row: every highlight row of `(user, room)` with `seq` at most this one is
+    /// gone (the cursor passed them, or, with `u64::MAX`, the user left). Sorts before
+    /// [`Touched::Highlight`], and a journal applies it first: the highlight rows of the same
+    /// batch are then written from the final state.
+    HighlightsThrough(UserName, RoomKey, u64),
+    /// The highlight row `(user, room, seq)`: present while `seq` mentions `user` after their
+    /// cursor (group rooms only).
+    Highlight(UserName, RoomKey, u64),
     /// The notification `id` of `user` ([`Snapshot::notification`]).
     Notification(UserName, u64),
     /// The client id `user` remembered at this window position.
@@ -272,7 +274,8 @@ impl std::fmt::Debug for ClientIdWindow {
     }
 }
 
-/// Why [`ClientIdWindow::append`] refused an entry.
+/// Why a client-id row was refused ([`crate::fold::Builder::client_id`]): a journal rebuilds each
+/// window from its rows, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientIdWindowError {
@@ -427,10 +430,8 @@ impl Snapshot {
             LogEntry::MemberRemoved { room, user } => self.remove_member(room, user, touched),
             LogEntry::Message(message) => self.apply_message(message, touched),
             LogEntry::ReadCursor { user, room, seq } => {
-                if let Some(read) = self.reads.get_mut(&(user.clone(), room.clone()))
-                    && advance_cursor(read, *seq)
-                {
-                    touched.touch(|| Touched::Read(user.clone(), room.clone()));
+                if let Some(read) = self.reads.get_mut(&(user.clone(), room.clone())) {
+                    advance_cursor(read, *seq, user, room, touched);
                 }
             }
             LogEntry::NotificationsRead { user, ids } => self.read_notifications(user, ids.as_deref(), touched),
@@ -531,7 +532,9 @@ impl Snapshot {
             u.rooms.remove(room);
             touched.touch(|| Touched::User(user.clone()));
         }
-        self.reads.remove(&(user.clone(), room.clone()));
+        if self.reads.remove(&(user.clone(), room.clone())).is_some_and(|read| !read.highlights.is_empty()) {
+            touched.touch(|| Touched::HighlightsThrough(user.clone(), room.clone(), u64::MAX));
+        }
         touched.touch(|| Touched::Read(user.clone(), room.clone()));
     }
 
@@ -543,10 +546,8 @@ impl Snapshot {
         let is_dm = m.room.is_dm();
 
         // The sender has read everything up to their own message.
-        if let Some(read) = self.reads.get_mut(&(m.sender.clone(), m.room.clone()))
-            && advance_cursor(read, m.seq)
-        {
-            touched.touch(|| Touched::Read(m.sender.clone(), m.room.clone()));
+        if let Some(read) = self.reads.get_mut(&(m.sender.clone(), m.room.clone())) {
+            advance_cursor(read, m.seq, &m.sender, &m.room, touched);
         }
 
         // Highlights and notifications: each mentioned member once, and the DM peer.
@@ -556,11 +557,13 @@ impl Snapshot {
                 continue;
             }
             let Some(read) = self.reads.get_mut(&(user.clone(), m.room.clone())) else { continue };
-            let first_time = !read.highlights.contains(&m.seq);
-            if !is_dm && m.seq > read.seq && first_time {
-                // Entries arrive in seq order, so pushing keeps the deque sorted.
-                read.highlights.push_back(m.seq);
-                touched.touch(|| Touched::Read(user.clone(), m.room.clone()));
+            if !is_dm && m.seq > read.seq {
+                // Entries arrive in seq order, so this inserts at the end: the deque stays
+                // sorted, and a repeated entry finds its seq already there.
+                if let Err(at) = read.highlights.binary_search(&m.seq) {
+                    read.highlights.insert(at, m.seq);
+                    touched.touch(|| Touched::Highlight(user.clone(), m.room.clone(), m.seq));
+                }
             }
             let already = self.newest_notification(user).is_some_and(|n| n.room == m.room && n.seq == m.seq);
             if !already {
@@ -693,17 +696,20 @@ fn new_user() -> UserState {
     UserState { next_notification: 1, oldest_notification: 1, ..UserState::default() }
 }
 
-/// Moves a cursor forward (never back) and drops the highlights it passes. Returns whether it
-/// moved.
-fn advance_cursor(read: &mut ReadState, seq: u64) -> bool {
+/// Moves `user`'s cursor in `room` forward (never back) and drops the highlights it passes,
+/// reporting the read row and, when highlights were dropped, their range.
+fn advance_cursor(read: &mut ReadState, seq: u64, user: &UserName, room: &RoomKey, touched: &mut impl Tracker) {
     if seq <= read.seq {
-        return false;
+        return;
     }
     read.seq = seq;
-    while read.highlights.front().is_some_and(|&h| h <= seq) {
-        read.highlights.pop_front();
+    touched.touch(|| Touched::Read(user.clone(), room.clone()));
+    if read.highlights.front().is_some_and(|&h| h <= seq) {
+        while read.highlights.front().is_some_and(|&h| h <= seq) {
+            read.highlights.pop_front();
+        }
+        touched.touch(|| Touched::HighlightsThrough(user.clone(), room.clone(), seq));
     }
-    true
 }
 
 #[cfg(test)]

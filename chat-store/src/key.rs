@@ -31,6 +31,14 @@ pub(crate) fn name_bytes(name: &str, rest: &[u8]) -> Vec<u8> {
     key
 }
 
+/// The key of a highlight: `user 0x00 room 0x00 seq`.
+pub(crate) fn highlight(user: &UserName, room: &RoomKey, seq: u64) -> Vec<u8> {
+    let mut key = name_bytes(user.as_str(), room.to_string().as_bytes());
+    key.push(SEP);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
 /// The key of a message: `room 0x00 seq`.
 pub(crate) fn message(room: &RoomKey, seq: u64) -> Vec<u8> {
     name_u64(&room.to_string(), seq)

@@ -39,6 +39,7 @@ mod backend;
 mod error;
 mod journal;
 mod key;
+mod migrate;
 mod store;
 mod table;
 

@@ -14,7 +14,7 @@ use crate::table;
 
 /// The schema version this build reads and writes. Bump it on any change to a table's key or value
 /// encoding, and add the migration to the chat-store section of `docs/design.md`.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Durable chat storage in one redb file: the messages, the materialised state the core restores
 /// from, and the server's accounts and tokens.
@@ -182,44 +182,72 @@ fn open_unchecked(source: &Source, create: bool) -> Result<Database, OpenError> 
     let origin = source.origin();
     let db = source.open(create).map_err(|e| open_error(source, e))?;
     let storage = |e: redb::Error| classify(&origin, e);
+    let in_migration = |e: StoreError| match e {
+        StoreError::Storage(e) => storage(e),
+        other => {
+            OpenError::Damaged { origin: origin.clone(), detail: format!("migrating to v{SCHEMA_VERSION}: {other}") }
+        }
+    };
 
+    let found = match stored_version(&db, &origin)? {
+        None => {
+            initialise(&db).map_err(|e| match e {
+                StoreError::Storage(e) => storage(e),
+                other => OpenError::Damaged { origin: origin.clone(), detail: other.to_string() },
+            })?;
+            return Ok(db);
+        }
+        Some(1) => {
+            // Keep the v1 file beside the migrated one (nothing was written to it yet).
+            if let Source::Path(path) = source {
+                let backup = crate::migrate::backup_path(path, 1);
+                std::fs::copy(path, &backup).map_err(|source| OpenError::Io { path: backup, source })?;
+            }
+            crate::migrate::v1_to_v2(&db).map_err(in_migration)?;
+            stored_version(&db, &origin)?.unwrap_or_default()
+        }
+        Some(found) => found,
+    };
+    if found != SCHEMA_VERSION {
+        return Err(OpenError::SchemaVersion { origin, found, expected: SCHEMA_VERSION });
+    }
     let txn = db.begin_read().map_err(|e| storage(e.into()))?;
     let tables: Vec<String> = {
         use redb::TableHandle;
         txn.list_tables().map_err(|e| storage(e.into()))?.map(|t| t.name().to_owned()).collect()
     };
-    if tables.is_empty() {
-        drop(txn);
-        initialise(&db).map_err(|e| match e {
-            StoreError::Storage(e) => storage(e),
-            other => OpenError::Damaged { origin: origin.clone(), detail: other.to_string() },
-        })?;
-        return Ok(db);
-    }
-    if !tables.iter().any(|t| t == "meta") {
-        return Err(OpenError::Foreign { origin });
-    }
-    let meta = txn.open_table(table::META).map_err(|e| storage(e.into()))?;
-    let version = meta.get(table::SCHEMA_VERSION_KEY).map_err(|e| storage(e.into()))?;
-    let Some(version) = version else { return Err(OpenError::Foreign { origin }) };
-    let found: [u8; 4] = version.value().try_into().map_err(|_| OpenError::Damaged {
-        origin: origin.clone(),
-        detail: "the schema version is not a 4-byte integer".into(),
-    })?;
-    let found = u32::from_be_bytes(found);
-    if found != SCHEMA_VERSION {
-        return Err(OpenError::SchemaVersion { origin, found, expected: SCHEMA_VERSION });
-    }
     for def in table::ALL {
         use redb::TableHandle;
         if !tables.iter().any(|t| t == def.name()) {
             return Err(OpenError::Damaged { origin, detail: format!("table {} is missing", def.name()) });
         }
     }
-    drop(version);
-    drop(meta);
     drop(txn);
     Ok(db)
+}
+
+/// The schema version a database holds; `None` for a new (table-less) one.
+fn stored_version(db: &Database, origin: &str) -> Result<Option<u32>, OpenError> {
+    let storage = |e: redb::Error| classify(origin, e);
+    let txn = db.begin_read().map_err(|e| storage(e.into()))?;
+    let tables: Vec<String> = {
+        use redb::TableHandle;
+        txn.list_tables().map_err(|e| storage(e.into()))?.map(|t| t.name().to_owned()).collect()
+    };
+    if tables.is_empty() {
+        return Ok(None);
+    }
+    if !tables.iter().any(|t| t == "meta") {
+        return Err(OpenError::Foreign { origin: origin.to_owned() });
+    }
+    let meta = txn.open_table(table::META).map_err(|e| storage(e.into()))?;
+    let version = meta.get(table::SCHEMA_VERSION_KEY).map_err(|e| storage(e.into()))?;
+    let Some(version) = version else { return Err(OpenError::Foreign { origin: origin.to_owned() }) };
+    let found: [u8; 4] = version.value().try_into().map_err(|_| OpenError::Damaged {
+        origin: origin.to_owned(),
+        detail: "the schema version is not a 4-byte integer".into(),
+    })?;
+    Ok(Some(u32::from_be_bytes(found)))
 }
 
 /// Creates every table and writes the schema version, in one durable transaction.

@@ -7,7 +7,8 @@
 //! | `messages`        | `room 0x00 seq`               | [`StoredMessage`] (compact)     |
 //! | `users`           | `user`                        | [`UserState`]                   |
 //! | `rooms`           | `room`                        | [`RoomState`]                   |
-//! | `reads`           | `user 0x00 room`              | [`ReadState`]                   |
+//! | `reads`           | `user 0x00 room`              | [`ReadRow`] (the cursor)        |
+//! | `highlights`      | `user 0x00 room 0x00 seq`     | empty (the key is the row)      |
 //! | `notifications`   | `user 0x00 id`                | [`Notification`]                |
 //! | `client_ids`      | `user 0x00 position`          | [`StoredClientId`]              |
 //! | `accounts`        | `user`                        | [`Account`](crate::Account)     |
@@ -20,7 +21,7 @@
 //!
 //! [`UserState`]: chat_core::UserState
 //! [`RoomState`]: chat_core::RoomState
-//! [`ReadState`]: chat_core::fold::ReadState
+//! [`ReadRow`]: chat_core::fold::ReadRow
 //! [`Notification`]: chat_core::Notification
 
 use chat_core::fold::{Builder, ClientIdRecord, Row, Touched};
@@ -42,13 +43,14 @@ pub(crate) const ROOMS: Def = TableDefinition::new("rooms");
 pub(crate) const READS: Def = TableDefinition::new("reads");
 pub(crate) const NOTIFICATIONS: Def = TableDefinition::new("notifications");
 pub(crate) const CLIENT_IDS: Def = TableDefinition::new("client_ids");
+pub(crate) const HIGHLIGHTS: Def = TableDefinition::new("highlights");
 pub(crate) const ACCOUNTS: Def = TableDefinition::new("accounts");
 pub(crate) const TOKENS: Def = TableDefinition::new("tokens");
 pub(crate) const SETTINGS: Def = TableDefinition::new("settings");
 
 /// Every table, created together when a file is initialised.
-pub(crate) const ALL: [Def; 10] =
-    [META, MESSAGES, USERS, ROOMS, READS, NOTIFICATIONS, CLIENT_IDS, ACCOUNTS, TOKENS, SETTINGS];
+pub(crate) const ALL: [Def; 11] =
+    [META, MESSAGES, USERS, ROOMS, READS, HIGHLIGHTS, NOTIFICATIONS, CLIENT_IDS, ACCOUNTS, TOKENS, SETTINGS];
 
 /// The key in `meta` holding the schema version.
 pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
@@ -129,6 +131,12 @@ pub(crate) fn load_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot, Sto
         let (user, room) = key::split("reads", k.value())?;
         rows.read(key::user("reads", user)?, key::room("reads", room)?, decode("reads", v.value())?);
     }
+    for row in txn.open_table(HIGHLIGHTS)?.iter()? {
+        let (k, _) = row?;
+        let (user, room, seq) = split_highlight(k.value())?;
+        // Rows arrive sorted by (user, room, seq), after every read row.
+        rows.highlight(user, room, seq).map_err(|e| key::corrupt("highlights", &e.to_string()))?;
+    }
     for row in txn.open_table(NOTIFICATIONS)?.iter()? {
         let (k, v) = row?;
         let (user, id) = key::split("notifications", k.value())?;
@@ -194,7 +202,7 @@ pub(crate) fn write_touched(
 
 // The tables below are the rows of this fold format: a new format must be mapped here (and get a
 // schema version) before the store builds again.
-const _: () = assert!(chat_core::fold::FOLD_FORMAT_VERSION == 1, "chat-store maps fold format 1");
+const _: () = assert!(chat_core::fold::FOLD_FORMAT_VERSION == 2, "chat-store maps fold format 2");
 
 /// A kind of row this build has no table for (only possible if the fold format moved on).
 fn unknown_row(what: &impl std::fmt::Debug) -> StoreError {
@@ -208,6 +216,7 @@ fn table_of(touched: &Touched) -> Result<Def, StoreError> {
         Touched::Read(..) => READS,
         Touched::Notification(..) => NOTIFICATIONS,
         Touched::ClientId(..) => CLIENT_IDS,
+        Touched::Highlight(..) | Touched::HighlightsThrough(..) => HIGHLIGHTS,
         other => return Err(unknown_row(other)),
     })
 }
@@ -220,6 +229,7 @@ fn key_of(touched: &Touched) -> Result<Vec<u8>, StoreError> {
         Touched::Read(user, room) => key::name_bytes(user.as_str(), room.to_string().as_bytes()),
         Touched::Notification(user, id) => key::name_u64(user.as_str(), *id),
         Touched::ClientId(user, position) => key::name_u64(user.as_str(), *position),
+        Touched::Highlight(user, room, seq) => key::highlight(user, room, *seq),
         other => return Err(unknown_row(other)),
     })
 }
@@ -228,9 +238,10 @@ fn encode_row(row: Row<'_>) -> Result<Vec<u8>, StoreError> {
     match row {
         Row::User(v) => encode("user", v),
         Row::Room(v) => encode("room", v),
-        Row::Read(v) => encode("read cursor", v),
+        Row::Read(v) => encode("read cursor", &v),
         Row::Notification(v) => encode("notification", v),
         Row::ClientId { client_id, record } => encode("client id", &StoredClientIdRef { client_id, record }),
+        Row::Highlight => Ok(Vec::new()),
         other => Err(unknown_row(&other)),
     }
 }
@@ -240,6 +251,11 @@ fn put_touched(
     snapshot: &Snapshot,
     touched: &Touched,
 ) -> Result<(), StoreError> {
+    if let Touched::HighlightsThrough(user, room, through) = touched {
+        let (start, end) = (key::highlight(user, room, 0), key::highlight(user, room, *through));
+        table.retain_in::<&[u8], _>(start.as_slice()..=end.as_slice(), |_, _| false)?;
+        return Ok(());
+    }
     let k = key_of(touched)?;
     match snapshot.row(touched) {
         Some(row) => {
@@ -250,4 +266,11 @@ fn put_touched(
         }
     }
     Ok(())
+}
+
+/// Splits a `highlights` key: `user 0x00 room 0x00 seq`.
+pub(crate) fn split_highlight(k: &[u8]) -> Result<(UserName, RoomKey, u64), StoreError> {
+    let (user, rest) = key::split("highlights", k)?;
+    let (room, seq) = key::split("highlights", rest)?;
+    Ok((key::user("highlights", user)?, key::room("highlights", room)?, key::trailing_u64("highlights", seq)?))
 }

@@ -1,9 +1,10 @@
-//! A committed schema-v1 file (`tests/data/golden-v1.redb`) must keep opening with exactly the
-//! contents it was written with. If this fails after a change to the store or to the types it
+//! Committed files of every schema version (`tests/data/golden-v1.redb`, written by the v1 code,
+//! and `golden-v2.redb`) must keep opening with exactly the contents they were written with; an
+//! older one is migrated on open. If this fails after a change to the store or to the types it
 //! stores, the on-disk format changed: bump `SCHEMA_VERSION`, write the migration (see the
-//! chat-store section of docs/design.md) and add a new golden file; never regenerate the old one.
+//! chat-store section of docs/design.md) and add a new golden file; never regenerate an old one.
 //!
-//! Regenerate (only when adding a new version's file):
+//! Write the current version's file (only when adding a new version):
 //! `cargo test -p chat-store --test it golden::generate -- --ignored`
 
 use chat_core::{HistoryQuery, HistoryRange, Journal, LogEntry, Message, RoomKind, Snapshot, Timestamp};
@@ -11,7 +12,8 @@ use chat_store::{Store, TokenRecord};
 
 use crate::common::*;
 
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v1.redb");
+const GOLDEN_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v1.redb");
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v2.redb");
 
 /// The log the golden file holds, written out literally so that it cannot drift with helpers.
 fn golden_log() -> Vec<Vec<LogEntry>> {
@@ -72,7 +74,7 @@ fn golden_log() -> Vec<Vec<LogEntry>> {
 const TOKEN_HASH: [u8; 32] = [7; 32];
 
 #[test]
-#[ignore = "writes tests/data/golden-v1.redb: run on purpose when adding a schema version"]
+#[ignore = "writes tests/data/golden-v2.redb: run on purpose when adding a schema version"]
 fn generate() {
     let _ = std::fs::remove_file(GOLDEN);
     let mut store = Store::open(GOLDEN).unwrap();
@@ -89,14 +91,40 @@ fn generate() {
     while db.compact().unwrap() {}
 }
 
-#[test]
-fn golden_v1_file_opens_with_exact_contents() {
-    // Opening may write (redb's recovery flag), so work on a copy.
+/// A copy of a committed file (opening may write: redb's recovery flag, a migration).
+fn open_copy(golden: &str) -> (tempfile::TempDir, std::path::PathBuf, Store) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("golden.redb");
-    std::fs::copy(GOLDEN, &path).expect("tests/data/golden-v1.redb is committed");
-    let mut store = Store::open(&path).unwrap();
+    std::fs::copy(golden, &path).expect("the golden files are committed");
+    let store = Store::open(&path).unwrap();
+    (dir, path, store)
+}
 
+/// The raw rows of the `highlights` table and the schema version, read with redb directly.
+fn raw_highlights_and_version(path: &std::path::Path) -> (Vec<(String, String, u64)>, u32) {
+    use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new("highlights");
+    let mut rows = Vec::new();
+    for row in txn.open_table(def).unwrap().iter().unwrap() {
+        let (k, v) = row.unwrap();
+        assert!(v.value().is_empty(), "highlight rows have no value");
+        let k = k.value();
+        let at = k.iter().position(|&b| b == 0).unwrap();
+        let (user, rest) = (&k[..at], &k[at + 1..]);
+        let (room, seq) = rest.split_at(rest.len() - 9);
+        assert_eq!(seq[0], 0);
+        let seq = u64::from_be_bytes(seq[1..].try_into().unwrap());
+        rows.push((String::from_utf8(user.to_vec()).unwrap(), String::from_utf8(room.to_vec()).unwrap(), seq));
+    }
+    let meta: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
+    let version = txn.open_table(meta).unwrap().get(b"schema_version".as_slice()).unwrap().unwrap();
+    (rows, u32::from_be_bytes(version.value().try_into().unwrap()))
+}
+
+/// The golden log's facts, through the store's public API.
+fn check_contents(store: &Store) {
     let snapshot = store.snapshot().unwrap();
     let log: Vec<LogEntry> = golden_log().into_iter().flatten().collect();
     assert_eq!(snapshot, Snapshot::from_log(&log));
@@ -111,6 +139,7 @@ fn golden_v1_file_opens_with_exact_contents() {
     assert!(!snapshot.user(&carol).unwrap().in_room(&lobby));
     assert_eq!(snapshot.room(&dm).unwrap().kind(), RoomKind::Dm);
     assert_eq!(snapshot.unread(&bob, &lobby).map(|u| (u.read_seq, u.unread, u.highlight)), Some((2, 1, 1)));
+    assert_eq!(snapshot.unread(&alice, &lobby).map(|u| (u.read_seq, u.unread, u.highlight)), Some((1, 2, 1)));
     assert_eq!(snapshot.unread(&bob, &dm).map(|u| (u.unread, u.highlight)), Some((1, 1)));
     let bob_inbox = snapshot.notifications_of(&bob, 10);
     assert_eq!(
@@ -134,8 +163,52 @@ fn golden_v1_file_opens_with_exact_contents() {
     assert_eq!((account.password_hash.as_str(), account.created), ("$argon2id$v=19$golden", Timestamp(T0)));
     assert_eq!(store.token(&TOKEN_HASH).unwrap().map(|t| t.expires), Some(Timestamp(T0 + 86_400_000)));
     assert_eq!(store.meta("tls_fingerprint").unwrap().as_deref(), Some(b"AB:CD".as_slice()));
+}
 
-    // A v1 file keeps working: append on top of it.
+/// Appending on top keeps working: bob reads up to 3, which drops his highlight row.
+fn append_on_top(mut store: Store, path: &std::path::Path) {
+    let (bob, lobby) = (user("bob"), room("group:lobby"));
     store.append(&[LogEntry::ReadCursor { user: bob.clone(), room: lobby.clone(), seq: 3 }]).unwrap();
-    assert_eq!(store.snapshot().unwrap().unread(&bob, &lobby).map(|u| u.unread), Some(0));
+    assert_eq!(store.snapshot().unwrap().unread(&bob, &lobby).map(|u| (u.unread, u.highlight)), Some((0, 0)));
+    drop(store);
+    let (rows, version) = raw_highlights_and_version(path);
+    assert_eq!(version, 2);
+    assert_eq!(rows, [("alice".to_owned(), "group:lobby".to_owned(), 3)], "bob's row went with his cursor");
+}
+
+#[test]
+fn golden_v1_file_is_migrated_with_exact_contents() {
+    let (_dir, path, store) = open_copy(GOLDEN_V1);
+    check_contents(&store);
+    drop(store);
+    let backup = path.with_file_name("golden.redb.v1.bak");
+    {
+        use redb::{ReadableDatabase, TableDefinition};
+        let db = redb::Database::open(&backup).expect("the v1 file is kept beside");
+        let txn = db.begin_read().unwrap();
+        let meta: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
+        let version = txn.open_table(meta).unwrap().get(b"schema_version".as_slice()).unwrap().unwrap();
+        assert_eq!(version.value(), 1u32.to_be_bytes(), "the backup is still v1");
+    }
+    // The migration moved the highlights out of the read rows into their own table.
+    let (rows, version) = raw_highlights_and_version(&path);
+    assert_eq!(version, 2);
+    let lobby = "group:lobby".to_owned();
+    assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
+    // A migrated file opens again as v2, unchanged.
+    let store = Store::open(&path).unwrap();
+    check_contents(&store);
+    append_on_top(store, &path);
+}
+
+#[test]
+fn golden_v2_file_opens_with_exact_contents() {
+    let (_dir, path, store) = open_copy(GOLDEN);
+    check_contents(&store);
+    drop(store);
+    let (rows, version) = raw_highlights_and_version(&path);
+    assert_eq!(version, 2);
+    let lobby = "group:lobby".to_owned();
+    assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
+    append_on_top(Store::open(&path).unwrap(), &path);
 }
