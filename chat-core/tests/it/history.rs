@@ -352,7 +352,7 @@ fn content() -> impl Strategy<Value = String> {
         1 => proptest::char::range('\0', '\u{1f}'),
         1 => proptest::char::any(),
     ];
-    (0usize..600).prop_flat_map(move |n| proptest::collection::vec(c.clone(), n).prop_map(|v| v.into_iter().collect()))
+    (0usize..300).prop_flat_map(move |n| proptest::collection::vec(c.clone(), n).prop_map(|v| v.into_iter().collect()))
 }
 
 proptest! {
@@ -392,5 +392,33 @@ proptest! {
             }
         }
         prop_assert_eq!(forward, (1..=n).collect::<Vec<_>>());
+    }
+}
+
+proptest! {
+    /// A resume of any gap up to `resume_limit`, under any page budget, sends exactly the missed
+    /// messages, in order, each once, as `resume` pages whose `more` is false on the last only;
+    /// no live message is repeated.
+    #[test]
+    fn resume_pages_cover_exactly_the_gap(
+        contents in proptest::collection::vec(content(), 1..50),
+        budget in 200usize..4_000,
+        last_seq in 0u64..60,
+    ) {
+        let mut config = Config::default();
+        config.max_page_bytes = budget;
+        let mut sim = stored_room_with(config, &contents);
+        let n = contents.len() as u64;
+        let a = sim.connect("alice");
+        sim.take(a);
+        sim.recv(a, ClientMsg::Resume { rooms: vec![ResumePoint { room: "group:lobby".into(), last_seq }] });
+        let got = pages(&sim.take(a));
+        let seen: Vec<u64> = got.iter().flat_map(|p| p.0.clone()).collect();
+        prop_assert_eq!(seen, (last_seq + 1..=n).collect::<Vec<_>>());
+        prop_assert!(got.iter().all(|p| p.1), "resume pages only");
+        if let Some((last, rest)) = got.split_last() {
+            prop_assert!(!last.2 && rest.iter().all(|p| p.2), "more on every page but the last");
+        }
+        prop_assert!(got.iter().all(|p| p.3 <= budget || p.0.len() == 1));
     }
 }
