@@ -11,46 +11,55 @@ pub(crate) struct TokenInfo {
     pub(crate) expires: Timestamp,
 }
 
-/// Durable accounts and tokens. Errors are strings: the account logic only reports them.
+/// Why the account store could not answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum AccountStoreError {
+    /// chat-store failed (I/O, a damaged row, a failed commit).
+    #[error("account storage failed")]
+    Store(#[from] chat_store::StoreError),
+}
+
+/// Durable accounts and tokens.
 pub(crate) trait AccountStore: Send + Sync + 'static {
     /// Creates the account; `false` when the name is taken.
-    fn create_account(&self, user: &UserName, password_hash: &str, now: Timestamp) -> Result<bool, String>;
+    fn create_account(&self, user: &UserName, password_hash: &str, now: Timestamp) -> Result<bool, AccountStoreError>;
     /// The stored PHC hash of `user`'s password.
-    fn password_hash(&self, user: &UserName) -> Result<Option<String>, String>;
+    fn password_hash(&self, user: &UserName) -> Result<Option<String>, AccountStoreError>;
     /// Stores a token hash.
-    fn put_token(&self, hash: [u8; 32], info: &TokenInfo) -> Result<(), String>;
+    fn put_token(&self, hash: [u8; 32], info: &TokenInfo) -> Result<(), AccountStoreError>;
     /// Looks a token hash up.
-    fn token(&self, hash: &[u8; 32]) -> Result<Option<TokenInfo>, String>;
+    fn token(&self, hash: &[u8; 32]) -> Result<Option<TokenInfo>, AccountStoreError>;
     /// Deletes a token hash (absent is fine).
-    fn delete_token(&self, hash: &[u8; 32]) -> Result<(), String>;
+    fn delete_token(&self, hash: &[u8; 32]) -> Result<(), AccountStoreError>;
     /// Deletes every token expired at `now`; returns how many.
-    fn delete_expired_tokens(&self, now: Timestamp) -> Result<usize, String>;
+    fn delete_expired_tokens(&self, now: Timestamp) -> Result<usize, AccountStoreError>;
 }
 
 impl AccountStore for chat_store::Store {
-    fn create_account(&self, user: &UserName, password_hash: &str, now: Timestamp) -> Result<bool, String> {
-        chat_store::Store::create_account(self, user, password_hash, now).map_err(|e| e.to_string())
+    fn create_account(&self, user: &UserName, password_hash: &str, now: Timestamp) -> Result<bool, AccountStoreError> {
+        Ok(chat_store::Store::create_account(self, user, password_hash, now)?)
     }
 
-    fn password_hash(&self, user: &UserName) -> Result<Option<String>, String> {
-        Ok(self.account(user).map_err(|e| e.to_string())?.map(|a| a.password_hash))
+    fn password_hash(&self, user: &UserName) -> Result<Option<String>, AccountStoreError> {
+        Ok(self.account(user)?.map(|a| a.password_hash))
     }
 
-    fn put_token(&self, hash: [u8; 32], info: &TokenInfo) -> Result<(), String> {
+    fn put_token(&self, hash: [u8; 32], info: &TokenInfo) -> Result<(), AccountStoreError> {
         let record = chat_store::TokenRecord { user: info.user.clone(), created: info.created, expires: info.expires };
-        chat_store::Store::put_token(self, hash, &record).map_err(|e| e.to_string())
+        Ok(chat_store::Store::put_token(self, hash, &record)?)
     }
 
-    fn token(&self, hash: &[u8; 32]) -> Result<Option<TokenInfo>, String> {
-        let record = chat_store::Store::token(self, hash).map_err(|e| e.to_string())?;
+    fn token(&self, hash: &[u8; 32]) -> Result<Option<TokenInfo>, AccountStoreError> {
+        let record = chat_store::Store::token(self, hash)?;
         Ok(record.map(|r| TokenInfo { user: r.user, created: r.created, expires: r.expires }))
     }
 
-    fn delete_token(&self, hash: &[u8; 32]) -> Result<(), String> {
-        chat_store::Store::delete_token(self, hash).map_err(|e| e.to_string())
+    fn delete_token(&self, hash: &[u8; 32]) -> Result<(), AccountStoreError> {
+        Ok(chat_store::Store::delete_token(self, hash)?)
     }
 
-    fn delete_expired_tokens(&self, now: Timestamp) -> Result<usize, String> {
-        chat_store::Store::delete_expired_tokens(self, now).map_err(|e| e.to_string())
+    fn delete_expired_tokens(&self, now: Timestamp) -> Result<usize, AccountStoreError> {
+        Ok(chat_store::Store::delete_expired_tokens(self, now)?)
     }
 }

@@ -12,42 +12,49 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use chat_core::{Timestamp, UserName};
 use sha2::{Digest, Sha256};
 
-use crate::account_store::{AccountStore, TokenInfo};
+use crate::account_store::{AccountStore, AccountStoreError, TokenInfo};
 use crate::config::Limits;
 use crate::error::{ApiCode, ApiError};
-use crate::password::{HashError, PasswordPool, check_password};
-use crate::throttle::Throttle;
+use crate::password::{HashError, PasswordPool, PasswordRule, check_password};
+use crate::throttle::{Backoff, Throttle};
 
 /// The SHA-256 of a session token: what the server stores and indexes by.
 pub(crate) type TokenHash = [u8; 32];
 
 /// Distinct addresses / user names tracked by the throttles at most.
 const THROTTLE_CAPACITY: usize = 10_000;
-/// The per-user failure window.
-const USER_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Failures of a (user, address) are forgotten after this long without one; also the longest
+/// delay.
+const FAILURE_MEMORY: Duration = Duration::from_secs(15 * 60);
 
 /// Why an account operation was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub(crate) enum AuthError {
-    #[error("{0}")]
-    InvalidUsername(String),
-    #[error("{0}")]
-    InvalidPassword(String),
+    #[error("invalid user name: {0}")]
+    InvalidUsername(#[from] chat_core::NameError),
+    #[error(transparent)]
+    InvalidPassword(#[from] PasswordRule),
     #[error("that user name is taken")]
     NameTaken,
     #[error("wrong user name or password")]
     BadCredentials,
     #[error("too many attempts; wait a few minutes")]
     Throttled,
+    #[error("too many failed logins from here; try again in {} s", .0.as_secs().max(1))]
+    Delayed(Duration),
     #[error("the server is busy checking passwords; try again shortly")]
     Busy,
     #[error("log in first")]
     Unauthorized,
-    #[error("storage failed: {0}")]
-    Store(String),
-    #[error("{0}")]
-    Hash(String),
+    #[error("storage failed")]
+    Store(#[from] AccountStoreError),
+    #[error("password hashing failed")]
+    Hash(#[source] HashError),
+    #[error("the operating system gave no randomness")]
+    Random(#[source] getrandom::Error),
+    #[error("a storage task failed")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl AuthError {
@@ -57,12 +64,20 @@ impl AuthError {
             AuthError::InvalidPassword(_) => ApiCode::InvalidPassword,
             AuthError::NameTaken => ApiCode::UsernameTaken,
             AuthError::BadCredentials => ApiCode::BadCredentials,
-            AuthError::Throttled => ApiCode::RateLimited,
+            AuthError::Throttled | AuthError::Delayed(_) => ApiCode::RateLimited,
             AuthError::Busy => ApiCode::Busy,
             AuthError::Unauthorized => ApiCode::Unauthorized,
-            AuthError::Store(_) | AuthError::Hash(_) => ApiCode::Internal,
+            AuthError::Store(_) | AuthError::Hash(_) | AuthError::Random(_) | AuthError::Task(_) => {
+                tracing::error!(error = %ErrorChain(&self), "account operation failed");
+                ApiCode::Internal
+            }
         };
-        ApiError::new(code, self.to_string())
+        let retry_after = match &self {
+            AuthError::Delayed(wait) => Some(wait.as_secs().max(1)),
+            AuthError::Throttled => Some(60),
+            _ => None,
+        };
+        ApiError { retry_after_secs: retry_after, ..ApiError::new(code, self.to_string()) }
     }
 }
 
@@ -70,7 +85,7 @@ impl From<HashError> for AuthError {
     fn from(e: HashError) -> AuthError {
         match e {
             HashError::Busy => AuthError::Busy,
-            other => AuthError::Hash(other.to_string()),
+            other => AuthError::Hash(other),
         }
     }
 }
@@ -98,7 +113,7 @@ pub(crate) struct Accounts {
     store: Arc<dyn AccountStore>,
     pool: PasswordPool,
     per_addr: Throttle<IpAddr>,
-    per_user: Throttle<UserName>,
+    failures: Backoff<(UserName, IpAddr)>,
     ttl: Duration,
 }
 
@@ -108,7 +123,13 @@ impl Accounts {
             store,
             pool: PasswordPool::new(limits.max_concurrent_hashes, limits.max_hash_queue, limits.password_cost),
             per_addr: Throttle::new(limits.auth_attempts_per_addr, Duration::from_secs(60), THROTTLE_CAPACITY),
-            per_user: Throttle::new(limits.login_failures_per_user, USER_WINDOW, THROTTLE_CAPACITY),
+            failures: Backoff::new(
+                limits.login_failures_before_delay,
+                limits.login_failure_delay,
+                FAILURE_MEMORY,
+                FAILURE_MEMORY,
+                THROTTLE_CAPACITY,
+            ),
             ttl: limits.session_ttl,
         }
     }
@@ -116,11 +137,11 @@ impl Accounts {
     /// Creates an account and a session for it.
     pub(crate) async fn register(&self, addr: IpAddr, username: &str, password: String) -> Result<Issued, AuthError> {
         let user = parse_user(username)?;
-        check_password(&password).map_err(AuthError::InvalidPassword)?;
+        check_password(&password)?;
         if !self.per_addr.hit(Instant::now(), &addr) {
             return Err(AuthError::Throttled);
         }
-        if self.store.password_hash(&user).map_err(AuthError::Store)?.is_some() {
+        if self.store.password_hash(&user)?.is_some() {
             return Err(AuthError::NameTaken);
         }
         let hash = self.pool.hash(password).await?;
@@ -140,18 +161,22 @@ impl Accounts {
     pub(crate) async fn login(&self, addr: IpAddr, username: &str, password: String) -> Result<Issued, AuthError> {
         let user = parse_user(username).map_err(|_| AuthError::BadCredentials)?;
         let now = Instant::now();
-        if !self.per_user.allowed(now, &user) || !self.per_addr.hit(now, &addr) {
+        let key = (user.clone(), addr.to_canonical());
+        if let Some(wait) = self.failures.wait(now, &key) {
+            return Err(AuthError::Delayed(wait));
+        }
+        if !self.per_addr.hit(now, &addr) {
             return Err(AuthError::Throttled);
         }
         if password.chars().count() > crate::password::MAX_PASSWORD_CHARS {
             return Err(AuthError::BadCredentials);
         }
-        let stored = self.store.password_hash(&user).map_err(AuthError::Store)?;
+        let stored = self.store.password_hash(&user)?;
         if self.pool.verify(password, stored).await? {
-            self.per_user.clear(&user);
+            self.failures.clear(&key);
             self.issue(user).await
         } else {
-            self.per_user.hit(Instant::now(), &user);
+            self.failures.fail(Instant::now(), &key);
             Err(AuthError::BadCredentials)
         }
     }
@@ -159,7 +184,7 @@ impl Accounts {
     /// The first-frame `register` of a WebSocket: sign up when the name is free, else log in.
     pub(crate) async fn sign_in(&self, addr: IpAddr, username: &str, password: String) -> Result<Issued, AuthError> {
         let user = parse_user(username)?;
-        if self.store.password_hash(&user).map_err(AuthError::Store)?.is_some() {
+        if self.store.password_hash(&user)?.is_some() {
             return self.login(addr, username, password).await;
         }
         match self.register(addr, username, password.clone()).await {
@@ -172,7 +197,7 @@ impl Accounts {
     /// The caller a token belongs to, if it is valid and not expired.
     pub(crate) fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
         let hash = token_hash(token).ok_or(AuthError::Unauthorized)?;
-        let info = self.store.token(&hash).map_err(AuthError::Store)?.ok_or(AuthError::Unauthorized)?;
+        let info = self.store.token(&hash)?.ok_or(AuthError::Unauthorized)?;
         if info.expires <= now_ms() {
             let _ = self.store.delete_token(&hash);
             return Err(AuthError::Unauthorized);
@@ -195,7 +220,7 @@ impl Accounts {
 
     async fn issue(&self, user: UserName) -> Result<Issued, AuthError> {
         let mut bytes = [0u8; 32];
-        getrandom::getrandom(&mut bytes).map_err(|e| AuthError::Store(format!("no randomness: {e}")))?;
+        getrandom::getrandom(&mut bytes).map_err(AuthError::Random)?;
         let token = hex::encode(bytes);
         let hash: TokenHash = Sha256::digest(token.as_bytes()).into();
         let created = now_ms();
@@ -208,12 +233,29 @@ impl Accounts {
 }
 
 /// Runs a store write (a durable commit: an fsync) on the blocking pool, off the async workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, AuthError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| AuthError::Store(e.to_string()))?.map_err(AuthError::Store)
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AccountStoreError> + Send + 'static,
+) -> Result<T, AuthError> {
+    Ok(tokio::task::spawn_blocking(f).await??)
+}
+
+/// An error with its sources, for the log (`a: b: c`).
+pub(crate) struct ErrorChain<'a>(pub(crate) &'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
 }
 
 fn parse_user(username: &str) -> Result<UserName, AuthError> {
-    UserName::new(username).map_err(|e| AuthError::InvalidUsername(format!("invalid user name: {e}")))
+    Ok(UserName::new(username)?)
 }
 
 /// The stored hash of a client's token, if it has the token's shape (64 hex digits).
@@ -236,7 +278,12 @@ mod tests {
     use crate::config::PasswordCost;
 
     fn accounts() -> Accounts {
-        let limits = Limits { password_cost: PasswordCost::TESTING, login_failures_per_user: 3, ..Limits::default() };
+        let limits = Limits {
+            password_cost: PasswordCost::TESTING,
+            login_failures_before_delay: 3,
+            login_failure_delay: Duration::from_secs(600),
+            ..Limits::default()
+        };
         Accounts::new(Arc::new(chat_store::Store::in_memory().unwrap()), &limits)
     }
 
@@ -259,14 +306,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn failed_logins_lock_the_name() {
+    async fn failed_logins_delay_that_address_only() {
         let a = accounts();
         a.register(ADDR, "bob", "password1".into()).await.unwrap();
         for _ in 0..3 {
             assert!(matches!(a.login(ADDR, "bob", "nope-nope".into()).await, Err(AuthError::BadCredentials)));
         }
-        // Even the right password is refused while the name is locked.
-        assert!(matches!(a.login(ADDR, "bob", "password1".into()).await, Err(AuthError::Throttled)));
+        // The guessing address waits, even with the right password.
+        assert!(matches!(a.login(ADDR, "bob", "password1".into()).await, Err(AuthError::Delayed(_))));
+        // The owner elsewhere is not locked out.
+        let home = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7));
+        assert!(a.login(home, "bob", "password1".into()).await.is_ok());
     }
 
     #[tokio::test]

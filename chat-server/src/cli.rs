@@ -96,10 +96,10 @@ pub struct Cli {
     #[arg(long, env = "CHAT_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 60)]
     pub login_attempts_per_minute: u32,
 
-    /// Failed logins per user name per 15 minutes before the name is locked for the rest of the
-    /// window.
-    #[arg(long, env = "CHAT_LOGIN_FAILURES_PER_USER", default_value_t = 10)]
-    pub login_failures_per_user: u32,
+    /// Failed logins of one user name from one client address before that address must wait
+    /// (1 s, doubling per further failure, at most 15 min). Other addresses never wait for them.
+    #[arg(long, env = "CHAT_LOGIN_FAILURES_BEFORE_DELAY", default_value_t = 5)]
+    pub login_failures_before_delay: u32,
 
     /// Days a login session stays valid.
     #[arg(long, env = "CHAT_SESSION_DAYS", default_value_t = 30)]
@@ -135,7 +135,7 @@ impl Cli {
             max_connections_per_addr: self.max_connections_per_address,
             request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
             auth_attempts_per_addr: self.login_attempts_per_minute,
-            login_failures_per_user: self.login_failures_per_user,
+            login_failures_before_delay: self.login_failures_before_delay,
             session_ttl: Duration::from_secs(self.session_days.saturating_mul(86_400)),
             ..Limits::default()
         };

@@ -151,9 +151,14 @@ pub struct Limits {
     pub max_hash_queue: usize,
     /// Register/login attempts per client address per minute (default 60).
     pub auth_attempts_per_addr: u32,
-    /// Failed logins per user name per 15 minutes before that name is locked for the rest of
-    /// the window (default 10).
-    pub login_failures_per_user: u32,
+    /// Failed logins of one user name from one client address that cost nothing (default 5).
+    /// After them that address waits [`login_failure_delay`](Limits::login_failure_delay)
+    /// before its next try of that name, doubling with each further failure (at most 15
+    /// minutes); 15 minutes without a failure start over. Other addresses are not affected, so
+    /// nobody can lock an owner out of their account by guessing.
+    pub login_failures_before_delay: u32,
+    /// The first delay after the free failures (default 1 s).
+    pub login_failure_delay: Duration,
     /// How long a session token is valid (default 30 days).
     pub session_ttl: Duration,
     /// Argon2id cost of password hashing.
@@ -171,7 +176,8 @@ impl Default for Limits {
             max_concurrent_hashes: 2,
             max_hash_queue: 64,
             auth_attempts_per_addr: 60,
-            login_failures_per_user: 10,
+            login_failures_before_delay: 5,
+            login_failure_delay: Duration::from_secs(1),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             password_cost: PasswordCost::default(),
         }

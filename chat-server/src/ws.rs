@@ -184,8 +184,11 @@ fn refusal(e: AuthError) -> AuthRefusal {
         AuthError::InvalidUsername(_) => ErrorCode::InvalidUsername.into(),
         AuthError::InvalidPassword(_) => ErrorCode::InvalidRequest.into(),
         AuthError::BadCredentials | AuthError::Unauthorized | AuthError::NameTaken => WsErrorCode::BadCredentials,
-        AuthError::Throttled | AuthError::Busy => ErrorCode::RateLimited.into(),
-        AuthError::Store(_) | AuthError::Hash(_) => ErrorCode::Internal.into(),
+        AuthError::Throttled | AuthError::Delayed(_) | AuthError::Busy => ErrorCode::RateLimited.into(),
+        AuthError::Store(_) | AuthError::Hash(_) | AuthError::Random(_) | AuthError::Task(_) => {
+            tracing::error!(error = %crate::accounts::ErrorChain(&e), "first-frame sign-in failed");
+            ErrorCode::Internal.into()
+        }
     };
     AuthRefusal::new(code, e.to_string())
 }

@@ -75,21 +75,53 @@ async fn duplicate_and_invalid_names_and_bad_passwords_are_refused() {
     server.shutdown().await;
 }
 
+/// A POST of JSON from the client address `local` (any 127.0.0.0/8 address on loopback).
+async fn post_from(local: &str, addr: std::net::SocketAddr, path: &str, body: serde_json::Value) -> Resp {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{local}:0").parse().unwrap()).unwrap();
+    let tcp = socket.connect(addr).await.unwrap();
+    let body = serde_json::to_vec(&body).unwrap();
+    send_over(
+        hyper_util::rt::TokioIo::new(tcp),
+        addr,
+        "POST",
+        path,
+        &[("content-type", "application/json")],
+        Some(body),
+    )
+    .await
+}
+
 #[tokio::test]
-async fn repeated_failures_lock_the_name() {
-    let server = start().await;
+async fn failed_logins_delay_the_guessing_address_not_the_owner() {
+    let mut config = chat_server::ServerConfig::ephemeral();
+    config.limits.login_failures_before_delay = 3;
+    // Long enough that the test never outruns it.
+    config.limits.login_failure_delay = std::time::Duration::from_secs(600);
+    let server = chat_server::Server::start(config).await.unwrap();
     let addr = server.local_addr();
     register(addr, "erin").await;
-    // Default: 10 failures per name per 15 minutes.
-    for _ in 0..10 {
-        let r = post(addr, "/api/login", None, json!({"username": "erin", "password": "guess-guess"})).await;
-        assert_eq!(r.status, 401);
+    let guess = json!({"username": "erin", "password": "guess-guess"});
+    let right = json!({"username": "erin", "password": "password-erin"});
+    for _ in 0..3 {
+        assert_eq!(post_from("127.0.0.3", addr, "/api/login", guess.clone()).await.status, 401);
     }
-    let locked = post(addr, "/api/login", None, json!({"username": "erin", "password": "password-erin"})).await;
-    assert_eq!(locked.status, 429, "even the right password waits out the window");
-    assert_eq!(locked.code(), "rate_limited");
-    // Other names are not affected.
+    let delayed = post_from("127.0.0.3", addr, "/api/login", right.clone()).await;
+    assert_eq!(delayed.status, 429, "the guessing address waits, even with the right password");
+    assert_eq!(delayed.code(), "rate_limited");
+    let retry: u64 = delayed.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=600).contains(&retry), "{retry}");
+    // The owner, at an address without recent failures, is never locked out of the account:
+    // not by the guesses above, nor by guesses from yet another address.
+    assert_eq!(post_from("127.0.0.4", addr, "/api/login", right.clone()).await.status, 200);
+    for _ in 0..3 {
+        assert_eq!(post_from("127.0.0.5", addr, "/api/login", guess.clone()).await.status, 401);
+    }
+    assert_eq!(post_from("127.0.0.4", addr, "/api/login", right.clone()).await.status, 200);
+    // Other names are not affected from the guessing address either.
     register(addr, "frank").await;
+    let frank = json!({"username": "frank", "password": "password-frank"});
+    assert_eq!(post_from("127.0.0.3", addr, "/api/login", frank).await.status, 200);
     server.shutdown().await;
 }
 
