@@ -1,4 +1,6 @@
-//! Sessions: one connected client of one user, with its rate limits and resume watermarks.
+//! Sessions: one connected client of one user, with its resume watermarks; the live sessions of
+//! every user ([`Sessions`]); and the rate buckets every user's sessions and requests share
+//! ([`RateLimits`]).
 
 use std::sync::Arc;
 
@@ -30,18 +32,28 @@ impl RateLimit {
         RateLimit { milli_tokens: burst * 1000, last: now, per_sec: u64::from(per_sec), burst }
     }
 
-    /// Takes a token if there is one.
-    pub(crate) fn try_take(&mut self, now: Timestamp) -> bool {
+    fn refill(&mut self, now: Timestamp) {
         let elapsed = now.millis_since(self.last);
         self.last = self.last.max(now);
         let refill = elapsed.saturating_mul(self.per_sec);
         self.milli_tokens = (self.milli_tokens.saturating_add(refill)).min(self.burst * 1000);
+    }
+
+    /// Takes a token if there is one.
+    pub(crate) fn try_take(&mut self, now: Timestamp) -> bool {
+        self.refill(now);
         if self.milli_tokens >= 1000 {
             self.milli_tokens -= 1000;
             true
         } else {
             false
         }
+    }
+
+    /// Whether the bucket is full at `now` (then it is the same as a fresh one).
+    fn is_full(&mut self, now: Timestamp) -> bool {
+        self.refill(now);
+        self.milli_tokens >= self.burst * 1000
     }
 }
 
@@ -55,8 +67,147 @@ pub(crate) struct Session {
     /// Latest `seq` per room at the time the session connected (or joined the room): messages
     /// after it are delivered live, so `resume` resends only up to it.
     pub(crate) watermarks: FxHashMap<RoomKey, u64>,
-    pub(crate) sends: RateLimit,
-    pub(crate) ops: RateLimit,
     /// Consecutive refused-for-rate frames; too many closes the session.
     pub(crate) strikes: u32,
+}
+
+/// Every live session, and each user's live sessions in connect order.
+///
+/// Invariant: a session is in `by_id` exactly when it is in its user's `by_user` list, and no
+/// user has an empty list (so "online" is "has an entry").
+#[derive(Debug, Default)]
+pub(crate) struct Sessions {
+    by_id: FxHashMap<SessionId, Session>,
+    by_user: FxHashMap<UserName, Vec<SessionId>>,
+}
+
+/// A connect the sessions cap refused.
+pub(crate) struct TooManySessions;
+
+impl Sessions {
+    /// Adds a session of `user` unless it already has `max` live sessions. Returns whether the
+    /// user came online (this is their only session).
+    pub(crate) fn insert(&mut self, id: SessionId, user: UserName, max: usize) -> Result<bool, TooManySessions> {
+        let list = self.by_user.get(&user).map_or(0, Vec::len);
+        if list >= max.max(1) {
+            return Err(TooManySessions);
+        }
+        let session =
+            Session { user: user.clone(), only: Arc::from([id]), watermarks: FxHashMap::default(), strikes: 0 };
+        self.by_id.insert(id, session);
+        let list = self.by_user.entry(user).or_default();
+        list.push(id);
+        Ok(list.len() == 1)
+    }
+
+    /// Removes a session. Returns it and whether its user went offline (it was their last).
+    pub(crate) fn remove(&mut self, id: SessionId) -> Option<(Session, bool)> {
+        let session = self.by_id.remove(&id)?;
+        let went_offline = match self.by_user.get_mut(&session.user) {
+            Some(list) => {
+                list.retain(|s| *s != id);
+                list.is_empty()
+            }
+            None => false,
+        };
+        if went_offline {
+            self.by_user.remove(&session.user);
+        }
+        Some((session, went_offline))
+    }
+
+    pub(crate) fn get(&self, id: &SessionId) -> Option<&Session> {
+        self.by_id.get(id)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: &SessionId) -> Option<&mut Session> {
+        self.by_id.get_mut(id)
+    }
+
+    pub(crate) fn contains_key(&self, id: &SessionId) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Live sessions of `user`, in connect order.
+    pub(crate) fn of(&self, user: &UserName) -> &[SessionId] {
+        self.by_user.get(user).map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn is_online(&self, user: &UserName) -> bool {
+        self.by_user.contains_key(user)
+    }
+
+    /// Runs `f` on every live session of `user`.
+    pub(crate) fn for_each_of(&mut self, user: &UserName, mut f: impl FnMut(&mut Session)) {
+        let Sessions { by_id, by_user } = self;
+        for id in by_user.get(user).map_or(&[][..], Vec::as_slice) {
+            if let Some(s) = by_id.get_mut(id) {
+                f(s);
+            }
+        }
+    }
+}
+
+/// The rate buckets of one user: shared by all their sessions and their sessionless requests.
+#[derive(Debug, Clone)]
+struct Buckets {
+    sends: RateLimit,
+    ops: RateLimit,
+}
+
+/// Which bucket a frame draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bucket {
+    /// `send_message`.
+    Send,
+    /// Everything else.
+    Op,
+}
+
+/// Rates and bursts of the two buckets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rates {
+    pub(crate) send_per_sec: u32,
+    pub(crate) send_burst: u32,
+    pub(crate) op_per_sec: u32,
+    pub(crate) op_burst: u32,
+}
+
+/// Per-user rate buckets. A user's entry lives while it is not full: a full bucket is the same
+/// as a fresh one, so dropping it (when the user's last session goes) loses nothing, and
+/// reconnecting never refills a bucket faster than time does.
+#[derive(Debug, Default)]
+pub(crate) struct RateLimits {
+    by_user: FxHashMap<UserName, Buckets>,
+}
+
+impl RateLimits {
+    /// Takes a token from `user`'s bucket.
+    pub(crate) fn try_take(&mut self, now: Timestamp, user: &UserName, bucket: Bucket, rates: Rates) -> bool {
+        let b = match self.by_user.get_mut(user) {
+            Some(b) => b,
+            None => self.by_user.entry(user.clone()).or_insert_with(|| Buckets {
+                sends: RateLimit::new(now, rates.send_per_sec, rates.send_burst),
+                ops: RateLimit::new(now, rates.op_per_sec, rates.op_burst),
+            }),
+        };
+        match bucket {
+            Bucket::Send => b.sends.try_take(now),
+            Bucket::Op => b.ops.try_take(now),
+        }
+    }
+
+    /// Forgets `user`'s buckets if both are full again (nothing to remember).
+    pub(crate) fn forget_if_full(&mut self, now: Timestamp, user: &UserName) {
+        if let Some(b) = self.by_user.get_mut(user)
+            && b.sends.is_full(now)
+            && b.ops.is_full(now)
+        {
+            self.by_user.remove(user);
+        }
+    }
 }

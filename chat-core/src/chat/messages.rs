@@ -117,7 +117,7 @@ impl Chat {
                 }
                 MentionTarget::Room => r.members.iter().for_each(|u| push(u, &mut out)),
                 MentionTarget::Here => {
-                    r.members.iter().filter(|u| self.online.contains_key(*u)).for_each(|u| push(u, &mut out))
+                    r.members.iter().filter(|u| self.sessions.is_online(u)).for_each(|u| push(u, &mut out))
                 }
             }
         }
@@ -126,14 +126,14 @@ impl Chat {
 
     /// Tells `user`'s sessions about their newest notification and the new count.
     fn notify(&mut self, user: &UserName) {
-        if !self.online.contains_key(user) {
+        if !self.sessions.is_online(user) {
             return;
         }
         if let Some(n) = self.state.newest_notification(user) {
             let n = n.clone();
             self.deliver_to_user(user, None, ServerMsg::MentionNotification(n));
         }
-        let unread = self.state.users.get(user).map_or(0, |u| u.unread_notifications);
+        let unread = self.unread_notifications(user);
         self.deliver_to_user(user, None, ServerMsg::NotificationUpdate { unread });
     }
 
@@ -144,12 +144,8 @@ impl Chat {
         let current = self.state.unread(user, &key).map_or(0, |u| u.read_seq);
         if target > current {
             self.persist(LogEntry::ReadCursor { user: user.clone(), room: key.clone(), seq: target });
-            let except = match caller {
-                Caller::Session(s) => Some(s),
-                Caller::Request(_) => None,
-            };
             let state = self.read_state(user, &key);
-            self.deliver_to_user(user, except, state);
+            self.deliver_to_user(user, caller.session(), state);
             let receipt = ServerMsg::ReadReceipt { room: key.clone(), username: user.clone(), seq: target };
             self.deliver_to_room(&key, Some(user), None, receipt);
         }
@@ -167,7 +163,7 @@ impl Chat {
             return Err(Refusal::new(ErrorCode::InvalidRequest, "limit must be 1-100"));
         }
         let items = self.state.notifications_of(user, limit as usize);
-        let unread = self.state.users.get(user).map_or(0, |u| u.unread_notifications);
+        let unread = self.unread_notifications(user);
         Ok(Answer::Reply(ServerMsg::Notifications { items, unread }))
     }
 
@@ -184,17 +180,13 @@ impl Chat {
             None => self.state.users.get(user).is_some_and(|u| u.unread_notifications > 0),
             Some(ids) => ids.iter().any(|id| self.state.notification(user, *id).is_some_and(|n| !n.read)),
         };
-        let unread_before = self.state.users.get(user).map_or(0, |u| u.unread_notifications);
+        let unread_before = self.unread_notifications(user);
         if any_unread {
             self.persist(LogEntry::NotificationsRead { user: user.clone(), ids });
         }
-        let unread = self.state.users.get(user).map_or(0, |u| u.unread_notifications);
+        let unread = self.unread_notifications(user);
         if unread != unread_before {
-            let except = match caller {
-                Caller::Session(s) => Some(s),
-                Caller::Request(_) => None,
-            };
-            self.deliver_to_user(user, except, ServerMsg::NotificationUpdate { unread });
+            self.deliver_to_user(user, caller.session(), ServerMsg::NotificationUpdate { unread });
         }
         Ok(Answer::Reply(ServerMsg::NotificationUpdate { unread }))
     }

@@ -3,6 +3,7 @@
 mod history;
 mod messages;
 mod presence;
+mod recipients;
 mod rooms;
 
 use std::collections::VecDeque;
@@ -18,7 +19,7 @@ use crate::log::{LogEntry, Message};
 use crate::name::UserName;
 use crate::protocol::{ClientMsg, ServerMsg};
 use crate::room::RoomKey;
-use crate::session::{RateLimit, Session, SessionId};
+use crate::session::{Bucket, RateLimits, Rates, SessionId, Sessions};
 use crate::snapshot::{RoomState, Snapshot, Unread};
 use crate::time::Timestamp;
 use crate::typing::Typing;
@@ -34,13 +35,14 @@ pub struct Config {
     /// Most messages per room that `resume` resends; a larger gap gets `resume_reset`
     /// (default 500).
     pub resume_limit: u64,
-    /// Sustained `send_message` rate per session, per second (default 10).
+    /// Sustained `send_message` rate per user (all their sessions and requests), per second
+    /// (default 10).
     pub send_rate_per_sec: u32,
-    /// `send_message` burst per session (default 20).
+    /// `send_message` burst per user (default 20).
     pub send_burst: u32,
-    /// Sustained rate of other frames per session, per second (default 50).
+    /// Sustained rate of other frames and requests per user, per second (default 50).
     pub op_rate_per_sec: u32,
-    /// Burst of other frames per session (default 100).
+    /// Burst of other frames and requests per user (default 100).
     pub op_burst: u32,
     /// Consecutive rate-limited frames after which the session is closed (default 200).
     pub max_strikes: u32,
@@ -196,6 +198,17 @@ pub(crate) enum Caller {
     Request(RequestId),
 }
 
+impl Caller {
+    /// The calling session, which gets the direct answer and so is left out of the
+    /// fan-out of the same change to the user's other sessions.
+    pub(crate) fn session(self) -> Option<SessionId> {
+        match self {
+            Caller::Session(s) => Some(s),
+            Caller::Request(_) => None,
+        }
+    }
+}
+
 /// A refusal: an error code and a message for people.
 pub(crate) struct Refusal {
     code: ErrorCode,
@@ -252,11 +265,12 @@ pub struct Chat {
     now: Timestamp,
     state: Snapshot,
     outputs: VecDeque<Output>,
-    sessions: FxHashMap<SessionId, Session>,
-    /// Live sessions per user, in connect order.
-    online: FxHashMap<UserName, Vec<SessionId>>,
+    /// Live sessions, by id and by user (presence is "has a session").
+    sessions: Sessions,
+    /// Rate buckets per user, shared by their sessions and requests.
+    limits: RateLimits,
     /// Member sessions per room, rebuilt lazily when membership or presence changes.
-    room_sessions: FxHashMap<RoomKey, Arc<[SessionId]>>,
+    recipients: recipients::Recipients,
     typing: Typing,
     /// Canonical room-key strings of existing rooms, so frames naming a room by key resolve
     /// without parsing.
@@ -279,9 +293,9 @@ impl Chat {
             now,
             state: snapshot,
             outputs: VecDeque::new(),
-            sessions: FxHashMap::default(),
-            online: FxHashMap::default(),
-            room_sessions: FxHashMap::default(),
+            sessions: Sessions::default(),
+            limits: RateLimits::default(),
+            recipients: recipients::Recipients::default(),
             typing: Typing::default(),
             room_keys: FxHashMap::default(),
             loads: FxHashMap::default(),
@@ -349,12 +363,12 @@ impl Chat {
 
     /// Whether `user` has at least one live session.
     pub fn is_online(&self, user: &UserName) -> bool {
-        self.online.contains_key(user)
+        self.sessions.is_online(user)
     }
 
     /// Live sessions of `user`.
     pub fn sessions_of(&self, user: &UserName) -> &[SessionId] {
-        self.online.get(user).map_or(&[], |s| s.as_slice())
+        self.sessions.of(user)
     }
 
     /// The user a live session belongs to.
@@ -369,12 +383,27 @@ impl Chat {
 
     // ---- dispatch -------------------------------------------------------------------------
 
+    fn rates(&self) -> Rates {
+        let c = &self.config;
+        Rates {
+            send_per_sec: c.send_rate_per_sec,
+            send_burst: c.send_burst,
+            op_per_sec: c.op_rate_per_sec,
+            op_burst: c.op_burst,
+        }
+    }
+
+    fn bucket(msg: &ClientMsg) -> Bucket {
+        match msg {
+            ClientMsg::SendMessage { .. } => Bucket::Send,
+            _ => Bucket::Op,
+        }
+    }
+
     fn receive(&mut self, session: SessionId, msg: ClientMsg) {
+        let rates = self.rates();
         let Some(s) = self.sessions.get_mut(&session) else { return };
-        let allowed = match msg {
-            ClientMsg::SendMessage { .. } => s.sends.try_take(self.now),
-            _ => s.ops.try_take(self.now),
-        };
+        let allowed = self.limits.try_take(self.now, &s.user, Chat::bucket(&msg), rates);
         if !allowed {
             s.strikes += 1;
             if s.strikes >= self.config.max_strikes {
@@ -397,6 +426,12 @@ impl Chat {
 
     fn request(&mut self, request: RequestId, user: UserName, msg: ClientMsg) {
         self.ensure_user(&user);
+        let rates = self.rates();
+        if !self.limits.try_take(self.now, &user, Chat::bucket(&msg), rates) {
+            let msg = Refusal::new(ErrorCode::RateLimited, "too many requests; slow down").into_msg();
+            self.outputs.push_back(Output::Reply { request, msg: Box::new(msg) });
+            return;
+        }
         let answer = match msg {
             ClientMsg::Typing { .. } | ClientMsg::Resume { .. } => {
                 Err(Refusal::new(ErrorCode::Unsupported, "not available without a live session"))
@@ -475,8 +510,8 @@ impl Chat {
 
     /// Delivers to every session of `user` except `except`.
     pub(crate) fn deliver_to_user(&mut self, user: &UserName, except: Option<SessionId>, msg: ServerMsg) {
-        let Some(sessions) = self.online.get(user) else { return };
-        let sessions: Arc<[SessionId]> = match sessions.as_slice() {
+        let sessions: Arc<[SessionId]> = match self.sessions.of(user) {
+            [] => return,
             // The common case, one device: its own recipient list, no allocation.
             [only] if Some(*only) != except => self.only(*only),
             sessions => sessions.iter().copied().filter(|s| Some(*s) != except).collect(),
@@ -497,7 +532,7 @@ impl Chat {
         let sessions: Arc<[SessionId]> = if except_user.is_none() && except_session.is_none() {
             all
         } else {
-            let skip: &[SessionId] = except_user.and_then(|u| self.online.get(u)).map_or(&[], |v| v.as_slice());
+            let skip: &[SessionId] = except_user.map_or(&[], |u| self.sessions.of(u));
             all.iter().copied().filter(|s| Some(*s) != except_session && !skip.contains(s)).collect()
         };
         self.deliver(sessions, Arc::new(msg));
@@ -522,15 +557,15 @@ impl Chat {
         id
     }
 
-    pub(crate) fn new_session(&self, session: SessionId, user: UserName) -> Session {
-        Session {
-            user,
-            only: Arc::from([session]),
-            watermarks: FxHashMap::default(),
-            sends: RateLimit::new(self.now, self.config.send_rate_per_sec, self.config.send_burst),
-            ops: RateLimit::new(self.now, self.config.op_rate_per_sec, self.config.op_burst),
-            strikes: 0,
-        }
+    /// The calling session if it belongs to `user` (it gets the direct answer, so a change
+    /// that concerns `user` skips it in the fan-out to their sessions).
+    pub(crate) fn own_session(&self, caller: Caller, user: &UserName) -> Option<SessionId> {
+        caller.session().filter(|s| self.session_user(*s) == Some(user))
+    }
+
+    /// The unread-notification count of `user`.
+    pub(crate) fn unread_notifications(&self, user: &UserName) -> u32 {
+        self.state.users.get(user).map_or(0, |u| u.unread_notifications)
     }
 }
 

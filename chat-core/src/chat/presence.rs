@@ -3,7 +3,7 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use super::{Answer, Caller, Chat, Handled, Refusal};
+use super::{Answer, Caller, Chat, CloseReason, Handled, Output, Refusal};
 use crate::error::ErrorCode;
 use crate::name::UserName;
 use crate::protocol::{
@@ -11,7 +11,7 @@ use crate::protocol::{
     ServerMsg, UserPresence,
 };
 use crate::room::{RoomKey, RoomKind, RoomRef};
-use crate::session::SessionId;
+use crate::session::{SessionId, TooManySessions};
 use crate::snapshot::RoomState;
 
 impl Chat {
@@ -20,34 +20,40 @@ impl Chat {
             return; // A driver bug (reused id); ignore rather than corrupt presence.
         }
         self.ensure_user(&user);
-        let mut s = self.new_session(session, user.clone());
+        let came_online = match self.sessions.insert(session, user.clone(), self.config.max_sessions_per_user) {
+            Ok(came_online) => came_online,
+            Err(TooManySessions) => {
+                let max = self.config.max_sessions_per_user;
+                let refusal = Refusal::new(ErrorCode::TooManySessions, format!("at most {max} sessions per user"));
+                self.send_to_session(session, refusal.into_msg());
+                self.outputs.push_back(Output::Close { session, reason: CloseReason::TooManySessions });
+                return;
+            }
+        };
         let rooms: Vec<RoomKey> =
             self.state.users.get(&user).map(|u| u.rooms.iter().cloned().collect()).unwrap_or_default();
-        for room in &rooms {
-            if let Some(r) = self.state.rooms.get(room) {
-                s.watermarks.insert(room.clone(), r.last_seq);
+        if let Some(s) = self.sessions.get_mut(&session) {
+            for room in &rooms {
+                if let Some(r) = self.state.rooms.get(room) {
+                    s.watermarks.insert(room.clone(), r.last_seq);
+                }
             }
         }
-        self.sessions.insert(session, s);
-        let sessions = self.online.entry(user.clone()).or_default();
-        sessions.push(session);
-        let came_online = sessions.len() == 1;
         for room in &rooms {
-            self.room_sessions.remove(room);
+            self.invalidate_room(room);
         }
 
         // Bounded: pages of light summaries (no member lists), never one event per room.
         let mut pages = self.summaries(&user).into_iter();
         let first: Vec<RoomSummary> = pages.by_ref().take(SUMMARY_PAGE).collect();
         let mut rest: Vec<RoomSummary> = pages.collect();
-        let unread_notifications = self.state.users.get(&user).map_or(0, |u| u.unread_notifications);
         let welcome = ServerMsg::Connected {
             session: session.0,
             username: user.clone(),
             rooms: first,
             more_rooms: !rest.is_empty(),
             invitations: Vec::new(),
-            unread_notifications,
+            unread_notifications: self.unread_notifications(&user),
         };
         self.send_to_session(session, welcome);
         while !rest.is_empty() {
@@ -61,22 +67,15 @@ impl Chat {
     }
 
     pub(super) fn disconnect(&mut self, session: SessionId) {
-        let Some(s) = self.sessions.remove(&session) else { return };
+        let Some((s, went_offline)) = self.sessions.remove(session) else { return };
         let user = s.user;
-        let went_offline = match self.online.get_mut(&user) {
-            Some(list) => {
-                list.retain(|x| *x != session);
-                list.is_empty()
-            }
-            None => false,
-        };
         let rooms: Vec<RoomKey> =
             self.state.users.get(&user).map(|u| u.rooms.iter().cloned().collect()).unwrap_or_default();
         for room in &rooms {
-            self.room_sessions.remove(room);
+            self.invalidate_room(room);
         }
         if went_offline {
-            self.online.remove(&user);
+            self.limits.forget_if_full(self.now, &user);
             for room in self.typing.rooms_of(&user) {
                 self.typing.stop(&room, &user);
                 let msg = ServerMsg::Typing { room: room.clone(), username: user.clone(), active: false };
@@ -86,31 +85,10 @@ impl Chat {
         }
     }
 
-    /// Member sessions of a room (cached until membership or presence changes).
-    pub(crate) fn room_sessions(&mut self, room: &RoomKey) -> Arc<[SessionId]> {
-        if let Some(cached) = self.room_sessions.get(room) {
-            return cached.clone();
-        }
-        let sessions: Arc<[SessionId]> = match self.state.rooms.get(room) {
-            Some(r) => r.members.iter().filter_map(|m| self.online.get(m)).flat_map(|s| s.iter().copied()).collect(),
-            None => Arc::from([]),
-        };
-        self.room_sessions.insert(room.clone(), sessions.clone());
-        sessions
-    }
-
-    /// Forgets cached recipients of a room (after a membership change).
-    pub(crate) fn invalidate_room(&mut self, room: &RoomKey) {
-        self.room_sessions.remove(room);
-    }
-
     /// Members of a room with presence.
     pub(crate) fn presence(&self, room: &RoomKey) -> Vec<UserPresence> {
         self.state.rooms.get(room).map_or_else(Vec::new, |r| {
-            r.members
-                .iter()
-                .map(|m| UserPresence { username: m.clone(), online: self.online.contains_key(m) })
-                .collect()
+            r.members.iter().map(|m| UserPresence { username: m.clone(), online: self.sessions.is_online(m) }).collect()
         })
     }
 
@@ -207,7 +185,7 @@ impl Chat {
             Some(a) => Some(a.parse().map_err(|e| Refusal::new(ErrorCode::InvalidRequest, format!("after: {e}")))?),
             None => None,
         };
-        let unread_notifications = self.state.users.get(user).map_or(0, |u| u.unread_notifications);
+        let unread_notifications = self.unread_notifications(user);
         let Some(u) = self.state.users.get(user) else {
             return Ok(Answer::Reply(ServerMsg::Rooms { rooms: Vec::new(), unread_notifications, more: false }));
         };
@@ -232,11 +210,7 @@ impl Chat {
         };
         if changed {
             let msg = ServerMsg::Typing { room: room.clone(), username: user.clone(), active };
-            let except = match caller {
-                Caller::Session(s) => Some(s),
-                Caller::Request(_) => None,
-            };
-            self.deliver_to_room(&room, Some(user), except, msg);
+            self.deliver_to_room(&room, Some(user), caller.session(), msg);
         }
         Ok(Answer::Nothing)
     }
@@ -285,7 +259,7 @@ impl Chat {
         let users: Vec<UserPresence> = names
             .into_iter()
             .take(page.limit)
-            .map(|u| UserPresence { username: u.clone(), online: self.online.contains_key(u) })
+            .map(|u| UserPresence { username: u.clone(), online: self.sessions.is_online(u) })
             .collect();
         let next = more.then(|| users.last().map(|u| u.username.to_string())).flatten();
         Ok(Answer::Reply(ServerMsg::UserList { users, next }))

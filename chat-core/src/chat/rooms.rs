@@ -70,18 +70,11 @@ impl Chat {
         self.persist(LogEntry::MemberAdded { room: room.clone(), user: user.clone() });
         self.invalidate_room(room);
         let last_seq = self.state.rooms.get(room).map_or(0, |r| r.last_seq);
-        if let Some(sessions) = self.online.get(user) {
-            for s in sessions.clone() {
-                if let Some(session) = self.sessions.get_mut(&s) {
-                    session.watermarks.insert(room.clone(), last_seq);
-                }
-            }
-        }
+        self.sessions.for_each_of(user, |s| {
+            s.watermarks.insert(room.clone(), last_seq);
+        });
         if let Some(summary) = self.summary(user, room) {
-            let except = match caller {
-                Caller::Session(s) if self.session_user(s) == Some(user) => Some(s),
-                _ => None,
-            };
+            let except = self.own_session(caller, user);
             self.deliver_to_user(user, except, ServerMsg::RoomJoined(summary));
         }
         let joined =
@@ -120,20 +113,13 @@ impl Chat {
 
     fn remove_member(&mut self, caller: Caller, room: &RoomKey, user: &UserName, reason: LeaveReason) {
         // Tell the member's sessions while they are still recipients.
-        let except = match caller {
-            Caller::Session(s) if self.session_user(s) == Some(user) => Some(s),
-            _ => None,
-        };
+        let except = self.own_session(caller, user);
         self.deliver_to_user(user, except, ServerMsg::RoomLeft { room: room.clone(), reason });
         self.persist(LogEntry::MemberRemoved { room: room.clone(), user: user.clone() });
         self.invalidate_room(room);
-        if let Some(sessions) = self.online.get(user) {
-            for s in sessions.clone() {
-                if let Some(session) = self.sessions.get_mut(&s) {
-                    session.watermarks.remove(room);
-                }
-            }
-        }
+        self.sessions.for_each_of(user, |s| {
+            s.watermarks.remove(room);
+        });
         if self.typing.stop(room, user) {
             let msg = ServerMsg::Typing { room: room.clone(), username: user.clone(), active: false };
             self.deliver_to_room(room, None, None, msg);
