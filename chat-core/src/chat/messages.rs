@@ -198,11 +198,10 @@ impl Chat {
 /// text that follows them (`evil \u{202E}gnp.exe`). Marks (LRM, RLM, ALM) and zero-width
 /// joiners stay allowed: scripts and emoji need them, and clients isolate every user string.
 ///
-/// One pass over the bytes; plain ASCII text costs one comparison per byte.
+/// Plain printable ASCII (the common case) is cleared eight bytes at a time; anything else
+/// (a newline, a tab, non-ASCII text) takes a scan by character.
 pub(crate) fn refused_char(content: &str) -> Option<char> {
-    let bytes = content.as_bytes();
-    let suspect = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f || b == 0xc2 || b == 0xe2;
-    if !bytes.iter().any(|&b| suspect(b)) {
+    if printable_ascii(content.as_bytes()) {
         return None;
     }
     content.chars().find(|&c| {
@@ -213,9 +212,43 @@ pub(crate) fn refused_char(content: &str) -> Option<char> {
     })
 }
 
+/// Whether every byte is in 0x20..=0x7e.
+fn printable_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    for chunk in words.by_ref() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        // A byte >= 0x80, a byte < 0x20, or a byte == 0x7f (the classic "has less than" and
+        // "has zero" tricks: exact about whether such a byte exists).
+        let below = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        let del = {
+            let x = w ^ (ONES * 0x7f);
+            x.wrapping_sub(ONES) & !x & HIGH
+        };
+        if (w & HIGH) | below | del != 0 {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&b| (0x20..0x7f).contains(&b))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::refused_char;
+    use super::{printable_ascii, refused_char};
+
+    #[test]
+    fn printable_ascii_is_exact_at_every_position() {
+        for b in 0u8..=255 {
+            for pos in 0..17 {
+                let mut bytes = vec![b'a'; 17];
+                bytes[pos] = b;
+                assert_eq!(printable_ascii(&bytes), (0x20..0x7f).contains(&b), "byte {b:#x} at {pos}");
+            }
+        }
+    }
 
     #[test]
     fn refused_characters_are_exactly_the_documented_ones() {
