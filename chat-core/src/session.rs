@@ -69,6 +69,8 @@ pub(crate) struct Session {
     pub(crate) watermarks: FxHashMap<RoomKey, u64>,
     /// Consecutive refused-for-rate frames; too many closes the session.
     pub(crate) strikes: u32,
+    /// The user's [`RateLimits`] slot.
+    pub(crate) bucket: usize,
 }
 
 /// Every live session, and each user's live sessions in connect order.
@@ -85,15 +87,20 @@ pub(crate) struct Sessions {
 pub(crate) struct TooManySessions;
 
 impl Sessions {
-    /// Adds a session of `user` unless it already has `max` live sessions. Returns whether the
-    /// user came online (this is their only session).
-    pub(crate) fn insert(&mut self, id: SessionId, user: UserName, max: usize) -> Result<bool, TooManySessions> {
-        let list = self.by_user.get(&user).map_or(0, Vec::len);
-        if list >= max.max(1) {
+    /// Adds a session of `user` (drawing from rate-bucket slot `bucket`) unless it already has
+    /// `max` live sessions. Returns whether the user came online (this is their only session).
+    pub(crate) fn insert(
+        &mut self,
+        id: SessionId,
+        user: UserName,
+        max: usize,
+        bucket: usize,
+    ) -> Result<bool, TooManySessions> {
+        if !self.has_room_for(&user, max) {
             return Err(TooManySessions);
         }
-        let session =
-            Session { user: user.clone(), only: Arc::from([id]), watermarks: FxHashMap::default(), strikes: 0 };
+        let watermarks = FxHashMap::default();
+        let session = Session { user: user.clone(), only: Arc::from([id]), watermarks, strikes: 0, bucket };
         self.by_id.insert(id, session);
         let list = self.by_user.entry(user).or_default();
         list.push(id);
@@ -141,6 +148,11 @@ impl Sessions {
         self.by_user.contains_key(user)
     }
 
+    /// Whether `user` may open another session under a cap of `max`.
+    pub(crate) fn has_room_for(&self, user: &UserName, max: usize) -> bool {
+        self.of(user).len() < max.max(1)
+    }
+
     /// Runs `f` on every live session of `user`.
     pub(crate) fn for_each_of(&mut self, user: &UserName, mut f: impl FnMut(&mut Session)) {
         let Sessions { by_id, by_user } = self;
@@ -177,37 +189,60 @@ pub(crate) struct Rates {
     pub(crate) op_burst: u32,
 }
 
-/// Per-user rate buckets. A user's entry lives while it is not full: a full bucket is the same
-/// as a fresh one, so dropping it (when the user's last session goes) loses nothing, and
-/// reconnecting never refills a bucket faster than time does.
+/// Per-user rate buckets, in slots: a live session keeps its user's slot number, so taking a
+/// token on the hot path is an index, not a hash lookup by name. A user's slot is freed only
+/// when their last session goes and the buckets are full again (a full bucket is the same as a
+/// fresh one), so reconnecting never refills a bucket faster than time does.
+///
+/// Invariant: `by_user` and the occupied slots are a bijection; `free` lists the others.
 #[derive(Debug, Default)]
 pub(crate) struct RateLimits {
-    by_user: FxHashMap<UserName, Buckets>,
+    slots: Vec<Buckets>,
+    by_user: FxHashMap<UserName, usize>,
+    free: Vec<usize>,
 }
 
 impl RateLimits {
-    /// Takes a token from `user`'s bucket.
-    pub(crate) fn try_take(&mut self, now: Timestamp, user: &UserName, bucket: Bucket, rates: Rates) -> bool {
-        let b = match self.by_user.get_mut(user) {
-            Some(b) => b,
-            None => self.by_user.entry(user.clone()).or_insert_with(|| Buckets {
-                sends: RateLimit::new(now, rates.send_per_sec, rates.send_burst),
-                ops: RateLimit::new(now, rates.op_per_sec, rates.op_burst),
-            }),
+    /// `user`'s slot, made (with full buckets) if they have none.
+    pub(crate) fn slot(&mut self, now: Timestamp, user: &UserName, rates: Rates) -> usize {
+        if let Some(&slot) = self.by_user.get(user) {
+            return slot;
+        }
+        let fresh = Buckets {
+            sends: RateLimit::new(now, rates.send_per_sec, rates.send_burst),
+            ops: RateLimit::new(now, rates.op_per_sec, rates.op_burst),
         };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = fresh;
+                slot
+            }
+            None => {
+                self.slots.push(fresh);
+                self.slots.len() - 1
+            }
+        };
+        self.by_user.insert(user.clone(), slot);
+        slot
+    }
+
+    /// Takes a token from the slot's bucket.
+    pub(crate) fn try_take(&mut self, now: Timestamp, slot: usize, bucket: Bucket) -> bool {
+        let Some(b) = self.slots.get_mut(slot) else { return true };
         match bucket {
             Bucket::Send => b.sends.try_take(now),
             Bucket::Op => b.ops.try_take(now),
         }
     }
 
-    /// Forgets `user`'s buckets if both are full again (nothing to remember).
+    /// Frees `user`'s slot if both buckets are full again (nothing to remember). Call only when
+    /// no live session holds the slot.
     pub(crate) fn forget_if_full(&mut self, now: Timestamp, user: &UserName) {
-        if let Some(b) = self.by_user.get_mut(user)
-            && b.sends.is_full(now)
-            && b.ops.is_full(now)
-        {
+        let Some(&slot) = self.by_user.get(user) else { return };
+        let b = &mut self.slots[slot];
+        if b.sends.is_full(now) && b.ops.is_full(now) {
             self.by_user.remove(user);
+            self.free.push(slot);
         }
     }
 }

@@ -383,7 +383,7 @@ impl Chat {
 
     // ---- dispatch -------------------------------------------------------------------------
 
-    fn rates(&self) -> Rates {
+    pub(crate) fn rates(&self) -> Rates {
         let c = &self.config;
         Rates {
             send_per_sec: c.send_rate_per_sec,
@@ -401,9 +401,8 @@ impl Chat {
     }
 
     fn receive(&mut self, session: SessionId, msg: ClientMsg) {
-        let rates = self.rates();
         let Some(s) = self.sessions.get_mut(&session) else { return };
-        let allowed = self.limits.try_take(self.now, &s.user, Chat::bucket(&msg), rates);
+        let allowed = self.limits.try_take(self.now, s.bucket, Chat::bucket(&msg));
         if !allowed {
             s.strikes += 1;
             if s.strikes >= self.config.max_strikes {
@@ -427,7 +426,8 @@ impl Chat {
     fn request(&mut self, request: RequestId, user: UserName, msg: ClientMsg) {
         self.ensure_user(&user);
         let rates = self.rates();
-        if !self.limits.try_take(self.now, &user, Chat::bucket(&msg), rates) {
+        let slot = self.limits.slot(self.now, &user, rates);
+        if !self.limits.try_take(self.now, slot, Chat::bucket(&msg)) {
             let msg = Refusal::new(ErrorCode::RateLimited, "too many requests; slow down").into_msg();
             self.outputs.push_back(Output::Reply { request, msg: Box::new(msg) });
             return;

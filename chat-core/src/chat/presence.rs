@@ -20,10 +20,14 @@ impl Chat {
             return; // A driver bug (reused id); ignore rather than corrupt presence.
         }
         self.ensure_user(&user);
-        let came_online = match self.sessions.insert(session, user.clone(), self.config.max_sessions_per_user) {
+        let max = self.config.max_sessions_per_user;
+        let bucket = match self.sessions.has_room_for(&user, max) {
+            true => self.limits.slot(self.now, &user, self.rates()),
+            false => usize::MAX,
+        };
+        let came_online = match self.sessions.insert(session, user.clone(), max, bucket) {
             Ok(came_online) => came_online,
             Err(TooManySessions) => {
-                let max = self.config.max_sessions_per_user;
                 let refusal = Refusal::new(ErrorCode::TooManySessions, format!("at most {max} sessions per user"));
                 self.send_to_session(session, refusal.into_msg());
                 self.outputs.push_back(Output::Close { session, reason: CloseReason::TooManySessions });
