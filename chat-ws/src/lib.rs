@@ -5,9 +5,11 @@
 //!   batch's log entries in one [`chat_core::Journal::append`] on a dedicated journal thread,
 //!   and only then carries out the outputs (deliveries, replies, history reads, closes). The
 //!   [`HubHandle`] is cloneable and is how adapters, REST handlers and embedders talk to it.
-//! - [`serve_socket`] drives one WebSocket connection (tokio-tungstenite, over any
-//!   `AsyncRead + AsyncWrite`): authentication, decoding with the negotiated [`chat_core::Codec`],
-//!   batched writes of shared pre-encoded frames, heartbeat, idle timeout and size limits.
+//! - [`serve_socket`] drives one WebSocket connection (any `Stream + Sink` of tungstenite
+//!   messages: tokio-tungstenite's `WebSocketStream` over any `AsyncRead + AsyncWrite`, or an
+//!   adapter over another implementation such as axum's): authentication, decoding with the
+//!   negotiated [`chat_core::Codec`], batched writes of shared pre-encoded frames, heartbeat,
+//!   idle timeout and size limits.
 //!
 //! See `docs/design.md` (section "chat-ws") for the loop, the failure path and the limits.
 //!

@@ -4,10 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::{Codec, ErrorCode, ServerMsg};
-use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::time::Instant;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -45,6 +43,10 @@ impl std::fmt::Debug for Auth {
 /// Drives one WebSocket connection until it ends: authenticates (see [`Auth`]), connects a
 /// session to the hub, then pumps frames both ways.
 ///
+/// `ws` is any `Stream + Sink` of tungstenite [`Message`]s: a `tokio_tungstenite::WebSocketStream`
+/// (configured with [`websocket_config`](crate::websocket_config)), or an adapter over another
+/// WebSocket implementation (see `examples/examples/axum_embed.rs`).
+///
 /// - Client frames are decoded with `codec` (`chat.v1.json` in text frames, `chat.v1.msgpack`
 ///   in binary frames). A frame of the wrong kind closes with 1003, invalid UTF-8 with 1007, an
 ///   oversize frame or message with 1009, a protocol violation with 1002. A frame that is not
@@ -59,9 +61,10 @@ impl std::fmt::Debug for Auth {
 ///
 /// The hub sees `Input::Disconnect` exactly once when this returns. Never returns an error:
 /// a peer going away is normal.
-pub async fn serve_socket<S>(hub: HubHandle, mut ws: WebSocketStream<S>, codec: Codec, auth: Auth)
+pub async fn serve_socket<T, E>(hub: HubHandle, mut ws: T, codec: Codec, auth: Auth)
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: Stream<Item = Result<Message, E>> + Sink<Message, Error = E> + Unpin + Send,
+    E: std::error::Error + Send + Sync + 'static,
 {
     let limits = hub.limits().clone();
     let identity = match auth {
@@ -85,9 +88,10 @@ where
 /// [`HubHandle::connect`] (so it knows the [`SessionLink::id`], for example to close exactly
 /// the sockets of one login with [`HubHandle::kick`]). Same behaviour as [`serve_socket`] after
 /// authentication.
-pub async fn serve_link<S>(hub: HubHandle, ws: WebSocketStream<S>, codec: Codec, link: SessionLink)
+pub async fn serve_link<T, E>(hub: HubHandle, ws: T, codec: Codec, link: SessionLink)
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: Stream<Item = Result<Message, E>> + Sink<Message, Error = E> + Unpin + Send,
+    E: std::error::Error + Send + Sync + 'static,
 {
     let limits = hub.limits().clone();
     Pump { ws, codec, link, hub, limits }.run().await;
@@ -106,15 +110,16 @@ enum Inbound {
 
 /// First-frame authentication. Returns who the session is, or `None` when the connection was
 /// closed. Every frame sent here is a [`ServerAuthMsg`].
-async fn authenticate<S>(
-    ws: &mut WebSocketStream<S>,
+async fn authenticate<T, E>(
+    ws: &mut T,
     codec: Codec,
     authenticator: &dyn Authenticator,
     limits: &ConnLimits,
     hub: &HubHandle,
 ) -> Option<Identity>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    T: Stream<Item = Result<Message, E>> + Sink<Message, Error = E> + Unpin,
+    E: std::error::Error + Send + Sync + 'static,
 {
     const AUTH_TIMEOUT: CloseNotice = CloseNotice { code: 1008, reason: "authentication timed out" };
     const AUTH_FAILED: CloseNotice = CloseNotice { code: 1008, reason: "authentication failed" };
@@ -181,9 +186,10 @@ where
 }
 
 /// Sends one handshake frame and flushes. `false` if the connection failed.
-async fn send_now<S>(ws: &mut WebSocketStream<S>, codec: Codec, msg: &ServerAuthMsg, hub: &HubHandle) -> bool
+async fn send_now<T, E>(ws: &mut T, codec: Codec, msg: &ServerAuthMsg, hub: &HubHandle) -> bool
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    T: Stream<Item = Result<Message, E>> + Sink<Message, Error = E> + Unpin,
+    E: std::error::Error + Send + Sync + 'static,
 {
     let Ok(bytes) = msg.encode(codec) else { return true };
     let frame = match codec {
@@ -226,8 +232,21 @@ fn frame_payload(codec: Codec, msg: Message) -> Payload {
     }
 }
 
-/// The close code for a read error, or `None` when the transport is gone.
-fn error_close(error: &WsError) -> Option<CloseNotice> {
+/// The close code for a read error, or `None` when the transport is gone. Looks for this
+/// crate's tungstenite error in the error and its sources (an adapter such as axum's wraps it);
+/// any other error just ends the connection.
+fn error_close(error: &(dyn std::error::Error + 'static)) -> Option<CloseNotice> {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if let Some(ws) = e.downcast_ref::<WsError>() {
+            return ws_error_close(ws);
+        }
+        cause = e.source();
+    }
+    None
+}
+
+fn ws_error_close(error: &WsError) -> Option<CloseNotice> {
     match error {
         WsError::Capacity(CapacityError::MessageTooLong { .. }) => {
             Some(CloseNotice { code: 1009, reason: "frame or message too large" })
@@ -242,12 +261,13 @@ fn error_close(error: &WsError) -> Option<CloseNotice> {
 
 /// Sends a close frame (bounded by `write_timeout`), then waits briefly for the peer's close so
 /// the close frame is not lost to a TCP reset.
-async fn close<S>(ws: &mut WebSocketStream<S>, notice: CloseNotice, timeout: Duration)
+async fn close<T, E>(ws: &mut T, notice: CloseNotice, timeout: Duration)
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    T: Stream<Item = Result<Message, E>> + Sink<Message, Error = E> + Unpin,
 {
     let frame = CloseFrame { code: CloseCode::from(notice.code), reason: notice.reason.into() };
-    let sent = tokio::time::timeout(timeout, ws.close(Some(frame))).await;
+    // Sending a close message starts the close handshake (tungstenite replies to the peer's).
+    let sent = tokio::time::timeout(timeout, ws.send(Message::Close(Some(frame)))).await;
     if !matches!(sent, Ok(Ok(()))) {
         return;
     }
@@ -265,17 +285,18 @@ enum Written {
 }
 
 /// One connection after authentication.
-struct Pump<S> {
-    ws: WebSocketStream<S>,
+struct Pump<T> {
+    ws: T,
     codec: Codec,
     link: SessionLink,
     hub: HubHandle,
     limits: ConnLimits,
 }
 
-impl<S> Pump<S>
+impl<T, E> Pump<T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    T: Stream<Item = Result<Message, E>> + Sink<Message, Error = E> + Unpin,
+    E: std::error::Error + Send + Sync + 'static,
 {
     async fn run(mut self) {
         let ping_interval = self.limits.ping_interval;
@@ -342,7 +363,7 @@ where
     }
 
     /// Handles one read result.
-    async fn inbound(&mut self, msg: Option<Result<Message, WsError>>) -> Inbound {
+    async fn inbound(&mut self, msg: Option<Result<Message, E>>) -> Inbound {
         let msg = match msg {
             None => return Inbound::Gone,
             Some(Err(e)) => return error_close(&e).map_or(Inbound::Gone, Inbound::Close),
