@@ -81,6 +81,8 @@ impl CloseNotice {
     pub const SLOW_CONSUMER: CloseNotice = CloseNotice { code: 1008, reason: "slow consumer" };
     /// The session kept sending faster than its rate limit (1008).
     pub const FLOODING: CloseNotice = CloseNotice { code: 1008, reason: "flooding" };
+    /// The user has as many live sessions as allowed (1008).
+    pub const TOO_MANY_SESSIONS: CloseNotice = CloseNotice { code: 1008, reason: "too many sessions" };
     /// The server closed the session for a policy reason this version has no text for (1008).
     pub const POLICY: CloseNotice = CloseNotice { code: 1008, reason: "closed by the server" };
     /// The session was ended by the server (logout) (1000).

@@ -547,6 +547,7 @@ impl Hub {
 fn close_notice(reason: CloseReason) -> CloseNotice {
     match reason {
         CloseReason::Flooding => CloseNotice::FLOODING,
+        CloseReason::TooManySessions => CloseNotice::TOO_MANY_SESSIONS,
         other => {
             tracing::warn!(reason = ?other, "a close reason this hub does not know");
             CloseNotice::POLICY

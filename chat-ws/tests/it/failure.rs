@@ -258,3 +258,14 @@ async fn overload_slows_senders_before_closing_readers() {
     assert_eq!(metrics.slow_consumers_closed, 0);
     assert!(metrics.input_paused > 0, "the hub never held back input: the test did not overload it");
 }
+
+/// A session past the per-user cap is closed with the core's reason.
+#[tokio::test]
+async fn a_session_past_the_per_user_cap_is_closed_with_too_many_sessions() {
+    let mut config = config();
+    config.chat.max_sessions_per_user = 1;
+    let (server, _journal) = TestServer::memory(config).await;
+    let _first = server.client("judy", Codec::Json).await;
+    let mut second = Client::open(server.addr, Some("judy"), Codec::Json, None).await;
+    assert_eq!(second.close_frame().await, Some((1008, "too many sessions".to_owned())));
+}
