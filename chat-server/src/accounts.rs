@@ -136,7 +136,8 @@ impl Accounts {
 
     /// Creates an account and a session for it.
     pub(crate) async fn register(&self, addr: IpAddr, username: &str, password: String) -> Result<Issued, AuthError> {
-        let user = parse_user(username)?;
+        // New names follow the stricter new-name rules; stored ones keep working at login.
+        let user = UserName::parse_new(username)?;
         check_password(&password)?;
         if !self.per_addr.hit(Instant::now(), &addr) {
             return Err(AuthError::Throttled);

@@ -1,7 +1,7 @@
-//! The REST API under `/api/`: accounts, and the seed's read endpoints for the authenticated
-//! caller only. Everything about rooms goes through `hub.request(caller, ClientMsg)`, so the
-//! core authorises it exactly as it authorises WebSocket frames; answers are the same
-//! [`ServerMsg`] objects the WebSocket sends.
+//! The REST API under `/api/`: accounts, and the chat routes for the authenticated caller
+//! only. Every chat route is one `hub.request(caller, ClientMsg)`, so the core authorises it
+//! exactly as it authorises WebSocket frames, and answers with the same [`ServerMsg`] object
+//! the WebSocket sends: this file holds no membership, DM or room-resolution rule.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,8 +10,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
-use chat_core::protocol::{RoomSummary, UserPresence};
-use chat_core::{ClientMsg, RoomKey, RoomRef, RoomType, ServerMsg, UserName};
+use chat_core::protocol::DirectoryQuery;
+use chat_core::{ClientMsg, RoomRef, RoomType, ServerMsg, UserName};
 use chat_ws::HubError;
 use hyper::StatusCode;
 use hyper::header;
@@ -173,44 +173,14 @@ pub(crate) async fn send(
     ask(&app, &caller.user, msg).await
 }
 
-/// `GET /api/room_users?room=…`: members of a room the caller belongs to, with presence.
+/// `GET /api/room_users?room=…`: members of a room the caller belongs to, with presence
+/// (`room_users_update`; the core decides who may see the room).
 pub(crate) async fn room_users(
     State(app): AppState,
     caller: Caller,
     ApiQuery(q): ApiQuery<RoomQuery>,
 ) -> Result<Json<ServerMsg>, ApiError> {
-    let room = q.room_ref()?;
-    let user = caller.user;
-    let answer = app
-        .hub
-        .query(move |chat| -> Result<ServerMsg, ApiError> {
-            let key = resolve(&room, &user)?;
-            let state = chat.room(&key).ok_or_else(|| not_found(&key))?;
-            if !state.has_member(&user) {
-                return Err(ApiError::from_core(
-                    chat_core::ErrorCode::NotAMember,
-                    "you are not a member of this room".into(),
-                ));
-            }
-            let users =
-                state.members().map(|m| UserPresence { username: m.clone(), online: chat.is_online(m) }).collect();
-            Ok(ServerMsg::RoomUsersUpdate { room: key, users, read_receipts: Vec::new() })
-        })
-        .await
-        .map_err(hub_error)??;
-    Ok(Json(answer))
-}
-
-fn resolve(room: &RoomRef, user: &UserName) -> Result<RoomKey, ApiError> {
-    let key = room.resolve(user).map_err(|e| ApiError::from_core(chat_core::ErrorCode::InvalidRoom, e.to_string()))?;
-    if key.is_dm() && key.dm_peer(user).is_none() {
-        return Err(ApiError::from_core(chat_core::ErrorCode::Forbidden, "that is someone else's conversation".into()));
-    }
-    Ok(key)
-}
-
-fn not_found(key: &RoomKey) -> ApiError {
-    ApiError::from_core(chat_core::ErrorCode::RoomNotFound, format!("no such room: {key}"))
+    ask(&app, &caller.user, ClientMsg::RoomUsers { room: q.room_ref()? }).await
 }
 
 /// `?limit=` of the notification list.
@@ -245,26 +215,21 @@ pub(crate) async fn mark_notifications_read(
     ask(&app, &caller.user, ClientMsg::MarkNotificationsRead { ids }).await
 }
 
-/// The caller's rooms with unread and highlight counts, and their unread notification count.
-#[derive(Serialize)]
-pub(crate) struct RoomsBody {
-    rooms: Vec<RoomSummary>,
-    unread_notifications: u32,
+/// `GET /api/rooms` parameters: a page of the caller's rooms.
+#[derive(Deserialize)]
+pub(crate) struct MyRoomsQuery {
+    after: Option<String>,
+    limit: Option<u32>,
 }
 
-/// `GET /api/rooms`.
-pub(crate) async fn rooms(State(app): AppState, caller: Caller) -> Result<Json<RoomsBody>, ApiError> {
-    let user = caller.user;
-    let body = app
-        .hub
-        .query(move |chat| {
-            let unread_notifications = chat.snapshot().unread_notifications(&user);
-            let rooms = chat.summaries(&user);
-            RoomsBody { rooms, unread_notifications }
-        })
-        .await
-        .map_err(hub_error)?;
-    Ok(Json(body))
+/// `GET /api/rooms?after=&limit=`: the caller's rooms with unread and highlight counts, and
+/// their unread notification count (`rooms`, with `more` when another page follows).
+pub(crate) async fn rooms(
+    State(app): AppState,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<MyRoomsQuery>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    ask(&app, &caller.user, ClientMsg::MyRooms { after: q.after, limit: q.limit }).await
 }
 
 #[derive(Deserialize)]
@@ -326,6 +291,24 @@ pub(crate) struct MemberBody {
     username: String,
 }
 
+/// `POST /api/rooms/accept {room}`: accept a pending invitation.
+pub(crate) async fn accept_invite(
+    State(app): AppState,
+    caller: Caller,
+    ApiJson(body): ApiJson<RoomBody>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    ask(&app, &caller.user, ClientMsg::AcceptInvite { room: body.room }).await
+}
+
+/// `POST /api/rooms/decline {room}`: decline a pending invitation.
+pub(crate) async fn decline_invite(
+    State(app): AppState,
+    caller: Caller,
+    ApiJson(body): ApiJson<RoomBody>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    ask(&app, &caller.user, ClientMsg::DeclineInvite { room: body.room }).await
+}
+
 /// `POST /api/rooms/invite {room, username}`.
 pub(crate) async fn invite(
     State(app): AppState,
@@ -344,12 +327,20 @@ pub(crate) async fn remove(
     ask(&app, &caller.user, ClientMsg::Remove { room: body.room, username: body.username }).await
 }
 
-/// `GET /api/directory`: the public rooms (`room_list`).
-pub(crate) async fn directory(State(app): AppState, caller: Caller) -> Result<Json<ServerMsg>, ApiError> {
-    ask(&app, &caller.user, ClientMsg::ListRooms(Default::default())).await
+/// `GET /api/directory?prefix=&after=&limit=`: a page of the public rooms (`room_list`).
+pub(crate) async fn directory(
+    State(app): AppState,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<DirectoryQuery>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    ask(&app, &caller.user, ClientMsg::ListRooms(q)).await
 }
 
-/// `GET /api/users`: every user (`user_list`).
-pub(crate) async fn users(State(app): AppState, caller: Caller) -> Result<Json<ServerMsg>, ApiError> {
-    ask(&app, &caller.user, ClientMsg::ListUsers(Default::default())).await
+/// `GET /api/users?prefix=&after=&limit=`: a page of the users (`user_list`).
+pub(crate) async fn users(
+    State(app): AppState,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<DirectoryQuery>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    ask(&app, &caller.user, ClientMsg::ListUsers(q)).await
 }

@@ -203,7 +203,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
             StatusCode::FORBIDDEN
         }
         ErrorCode::RoomNotFound | ErrorCode::UnknownUser => StatusCode::NOT_FOUND,
-        ErrorCode::RoomExists => StatusCode::CONFLICT,
+        ErrorCode::RoomExists | ErrorCode::AlreadyMember | ErrorCode::AlreadyInvited => StatusCode::CONFLICT,
+        ErrorCode::NoInvitation => StatusCode::NOT_FOUND,
+        ErrorCode::TooManyRooms | ErrorCode::TooManyInvitations => StatusCode::CONFLICT,
+        ErrorCode::TooManySessions => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::RoomFull => StatusCode::CONFLICT,
         ErrorCode::HistoryUnavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -48,6 +48,8 @@ pub(crate) fn router(app: Arc<App>, request_timeout: Duration, max_body_bytes: u
         .route("/api/rooms/join", post(api::join))
         .route("/api/rooms/leave", post(api::leave))
         .route("/api/rooms/read", post(api::mark_read))
+        .route("/api/rooms/accept", post(api::accept_invite))
+        .route("/api/rooms/decline", post(api::decline_invite))
         .route("/api/rooms/invite", post(api::invite))
         .route("/api/rooms/remove", post(api::remove))
         .route("/api/directory", get(api::directory))

@@ -31,10 +31,10 @@
 //! | `GET /api/room_users?room=` | `room_users_update` |
 //! | `GET /api/notifications?limit=` | `notifications` |
 //! | `POST /api/notifications/read` | `{ids?}` → `notification_update` |
-//! | `GET /api/rooms` | `{rooms: [room summary], unread_notifications}` |
+//! | `GET /api/rooms?after=&limit=` | `rooms` (a page of the caller's room summaries) |
 //! | `POST /api/rooms` | `{room_name, private}` → `room_joined` |
-//! | `POST /api/rooms/{join,leave,read,invite,remove}` | `{room, …}` |
-//! | `GET /api/directory`, `GET /api/users` | `room_list`, `user_list` |
+//! | `POST /api/rooms/{join,leave,read,invite,remove,accept,decline}` | `{room, …}` |
+//! | `GET /api/directory`, `GET /api/users` (`?prefix=&after=&limit=`) | `room_list`, `user_list` |
 //! | `GET /healthz`, `GET /metrics` | liveness, Prometheus text |
 //!
 //! Rooms may be named by `room` (`group:lobby`, `dm:alice:bob`) or the seed's `room_type` +

@@ -59,7 +59,9 @@ async fn duplicate_and_invalid_names_and_bad_passwords_are_refused() {
     let login = post(addr, "/api/login", None, json!({"username": "carol", "password": "password-carol"})).await;
     assert_eq!(login.status, 200);
 
-    for bad in ["", "has space", "émile", "a/b", "room", &"x".repeat(33)] {
+    // The new-name rules: start and end with a letter or digit, no punctuation runs.
+    for bad in ["", "has space", "émile", "a/b", "room", &"x".repeat(33), ".", "..", "-", "alice.", "al..ice", "_bob"]
+    {
         let r = post(addr, "/api/register", None, json!({"username": bad, "password": "long enough"})).await;
         assert_eq!(r.status, 400, "name {bad:?}");
         assert_eq!(r.code(), "invalid_username", "name {bad:?}");

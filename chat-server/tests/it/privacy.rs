@@ -161,6 +161,8 @@ async fn history_pages_and_mentions() {
     assert_eq!(too_many.status, 400);
 
     let rooms = get(addr, "/api/rooms", Some(&bob)).await.json();
+    assert_eq!(rooms["type"], "rooms", "the core's answer, as over the WebSocket");
+    assert_eq!(rooms["more"], false);
     assert_eq!(rooms["rooms"][0]["unread"], 5);
     assert_eq!(rooms["rooms"][0]["highlight"], 1);
     assert_eq!(rooms["unread_notifications"], 1);
@@ -173,5 +175,26 @@ async fn history_pages_and_mentions() {
     let rooms = get(addr, "/api/rooms", Some(&bob)).await.json();
     assert_eq!(rooms["rooms"][0]["unread"], 0);
     assert_eq!(rooms["rooms"][0]["highlight"], 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn directory_pages_filter_by_prefix() {
+    let server = start().await;
+    let addr = server.local_addr();
+    let alice = register(addr, "alice").await;
+    for name in ["lobby", "lounge", "random"] {
+        assert_eq!(post(addr, "/api/rooms", Some(&alice), json!({"room_name": name})).await.status, 201);
+    }
+    let page = get(addr, "/api/directory?prefix=lo&limit=1", Some(&alice)).await.json();
+    let names: Vec<&str> = page["rooms"].as_array().unwrap().iter().map(|r| r["room"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["group:lobby"], "{page}");
+    let next = page["next"].as_str().expect("a next page").to_owned();
+    let page = get(addr, &format!("/api/directory?prefix=lo&limit=1&after={next}"), Some(&alice)).await.json();
+    let names: Vec<&str> = page["rooms"].as_array().unwrap().iter().map(|r| r["room"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["group:lounge"], "{page}");
+    let users = get(addr, "/api/users?prefix=ali", Some(&alice)).await.json();
+    assert_eq!(users["users"].as_array().unwrap().len(), 1, "{users}");
+    assert_eq!(get(addr, "/api/directory?limit=many", Some(&alice)).await.status, 400);
     server.shutdown().await;
 }
