@@ -60,9 +60,13 @@ pub struct ConnLimits {
     pub max_message_bytes: usize,
     /// Initial read buffer per connection (default 2 KiB; grows only for a larger frame).
     pub read_buffer_bytes: usize,
-    /// Most bytes buffered for writing before a write fails (bounds the write buffer;
-    /// default 256 KiB).
+    /// Most bytes buffered for writing before a write fails (bounds the write buffer). Frames
+    /// are flushed once `max_write_buffer_bytes - max_outbound_frame_bytes` are buffered, so a
+    /// frame of up to `max_outbound_frame_bytes` always fits (default 384 KiB).
     pub max_write_buffer_bytes: usize,
+    /// Largest frame the server sends (default 256 KiB; the core cuts history pages at
+    /// `chat_core::Config::max_page_bytes`, 128 KiB, well under it).
+    pub max_outbound_frame_bytes: usize,
     /// Send a ping after this long without hearing from the peer (default 30 s).
     pub ping_interval: Duration,
     /// Close the connection (1001) after this long without any frame from the peer, pongs
@@ -85,7 +89,8 @@ impl Default for ConnLimits {
             max_frame_bytes: 64 * 1024,
             max_message_bytes: 64 * 1024,
             read_buffer_bytes: 2 * 1024,
-            max_write_buffer_bytes: 256 * 1024,
+            max_write_buffer_bytes: 384 * 1024,
+            max_outbound_frame_bytes: 256 * 1024,
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
             write_timeout: Duration::from_secs(10),
@@ -103,8 +108,9 @@ pub fn websocket_config(limits: &ConnLimits) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(limits.read_buffer_bytes)
         // Frames collect in the write buffer until the pump flushes a batch (one syscall for
-        // many small frames); the cap below bounds it.
-        .write_buffer_size(limits.max_write_buffer_bytes / 2)
+        // many small frames); the cap below bounds it. tungstenite writes out once the buffer
+        // passes `write_buffer_size`, so the cap must leave room for one more largest frame.
+        .write_buffer_size(limits.max_write_buffer_bytes.saturating_sub(limits.max_outbound_frame_bytes))
         .max_write_buffer_size(limits.max_write_buffer_bytes)
         .max_frame_size(Some(limits.max_frame_bytes))
         .max_message_size(Some(limits.max_message_bytes))

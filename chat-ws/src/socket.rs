@@ -481,7 +481,17 @@ where
         tokio::select! {
             result = tokio::time::timeout(self.limits.write_timeout, write) => match result {
                 Ok(Ok(())) => Written::Ok,
-                _ => Written::Failed,
+                // Nobody waits for this answer: log it, so a dropped frame is never silent.
+                Ok(Err(error)) => {
+                    let session = self.link.id().0;
+                    tracing::warn!(session, error = &error as &dyn std::error::Error, "write failed; dropping the connection");
+                    Written::Failed
+                }
+                Err(_) => {
+                    let session = self.link.id().0;
+                    tracing::warn!(session, timeout = ?self.limits.write_timeout, "write timed out; dropping the connection");
+                    Written::Failed
+                }
             },
             // A slow consumer is stuck here: stop waiting for it.
             notice = self.link.closed() => Written::Closed(notice),

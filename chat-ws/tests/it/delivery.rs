@@ -219,3 +219,26 @@ async fn a_full_inbox_delays_but_loses_nothing() {
     }
     assert_eq!(server.hub.metrics().slow_consumers_closed, 0);
 }
+
+/// A history page of the largest messages is answered, never dropped: the core cuts it by
+/// size and every frame fits the write buffer.
+#[tokio::test]
+async fn a_history_page_of_the_largest_messages_is_answered() {
+    let (server, _journal) = TestServer::memory(crate::support::config()).await;
+    let mut alice = server.client("alice", Codec::Json).await;
+    alice.join("group:lobby").await;
+    let big = "\u{1F600}".repeat(chat_core::Config::default().max_message_chars);
+    for _ in 0..40 {
+        alice.send_acked("group:lobby", &big, None).await;
+    }
+    let history =
+        ClientMsg::History { room: crate::support::room("group:lobby"), before: None, after: None, limit: Some(100) };
+    alice.send(&history).await;
+    let (count, more) = alice
+        .until(|m| match m {
+            ServerMsg::History { messages, more, .. } => Some((messages.len(), *more)),
+            _ => None,
+        })
+        .await;
+    assert!(count > 0 && more, "{count} messages, more: {more}");
+}
