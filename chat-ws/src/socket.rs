@@ -81,7 +81,7 @@ where
             return;
         }
     };
-    Pump { ws, codec, link, hub, limits }.run().await;
+    Pump { ws, codec, link, hub, limits, controls: (Instant::now(), 0) }.run().await;
 }
 
 /// Drives one WebSocket connection for a session the caller already connected with
@@ -94,7 +94,7 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     let limits = hub.limits().clone();
-    Pump { ws, codec, link, hub, limits }.run().await;
+    Pump { ws, codec, link, hub, limits, controls: (Instant::now(), 0) }.run().await;
 }
 
 /// How long to try to send a close frame to a peer whose writes were already stuck.
@@ -291,7 +291,12 @@ struct Pump<T> {
     link: SessionLink,
     hub: HubHandle,
     limits: ConnLimits,
+    /// Ping/pong frames heard in the current one-second window (each costs a read and a pong).
+    controls: (Instant, u32),
 }
+
+/// Most ping/pong frames a peer may send per second; more closes the connection with 1008.
+const MAX_CONTROL_FRAMES_PER_SEC: u32 = 10;
 
 impl<T, E> Pump<T>
 where
@@ -372,6 +377,14 @@ where
         let bytes = match frame_payload(self.codec, msg) {
             Payload::Data(bytes) => bytes,
             Payload::Control => {
+                let now = Instant::now();
+                if now.duration_since(self.controls.0) >= Duration::from_secs(1) {
+                    self.controls = (now, 0);
+                }
+                self.controls.1 += 1;
+                if self.controls.1 > MAX_CONTROL_FRAMES_PER_SEC {
+                    return Inbound::Close(CloseNotice { code: 1008, reason: "too many pings" });
+                }
                 // Send the queued pong now.
                 return match self.flush_guarded(None).await {
                     Written::Ok => Inbound::Continue,

@@ -100,3 +100,14 @@ async fn msgpack_unknown_type_gets_an_error_event() {
     client.send(&ClientMsg::ListUsers(Default::default())).await;
     client.until(|m| matches!(m, ServerMsg::UserList { .. }).then_some(())).await;
 }
+
+#[tokio::test]
+async fn a_ping_flood_closes_with_1008() {
+    let (server, mut bystander) = setup().await;
+    let mut client = server.client("pinger", Codec::Json).await;
+    for _ in 0..100 {
+        client.send_raw(Message::Ping(Bytes::from_static(b"hi"))).await;
+    }
+    assert_eq!(client.close_code().await, Some(1008));
+    still_serving(&mut bystander, "after a ping flood").await;
+}
