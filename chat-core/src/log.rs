@@ -64,6 +64,21 @@ pub enum LogEntry {
         /// The new member.
         user: UserName,
     },
+    /// A user was invited to a room; the invitation is pending in their user state until they
+    /// accept it (a `MemberAdded` for that room drops it) or it is removed.
+    Invited {
+        /// The invitee.
+        user: UserName,
+        /// The invitation.
+        invitation: Box<crate::protocol::Invitation>,
+    },
+    /// A pending invitation went away (declined, or withdrawn by the room's owner).
+    InvitationRemoved {
+        /// The invitee.
+        user: UserName,
+        /// The room.
+        room: RoomKey,
+    },
     /// A user stopped being a member (leave or removal).
     MemberRemoved {
         /// The room.

@@ -45,6 +45,10 @@ pub struct UserState {
     pub(crate) next_client_id: u64,
     /// Position of the oldest client id still remembered.
     pub(crate) oldest_client_id: u64,
+    /// Pending invitations, oldest first, at most one per room (absent from rows that have
+    /// none, so rows written before invitations existed read back unchanged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) invitations: Vec<crate::protocol::Invitation>,
 }
 
 impl UserState {
@@ -61,6 +65,16 @@ impl UserState {
     /// Notifications kept and not yet read.
     pub fn unread_notifications(&self) -> u32 {
         self.unread_notifications
+    }
+
+    /// Pending invitations, oldest first.
+    pub fn invitations(&self) -> &[crate::protocol::Invitation] {
+        &self.invitations
+    }
+
+    /// The pending invitation to `room`, if any.
+    pub fn invitation(&self, room: &RoomKey) -> Option<&crate::protocol::Invitation> {
+        self.invitations.iter().find(|i| &i.room == room)
     }
 }
 
@@ -428,6 +442,21 @@ impl Snapshot {
             }
             LogEntry::MemberAdded { room, user } => self.add_member(room, user, touched),
             LogEntry::MemberRemoved { room, user } => self.remove_member(room, user, touched),
+            LogEntry::Invited { user, invitation } => {
+                let u = self.users.entry(user.clone()).or_insert_with(new_user);
+                if !u.rooms.contains(&invitation.room) && u.invitation(&invitation.room).is_none() {
+                    u.invitations.push(crate::protocol::Invitation::clone(invitation));
+                    touched.touch(|| Touched::User(user.clone()));
+                }
+            }
+            LogEntry::InvitationRemoved { user, room } => {
+                if let Some(u) = self.users.get_mut(user)
+                    && u.invitation(room).is_some()
+                {
+                    u.invitations.retain(|i| &i.room != room);
+                    touched.touch(|| Touched::User(user.clone()));
+                }
+            }
             LogEntry::Message(message) => self.apply_message(message, touched),
             LogEntry::ReadCursor { user, room, seq } => {
                 if let Some(read) = self.reads.get_mut(&(user.clone(), room.clone())) {
@@ -515,7 +544,9 @@ impl Snapshot {
         }
         let last_seq = state.last_seq;
         touched.touch(|| Touched::Room(room.clone()));
-        self.users.entry(user.clone()).or_insert_with(new_user).rooms.insert(room.clone());
+        let u = self.users.entry(user.clone()).or_insert_with(new_user);
+        u.rooms.insert(room.clone());
+        u.invitations.retain(|i| &i.room != room); // accepted (or made a member otherwise)
         touched.touch(|| Touched::User(user.clone()));
         let read = ReadState { seq: last_seq, highlights: VecDeque::new() };
         self.reads.insert((user.clone(), room.clone()), read);

@@ -56,7 +56,7 @@ impl Chat {
             username: user.clone(),
             rooms: first,
             more_rooms: !rest.is_empty(),
-            invitations: Vec::new(),
+            invitations: self.state.users.get(&user).map_or_else(Vec::new, |u| u.invitations.clone()),
             unread_notifications: self.unread_notifications(&user),
         };
         self.send_to_session(session, welcome);
@@ -274,7 +274,7 @@ impl Chat {
         let key = self.resolve(user, room)?;
         if self.is_member(user, &key) {
             Ok(key)
-        } else if self.state.rooms.contains_key(&key) {
+        } else if self.state.rooms.get(&key).is_some_and(|r| r.kind != RoomKind::Private) {
             Err(Refusal::new(ErrorCode::NotAMember, "you are not a member of this room").room(&key))
         } else {
             Err(Refusal::new(ErrorCode::RoomNotFound, "no such room").room(&key))

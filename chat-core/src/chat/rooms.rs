@@ -4,7 +4,7 @@ use super::{Answer, Caller, Chat, Handled, Refusal};
 use crate::error::ErrorCode;
 use crate::log::LogEntry;
 use crate::name::{RoomName, UserName};
-use crate::protocol::{LeaveReason, ServerMsg};
+use crate::protocol::{Invitation, InvitationRemovedReason, LeaveReason, ServerMsg};
 use crate::room::{RoomKey, RoomKind, RoomRef};
 
 impl Chat {
@@ -20,6 +20,7 @@ impl Chat {
             RoomKey::Group(_) => {
                 match self.state.rooms.get(&key) {
                     None => {
+                        self.check_room_cap(user, &key)?;
                         if let RoomKey::Group(name) = &key {
                             RoomName::parse_new(name.as_str())
                                 .map_err(|e| Refusal::new(ErrorCode::InvalidRoom, e.to_string()).room(&key))?;
@@ -33,13 +34,18 @@ impl Chat {
                         self.persist(created);
                     }
                     Some(r) if r.kind == RoomKind::Private => {
-                        return Err(Refusal::new(ErrorCode::Forbidden, "this room is invite-only").room(&key));
+                        // An invitee joining accepts; anyone else learns nothing (not probeable).
+                        if self.invitation(user, &key).is_some() {
+                            return self.accept(caller, user, key);
+                        }
+                        return Err(Refusal::new(ErrorCode::RoomNotFound, "no such room").room(&key));
                     }
                     Some(r) if r.members.len() >= self.config.max_room_members => {
                         return Err(Refusal::new(ErrorCode::RoomFull, "this room is full").room(&key));
                     }
                     Some(_) => {}
                 }
+                self.check_room_cap(user, &key)?;
                 self.add_member(caller, &key, user);
             }
         }
@@ -135,6 +141,7 @@ impl Chat {
         if self.state.rooms.contains_key(&key) {
             return Err(Refusal::new(ErrorCode::RoomExists, "a room with this name exists").room(&key));
         }
+        self.check_room_cap(user, &key)?;
         let (kind, owner) = if private { (RoomKind::Private, Some(user.clone())) } else { (RoomKind::Public, None) };
         self.persist(LogEntry::RoomCreated { room: key.clone(), kind, owner, timestamp: self.now });
         self.add_member(caller, &key, user);
@@ -147,7 +154,8 @@ impl Chat {
         let Some(r) = self.state.rooms.get(&key) else {
             return Err(Refusal::new(ErrorCode::RoomNotFound, "no such room").room(&key));
         };
-        match r.kind {
+        let kind = r.kind;
+        match kind {
             RoomKind::Dm => {
                 return Err(
                     Refusal::new(ErrorCode::Forbidden, "nobody can be added to a direct conversation").room(&key)
@@ -158,16 +166,26 @@ impl Chat {
             }
             _ => {}
         }
-        if r.members.len() >= self.config.max_room_members && !r.members.contains(&invitee) {
+        let Some(u) = self.state.users.get(&invitee) else {
+            return Err(Refusal::new(ErrorCode::UnknownUser, format!("no user named '{invitee}'")).room(&key));
+        };
+        if r.members.contains(&invitee) {
+            return Err(Refusal::new(ErrorCode::AlreadyMember, format!("'{invitee}' is already a member")).room(&key));
+        }
+        if u.invitation(&key).is_some() {
+            return Err(Refusal::new(ErrorCode::AlreadyInvited, format!("'{invitee}' is already invited")).room(&key));
+        }
+        if u.invitations.len() >= self.config.max_invitations_per_user {
+            let msg = format!("'{invitee}' has too many pending invitations");
+            return Err(Refusal::new(ErrorCode::TooManyInvitations, msg).room(&key));
+        }
+        if r.members.len() >= self.config.max_room_members {
             return Err(Refusal::new(ErrorCode::RoomFull, "this room is full").room(&key));
         }
-        if !self.state.users.contains_key(&invitee) {
-            return Err(Refusal::new(ErrorCode::UnknownUser, format!("no user named '{invitee}'")).room(&key));
-        }
-        if !self.is_member(&invitee, &key) {
-            self.add_member(caller, &key, &invitee);
-        }
-        Ok(Answer::Reply(self.room_users_update(user, &key)))
+        let invitation = Invitation { room: key.clone(), kind, inviter: user.clone(), timestamp: self.now };
+        self.persist(LogEntry::Invited { user: invitee.clone(), invitation: Box::new(invitation.clone()) });
+        self.deliver_to_user(&invitee, self.own_session(caller, &invitee), ServerMsg::Invitation(invitation));
+        Ok(Answer::Reply(ServerMsg::InviteSent { room: key, username: invitee }))
     }
 
     pub(super) fn remove(&mut self, caller: Caller, user: &UserName, room: &RoomRef, member: &str) -> Handled {
@@ -185,6 +203,10 @@ impl Chat {
             return Err(Refusal::new(ErrorCode::OwnerCannotLeave, "the owner cannot remove themselves").room(&key));
         }
         if !r.members.contains(&member) {
+            if self.invitation(&member, &key).is_some() {
+                self.drop_invitation(None, &member, &key, InvitationRemovedReason::Revoked);
+                return Ok(Answer::Reply(self.room_users_update(user, &key)));
+            }
             return Err(Refusal::new(ErrorCode::NotAMember, format!("'{member}' is not a member")).room(&key));
         }
         self.remove_member(caller, &key, &member, LeaveReason::Removed);
@@ -193,15 +215,62 @@ impl Chat {
 }
 
 impl Chat {
+    /// `user`'s pending invitation to `room`.
+    fn invitation(&self, user: &UserName, room: &RoomKey) -> Option<&Invitation> {
+        self.state.users.get(user)?.invitation(room)
+    }
+
+    /// Refuses a new membership beyond `Config::max_rooms_per_user`.
+    fn check_room_cap(&self, user: &UserName, room: &RoomKey) -> Result<(), Refusal> {
+        let max = self.config.max_rooms_per_user;
+        if self.state.users.get(user).is_some_and(|u| u.rooms.len() >= max) {
+            return Err(Refusal::new(ErrorCode::TooManyRooms, format!("at most {max} rooms per user")).room(room));
+        }
+        Ok(())
+    }
+
     /// `accept_invite`: become a member of a room with a pending invitation.
-    pub(super) fn accept_invite(&mut self, _caller: Caller, user: &UserName, room: &RoomRef) -> Handled {
+    pub(super) fn accept_invite(&mut self, caller: Caller, user: &UserName, room: &RoomRef) -> Handled {
         let key = self.resolve(user, room)?;
-        Err(Refusal::new(ErrorCode::NoInvitation, "no pending invitation to this room").room(&key))
+        if self.invitation(user, &key).is_none() {
+            return Err(Refusal::new(ErrorCode::NoInvitation, "no pending invitation to this room").room(&key));
+        }
+        self.accept(caller, user, key)
+    }
+
+    /// Turns `user`'s pending invitation to `key` into a membership (the fold drops it).
+    fn accept(&mut self, caller: Caller, user: &UserName, key: RoomKey) -> Handled {
+        let Some(r) = self.state.rooms.get(&key) else {
+            return Err(Refusal::new(ErrorCode::RoomNotFound, "no such room").room(&key));
+        };
+        if r.members.len() >= self.config.max_room_members {
+            return Err(Refusal::new(ErrorCode::RoomFull, "this room is full").room(&key));
+        }
+        self.check_room_cap(user, &key)?;
+        self.add_member(caller, &key, user);
+        self.joined_answer(user, &key)
     }
 
     /// `decline_invite`: drop a pending invitation.
-    pub(super) fn decline_invite(&mut self, _caller: Caller, user: &UserName, room: &RoomRef) -> Handled {
+    pub(super) fn decline_invite(&mut self, caller: Caller, user: &UserName, room: &RoomRef) -> Handled {
         let key = self.resolve(user, room)?;
-        Err(Refusal::new(ErrorCode::NoInvitation, "no pending invitation to this room").room(&key))
+        if self.invitation(user, &key).is_none() {
+            return Err(Refusal::new(ErrorCode::NoInvitation, "no pending invitation to this room").room(&key));
+        }
+        let reason = InvitationRemovedReason::Declined;
+        self.drop_invitation(self.own_session(caller, user), user, &key, reason);
+        Ok(Answer::Reply(ServerMsg::InvitationRemoved { room: key, reason }))
+    }
+
+    /// Removes a pending invitation and tells the invitee's sessions (but `except`).
+    fn drop_invitation(
+        &mut self,
+        except: Option<crate::session::SessionId>,
+        user: &UserName,
+        room: &RoomKey,
+        reason: InvitationRemovedReason,
+    ) {
+        self.persist(LogEntry::InvitationRemoved { user: user.clone(), room: room.clone() });
+        self.deliver_to_user(user, except, ServerMsg::InvitationRemoved { room: room.clone(), reason });
     }
 }

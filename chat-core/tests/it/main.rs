@@ -8,6 +8,7 @@ mod content; // refused control characters
 mod corpus; // replays every fuzz corpus file
 mod directory; // room and user directory, my_rooms, room_users
 mod history; // history pages and resume
+mod invitations; // pending invitations and the room cap
 mod limits; // rate limits and abuse
 mod messaging; // seq, limits, idempotency, mentions
 mod model; // model-based property tests against a naive reference

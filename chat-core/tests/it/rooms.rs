@@ -48,14 +48,31 @@ fn private_rooms_are_invite_only_and_owned() {
     let c = sim.connect("carol");
     sim.recv(a, ClientMsg::CreateRoom { room_name: "secret".into(), private: true });
     sim.take(b);
+    // Not probeable: a private room answers a non-member exactly as a missing one does.
     sim.recv(b, join("group:secret"));
-    assert_eq!(errors(&sim.take(b)), [ErrorCode::Forbidden]);
-
-    // Only the owner invites.
+    sim.recv(b, join("group:bad..name")); // not a valid new name
     sim.recv(b, ClientMsg::Invite { room: room("group:secret"), username: "carol".into() });
-    assert_eq!(errors(&sim.take(b)), [ErrorCode::NotAMember]);
+    assert_eq!(errors(&sim.take(b)), [ErrorCode::RoomNotFound, ErrorCode::InvalidRoom, ErrorCode::RoomNotFound]);
+
+    // Only the owner invites; the invitation is pending until accepted.
+    sim.take(a);
     sim.recv(a, ClientMsg::Invite { room: room("group:secret"), username: "bob".into() });
+    let frames = sim.take(a);
+    assert!(
+        matches!(&frames[..], [ServerMsg::InviteSent { username, .. }] if username.as_str() == "bob"),
+        "{frames:?}"
+    );
+    let frames = sim.take(b);
+    assert!(matches!(&frames[..], [ServerMsg::Invitation(i)] if i.inviter.as_str() == "alice"), "{frames:?}");
+    assert!(!sim.chat.is_member(&user("bob"), &"group:secret".parse().unwrap()));
+    sim.recv(a, ClientMsg::Invite { room: room("group:secret"), username: "bob".into() });
+    assert_eq!(errors(&sim.take(a)), [ErrorCode::AlreadyInvited]);
+    sim.recv(b, ClientMsg::AcceptInvite { room: room("group:secret") });
     assert!(sim.take(b).iter().any(|f| matches!(f, ServerMsg::RoomJoined(s) if s.room.to_string() == "group:secret")));
+    sim.recv(b, ClientMsg::AcceptInvite { room: room("group:secret") });
+    assert_eq!(errors(&sim.take(b)), [ErrorCode::NoInvitation]);
+    sim.recv(a, ClientMsg::Invite { room: room("group:secret"), username: "bob".into() });
+    assert_eq!(errors(&sim.take(a)), [ErrorCode::AlreadyMember]);
     sim.recv(b, ClientMsg::Invite { room: room("group:secret"), username: "carol".into() });
     assert_eq!(errors(&sim.take(b)), [ErrorCode::Forbidden]);
 
@@ -70,7 +87,7 @@ fn private_rooms_are_invite_only_and_owned() {
     sim.recv(a, send("group:secret", "bob is gone"));
     assert!(messages(&sim.take(b)).is_empty());
     sim.recv(b, ClientMsg::History { room: room("group:secret"), before: None, after: None, limit: None });
-    assert_eq!(errors(&sim.take(b)), [ErrorCode::NotAMember]);
+    assert_eq!(errors(&sim.take(b)), [ErrorCode::RoomNotFound]);
 
     sim.recv(a, ClientMsg::LeaveRoom { room: room("group:secret") });
     assert_eq!(errors(&sim.take(a)), [ErrorCode::OwnerCannotLeave]);
