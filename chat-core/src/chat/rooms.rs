@@ -86,16 +86,6 @@ impl Chat {
         let joined =
             ServerMsg::MemberJoined { room: room.clone(), username: user.clone(), online: self.is_online(user) };
         self.deliver_to_room(room, Some(user), None, joined);
-        self.legacy_member_list(room);
-    }
-
-    /// Transitional, until the web UI keeps member lists from `member_joined` / `member_left`:
-    /// the full list to the room's sessions after a membership change (a user's action, rate
-    /// limited; never on connect or disconnect).
-    fn legacy_member_list(&mut self, room: &RoomKey) {
-        let msg =
-            ServerMsg::RoomUsersUpdate { room: room.clone(), users: self.presence(room), read_receipts: Vec::new() };
-        self.deliver_to_room(room, None, None, msg);
     }
 
     fn joined_answer(&self, user: &UserName, room: &RoomKey) -> Handled {
@@ -132,7 +122,6 @@ impl Chat {
         }
         let left = ServerMsg::MemberLeft { room: room.clone(), username: user.clone(), reason };
         self.deliver_to_room(room, None, None, left);
-        self.legacy_member_list(room);
     }
 
     pub(super) fn create_room(&mut self, caller: Caller, user: &UserName, name: &str, private: bool) -> Handled {

@@ -1,9 +1,5 @@
 //! Pending invitations in the web UI: the invitee accepts one and chats; a declined one
 //! disappears on every tab of the invitee.
-//!
-//! Ignored until chat-core keeps invitations pending (PLAN decision 1: `invite` answers
-//! `invite_sent`, the invitee gets `invitation`, `accept_invite` / `decline_invite`); today's core
-//! adds the invitee at once. Run them with `cargo test -p chat-server --test it browser -- --ignored`.
 
 use serde_json::json;
 
@@ -33,7 +29,6 @@ const NO_INVITATION: &str = "return document.querySelector(`#invite-list li.invi
     && document.querySelector('#invitations').hidden;";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs pending invitations in chat-core (PLAN decision 1)"]
 async fn the_invitee_accepts_an_invitation_and_chats() {
     let Some(tools) = harness::tools() else { return };
     let _one_at_a_time = harness::serial().await;
@@ -83,7 +78,6 @@ async fn the_invitee_accepts_an_invitation_and_chats() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs pending invitations in chat-core (PLAN decision 1)"]
 async fn a_declined_invitation_disappears_on_both_of_the_invitees_tabs() {
     let Some(tools) = harness::tools() else { return };
     let _one_at_a_time = harness::serial().await;

@@ -94,22 +94,34 @@ async fn private_rooms_are_invite_only() {
     // Not in the public directory; not readable or joinable by others.
     let directory = get(addr, "/api/directory", Some(&carol)).await.json();
     assert!(!directory.to_string().contains("group:plans"));
+    // A private room answers non-members exactly as a room that does not exist: its name cannot
+    // be probed (reading, joining, listing members, inviting).
     let read = get(addr, "/api/messages?room=group:plans", Some(&carol)).await;
-    assert_eq!(read.status, 403);
-    assert_eq!(read.code(), "not_a_member");
+    assert_eq!(read.status, 404);
+    assert_eq!(read.code(), "room_not_found");
     let join = post(addr, "/api/rooms/join", Some(&carol), json!({"room": "group:plans"})).await;
-    assert_eq!(join.status, 403);
+    assert_eq!(join.status, 404);
+    assert_eq!(join.code(), "room_not_found");
     let users = get(addr, "/api/room_users?room=group:plans", Some(&carol)).await;
-    assert_eq!(users.status, 403);
+    assert_eq!(users.status, 404);
 
     // The owner invites; others cannot.
     let r = post(addr, "/api/rooms/invite", Some(&carol), json!({"room": "group:plans", "username": "carol"})).await;
-    assert_eq!(r.status, 403);
+    assert_eq!(r.status, 404);
     let r = post(addr, "/api/rooms/invite", Some(&alice), json!({"room": "group:plans", "username": "bob"})).await;
     assert_eq!(r.status, 200, "{:?}", r.json());
+    assert_eq!(r.json()["type"], "invite_sent");
     let r = post(addr, "/api/rooms/invite", Some(&alice), json!({"room": "group:plans", "username": "ghost"})).await;
     assert_eq!(r.status, 404);
     assert_eq!(r.code(), "unknown_user");
+    // An invitation is pending until the invitee accepts it: no membership before.
+    assert!(!room_keys(&get(addr, "/api/rooms", Some(&bob)).await.json()).contains(&"group:plans".to_owned()));
+    assert_eq!(get(addr, "/api/room_users?room=group:plans", Some(&bob)).await.status, 404);
+    let r = post(addr, "/api/rooms/accept", Some(&bob), json!({"room": "group:plans"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert_eq!(r.json()["type"], "room_joined");
+    let r = post(addr, "/api/rooms/accept", Some(&bob), json!({"room": "group:plans"})).await;
+    assert_eq!(r.code(), "no_invitation", "an invitation is accepted once");
     assert!(room_keys(&get(addr, "/api/rooms", Some(&bob)).await.json()).contains(&"group:plans".to_owned()));
     let users = get(addr, "/api/room_users?room=group:plans", Some(&bob)).await;
     assert_eq!(users.status, 200);
@@ -125,7 +137,7 @@ async fn private_rooms_are_invite_only() {
     let r = post(addr, "/api/rooms/remove", Some(&alice), json!({"room": "group:plans", "username": "bob"})).await;
     assert_eq!(r.status, 200, "{:?}", r.json());
     assert!(!room_keys(&get(addr, "/api/rooms", Some(&bob)).await.json()).contains(&"group:plans".to_owned()));
-    assert_eq!(get(addr, "/api/messages?room=group:plans", Some(&bob)).await.status, 403);
+    assert_eq!(get(addr, "/api/messages?room=group:plans", Some(&bob)).await.status, 404);
 
     // Unknown rooms are 404.
     let r = get(addr, "/api/messages?room=group:nowhere", Some(&bob)).await;

@@ -18,14 +18,18 @@ async fn everything_survives_a_restart() {
     let alice = register(addr, "alice").await;
     let bob = register(addr, "bob").await;
     register(addr, "carol").await;
+    register(addr, "dave").await;
     assert_eq!(
         post(addr, "/api/rooms", Some(&alice), json!({"room_name": "plans", "private": true})).await.status,
         201
     );
-    assert_eq!(
-        post(addr, "/api/rooms/invite", Some(&alice), json!({"room": "group:plans", "username": "bob"})).await.status,
-        200
-    );
+    for invitee in ["bob", "dave"] {
+        let r =
+            post(addr, "/api/rooms/invite", Some(&alice), json!({"room": "group:plans", "username": invitee})).await;
+        assert_eq!(r.status, 200, "{:?}", r.json());
+    }
+    // Bob accepts; dave's invitation stays pending across the restart.
+    assert_eq!(post(addr, "/api/rooms/accept", Some(&bob), json!({"room": "group:plans"})).await.status, 200);
     for content in ["first", "ping @bob", "third"] {
         let r = post(addr, "/api/messages", Some(&alice), json!({"room": "group:plans", "content": content})).await;
         assert_eq!(r.status, 200);
@@ -72,7 +76,14 @@ async fn everything_survives_a_restart() {
     assert_eq!(contents, vec!["first", "ping @bob", "third"]);
     // Membership survived: carol is still not allowed in.
     let carol = login.json()["token"].as_str().unwrap().to_owned();
-    assert_eq!(get(addr, "/api/messages?room=group:plans", Some(&carol)).await.status, 403);
+    assert_eq!(get(addr, "/api/messages?room=group:plans", Some(&carol)).await.status, 404);
+    // The pending invitation survived: dave accepts it now, and reads the room.
+    let dave = post(addr, "/api/login", None, json!({"username": "dave", "password": "password-dave"})).await;
+    let dave = dave.json()["token"].as_str().unwrap().to_owned();
+    let accepted = post(addr, "/api/rooms/accept", Some(&dave), json!({"room": "group:plans"})).await;
+    assert_eq!(accepted.status, 200, "{:?}", accepted.json());
+    assert_eq!(accepted.json()["type"], "room_joined");
+    assert_eq!(get(addr, "/api/messages?room=group:plans", Some(&dave)).await.status, 200);
     // The idempotency key survived: a retry returns the original, not a copy.
     let retry = post(
         addr,
