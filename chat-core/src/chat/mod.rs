@@ -1,5 +1,6 @@
 //! [`Chat`]: the state machine.
 
+mod directory;
 mod history;
 mod messages;
 mod presence;
@@ -271,6 +272,8 @@ pub struct Chat {
     limits: RateLimits,
     /// Member sessions per room, rebuilt lazily when membership or presence changes.
     recipients: recipients::Recipients,
+    /// Public rooms and users, sorted as they are created (directory pages never sort).
+    directory: directory::Directory,
     typing: Typing,
     /// Canonical room-key strings of existing rooms, so frames naming a room by key resolve
     /// without parsing.
@@ -288,6 +291,7 @@ impl Chat {
     /// A chat that continues from `snapshot` (the fold of a journal). No sessions are connected.
     pub fn restore(config: Config, snapshot: Snapshot) -> Chat {
         let now = snapshot.rooms.values().map(|r| r.last_timestamp).max().unwrap_or_default();
+        let directory = directory::Directory::of(&snapshot);
         Chat {
             config,
             now,
@@ -296,6 +300,7 @@ impl Chat {
             sessions: Sessions::default(),
             limits: RateLimits::default(),
             recipients: recipients::Recipients::default(),
+            directory,
             typing: Typing::default(),
             room_keys: FxHashMap::default(),
             loads: FxHashMap::default(),
@@ -542,6 +547,7 @@ impl Chat {
     /// it. The only way the core changes durable state.
     pub(crate) fn persist(&mut self, entry: LogEntry) {
         self.state.apply(&entry);
+        self.directory.note(&entry, &self.state);
         self.outputs.push_back(Output::Persist(entry));
     }
 

@@ -1,4 +1,5 @@
-//! Sessions coming and going, presence (`room_users_update`), typing, and room summaries.
+//! Sessions coming and going, presence (`room_users_update`), typing, room summaries, and room
+//! resolution. The directory (`list_rooms`, `list_users`) is in `directory.rs`.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -6,13 +7,9 @@ use std::sync::Arc;
 use super::{Answer, Caller, Chat, CloseReason, Handled, Output, Refusal};
 use crate::error::ErrorCode;
 use crate::name::UserName;
-use crate::protocol::{
-    DEFAULT_DIRECTORY_LIMIT, DirectoryQuery, MAX_DIRECTORY_LIMIT, MemberRead, RoomInfo, RoomSummary, SUMMARY_PAGE,
-    ServerMsg, UserPresence,
-};
+use crate::protocol::{MemberRead, RoomSummary, SUMMARY_PAGE, ServerMsg, UserPresence};
 use crate::room::{RoomKey, RoomKind, RoomRef};
 use crate::session::{SessionId, TooManySessions};
-use crate::snapshot::RoomState;
 
 impl Chat {
     pub(super) fn connect(&mut self, session: SessionId, user: UserName) {
@@ -234,41 +231,6 @@ impl Chat {
         }
     }
 
-    /// A page of the public rooms, sorted by name.
-    pub(super) fn room_list(&self, query: &DirectoryQuery) -> Handled {
-        let page = Page::of(query, self.config.max_list_len)?;
-        let mut public: Vec<(&RoomKey, &RoomState)> = self
-            .state
-            .rooms
-            .iter()
-            .filter(|(key, r)| r.kind == RoomKind::Public && page.admits(group_name(key)))
-            .collect();
-        public.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let more = public.len() > page.limit;
-        let rooms: Vec<RoomInfo> = public
-            .into_iter()
-            .take(page.limit)
-            .map(|(key, r)| RoomInfo { room: key.clone(), members: r.members.len(), last_timestamp: r.last_timestamp })
-            .collect();
-        let next = more.then(|| rooms.last().map(|r| group_name(&r.room).to_owned())).flatten();
-        Ok(Answer::Reply(ServerMsg::RoomList { rooms, next }))
-    }
-
-    /// A page of known users, sorted by name.
-    pub(super) fn user_list(&self, query: &DirectoryQuery) -> Handled {
-        let page = Page::of(query, self.config.max_list_len)?;
-        let mut names: Vec<&UserName> = self.state.users.keys().filter(|u| page.admits(u.as_str())).collect();
-        names.sort_unstable();
-        let more = names.len() > page.limit;
-        let users: Vec<UserPresence> = names
-            .into_iter()
-            .take(page.limit)
-            .map(|u| UserPresence { username: u.clone(), online: self.sessions.is_online(u) })
-            .collect();
-        let next = more.then(|| users.last().map(|u| u.username.to_string())).flatten();
-        Ok(Answer::Reply(ServerMsg::UserList { users, next }))
-    }
-
     /// Resolves a room reference the caller must be a member of.
     pub(crate) fn member_room(&mut self, user: &UserName, room: &RoomRef) -> Result<RoomKey, Refusal> {
         let key = self.resolve(user, room)?;
@@ -308,37 +270,5 @@ impl Chat {
             return Err(Refusal::new(ErrorCode::Forbidden, "that is someone else's conversation").room(&key));
         }
         Ok(key)
-    }
-}
-
-/// The name part of a group room key (`lobby` for `group:lobby`).
-fn group_name(key: &RoomKey) -> &str {
-    match key {
-        RoomKey::Group(name) => name.as_str(),
-        RoomKey::Dm(..) => "",
-    }
-}
-
-/// A validated directory query: names with `prefix`, after `after`, at most `limit`.
-pub(crate) struct Page {
-    prefix: String,
-    after: Option<String>,
-    limit: usize,
-}
-
-impl Page {
-    fn of(query: &DirectoryQuery, max: usize) -> Result<Page, Refusal> {
-        let max = max.min(MAX_DIRECTORY_LIMIT as usize);
-        let limit = query.limit.unwrap_or(DEFAULT_DIRECTORY_LIMIT) as usize;
-        if limit == 0 || limit > max {
-            return Err(Refusal::new(ErrorCode::InvalidRequest, format!("limit must be 1-{max}")));
-        }
-        let after = query.after.as_deref().map(|a| a.strip_prefix("group:").unwrap_or(a).to_ascii_lowercase());
-        let prefix = query.prefix.as_deref().unwrap_or("").to_ascii_lowercase();
-        Ok(Page { prefix, after, limit })
-    }
-
-    fn admits(&self, name: &str) -> bool {
-        name.starts_with(&self.prefix) && self.after.as_deref().is_none_or(|a| name > a)
     }
 }

@@ -187,3 +187,24 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+/// The sorted directory is kept as rooms and users are created, not rebuilt: rooms created live
+/// after a restore land in order among the restored ones, and a restart gives the same pages.
+#[test]
+fn rooms_created_after_a_restore_are_listed_in_order() {
+    let rooms: Vec<(String, RoomKind)> = ["beta", "delta"].iter().map(|n| (n.to_string(), RoomKind::Public)).collect();
+    let mut sim = restored(&rooms, &[]);
+    let a = sim.connect("alice");
+    for name in ["gamma", "alpha", "epsilon"] {
+        sim.recv(a, join(&format!("group:{name}")));
+    }
+    sim.recv(a, ClientMsg::CreateRoom { room_name: "secret".into(), private: true });
+    sim.drain();
+    let expected = ["alpha", "beta", "delta", "epsilon", "gamma"];
+    assert_eq!(all_rooms(&mut sim, None, 2), expected);
+    sim.restart();
+    assert_eq!(all_rooms(&mut sim, None, 2), expected);
+    let reply = sim.request("alice", ClientMsg::ListUsers(query(Some("al"), None, None)));
+    let ServerMsg::UserList { users, .. } = reply else { panic!("{reply:?}") };
+    assert_eq!(users.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["alice"]);
+}
