@@ -95,14 +95,13 @@ impl Chat {
     }
 
     fn load(&mut self, caller: Caller, user: &UserName, room: RoomKey, range: HistoryRange, limit: u32, page: Page) {
-        let load = self.mint_load();
         let query = HistoryQuery { room: room.clone(), range, limit };
-        self.loads.insert(load, PendingLoad { caller, user: user.clone(), room, page });
+        let load = self.loads.start(PendingLoad { caller, user: user.clone(), room, page });
         self.outputs.push_back(super::Output::Load { load, query });
     }
 
     pub(super) fn loaded(&mut self, load: LoadId, result: Result<Vec<Message>, LoadError>) {
-        let Some(pending) = self.loads.remove(&load) else { return };
+        let Some(pending) = self.loads.finish(load) else { return };
         if let Caller::Session(session) = pending.caller
             && !self.sessions.contains_key(&session)
         {

@@ -5,7 +5,10 @@ mod history;
 mod messages;
 mod presence;
 mod recipients;
+mod resolve;
 mod rooms;
+mod summary;
+mod typing;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -259,6 +262,36 @@ pub(crate) struct PendingLoad {
     page: history::Page,
 }
 
+/// The history reads the core asked the driver for and has not had answered yet. Load ids are
+/// minted here, consecutively from 1, and never reused within one `Chat`; an answer to an
+/// unknown id (a stale one, after a restore) finds nothing.
+#[derive(Debug)]
+pub(crate) struct Loads {
+    pending: FxHashMap<LoadId, PendingLoad>,
+    next: u64,
+}
+
+impl Default for Loads {
+    fn default() -> Loads {
+        Loads { pending: FxHashMap::default(), next: 1 }
+    }
+}
+
+impl Loads {
+    /// Records `pending` under a new load id.
+    pub(crate) fn start(&mut self, pending: PendingLoad) -> LoadId {
+        let id = LoadId(self.next);
+        self.next += 1;
+        self.pending.insert(id, pending);
+        id
+    }
+
+    /// The read `load` served, if it is still pending (each answer is taken once).
+    pub(crate) fn finish(&mut self, load: LoadId) -> Option<PendingLoad> {
+        self.pending.remove(&load)
+    }
+}
+
 /// The chat state machine. See the crate docs for the driver contract.
 #[derive(Debug)]
 pub struct Chat {
@@ -278,8 +311,8 @@ pub struct Chat {
     /// Canonical room-key strings of existing rooms, so frames naming a room by key resolve
     /// without parsing.
     room_keys: FxHashMap<Box<str>, RoomKey>,
-    loads: FxHashMap<LoadId, PendingLoad>,
-    next_load: u64,
+    /// History reads in flight.
+    loads: Loads,
 }
 
 impl Chat {
@@ -303,8 +336,7 @@ impl Chat {
             directory,
             typing: Typing::default(),
             room_keys: FxHashMap::default(),
-            loads: FxHashMap::default(),
-            next_load: 1,
+            loads: Loads::default(),
         }
     }
 
@@ -555,12 +587,6 @@ impl Chat {
         if !self.state.users.contains_key(user) {
             self.persist(LogEntry::UserAdded { user: user.clone() });
         }
-    }
-
-    pub(crate) fn mint_load(&mut self) -> LoadId {
-        let id = LoadId(self.next_load);
-        self.next_load += 1;
-        id
     }
 
     /// The calling session if it belongs to `user` (it gets the direct answer, so a change
