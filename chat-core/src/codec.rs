@@ -117,17 +117,26 @@ impl Codec {
         }
     }
 
+    /// The `type` field of an encoded frame, if it is an object with one: lets a transport tell
+    /// its own frames (such as a first-frame `register`) from the core's without decoding either.
+    ///
+    /// ```
+    /// use chat_core::Codec;
+    /// assert_eq!(Codec::Json.frame_type(br#"{"type":"register","token":"t"}"#).as_deref(), Some("register"));
+    /// assert_eq!(Codec::Json.frame_type(br#"{"room":"group:lobby"}"#), None);
+    /// assert_eq!(Codec::Json.frame_type(b"not json"), None);
+    /// ```
+    pub fn frame_type(self, bytes: &[u8]) -> Option<String> {
+        let peek = match self {
+            Codec::Json => serde_json::from_slice::<TypeOnly<'_>>(bytes).ok(),
+            Codec::MsgPack => rmp_serde::from_slice::<TypeOnly<'_>>(bytes).ok(),
+        };
+        peek.and_then(|t| t.kind.map(|k| k.into_owned()))
+    }
+
     /// Tells an unknown `type` apart from a malformed frame (only on the error path).
     fn classify(self, bytes: &[u8], message: String) -> DecodeError {
-        let kind = match self {
-            Codec::Json => {
-                serde_json::from_slice::<TypeOnly<'_>>(bytes).ok().and_then(|t| t.kind.map(|k| k.into_owned()))
-            }
-            Codec::MsgPack => {
-                rmp_serde::from_slice::<TypeOnly<'_>>(bytes).ok().and_then(|t| t.kind.map(|k| k.into_owned()))
-            }
-        };
-        match kind {
+        match self.frame_type(bytes) {
             Some(kind) if !CLIENT_TYPES.contains(&kind.as_str()) => DecodeError {
                 code: ErrorCode::UnknownType,
                 message: format!("unknown frame type '{}'", kind.chars().take(40).collect::<String>()),

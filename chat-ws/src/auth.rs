@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use chat_core::{Codec, ErrorCode, UserName};
 use futures::future::BoxFuture;
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An error code a transport sends: the core's [`ErrorCode`]s plus the codes only an adapter
@@ -154,14 +153,6 @@ pub enum AuthDecodeError {
 #[error("encode failed: {0}")]
 pub struct AuthEncodeError(String);
 
-#[derive(Deserialize)]
-struct TypeOnly<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Option<std::borrow::Cow<'a, str>>,
-    #[serde(flatten)]
-    _rest: IgnoredAny,
-}
-
 fn encode<T: Serialize>(codec: Codec, value: &T) -> Result<Vec<u8>, AuthEncodeError> {
     match codec {
         Codec::Json => serde_json::to_vec(value).map_err(|e| AuthEncodeError(e.to_string())),
@@ -179,11 +170,9 @@ fn decode<'a, T: Deserialize<'a>>(codec: Codec, bytes: &'a [u8]) -> Result<T, St
 impl ClientAuthMsg {
     /// Decodes a client frame: `Err(NotRegister)` when its `type` is anything but `register`.
     pub fn decode(codec: Codec, bytes: &[u8]) -> Result<ClientAuthMsg, AuthDecodeError> {
-        decode::<ClientAuthMsg>(codec, bytes).map_err(|message| {
-            match decode::<TypeOnly<'_>>(codec, bytes).ok().and_then(|t| t.kind) {
-                Some(kind) if kind == "register" => AuthDecodeError::Invalid(message),
-                _ => AuthDecodeError::NotRegister,
-            }
+        decode::<ClientAuthMsg>(codec, bytes).map_err(|message| match codec.frame_type(bytes) {
+            Some(kind) if kind == "register" => AuthDecodeError::Invalid(message),
+            _ => AuthDecodeError::NotRegister,
         })
     }
 
