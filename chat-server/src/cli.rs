@@ -88,6 +88,16 @@ pub struct Cli {
     #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 128)]
     pub max_connections_per_address: usize,
 
+    /// WebSocket frames per second that all connections from one client address may send
+    /// together; past it (and past the burst) those connections stop being read until the
+    /// address is back under the rate, so nothing is lost. 0 turns the budget off.
+    #[arg(long, env = "CHAT_FRAMES_PER_ADDRESS_PER_SEC", default_value_t = 200)]
+    pub frames_per_address_per_sec: u32,
+
+    /// Frames one client address may send at once before the rate above applies.
+    #[arg(long, env = "CHAT_FRAME_BURST_PER_ADDRESS", default_value_t = 400)]
+    pub frame_burst_per_address: u32,
+
     /// Seconds one HTTP request may take, headers to answer, body included (slower: 408).
     #[arg(long, env = "CHAT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
@@ -133,6 +143,8 @@ impl Cli {
             max_frame_bytes: self.max_frame_bytes,
             max_connections: self.max_connections,
             max_connections_per_addr: self.max_connections_per_address,
+            frames_per_addr: (self.frames_per_address_per_sec > 0)
+                .then_some((self.frames_per_address_per_sec, self.frame_burst_per_address)),
             request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
             auth_attempts_per_addr: self.login_attempts_per_minute,
             login_failures_before_delay: self.login_failures_before_delay,

@@ -142,6 +142,11 @@ pub struct Limits {
     /// Most open connections from one client address (default 128); more are refused, so one
     /// machine cannot fill [`max_connections`](Limits::max_connections).
     pub max_connections_per_addr: usize,
+    /// WebSocket frames per second, and burst, that all connections of one client address
+    /// share (default 200/s, burst 400; `None`: no shared budget). Past it those connections
+    /// are not read until the address is back under the rate (back-pressure, nothing lost), so
+    /// many accounts on one machine cannot together outrun the per-user buckets of the core.
+    pub frames_per_addr: Option<(u32, u32)>,
     /// How long one HTTP request may take, headers to response, body included (default 30 s):
     /// a client trickling its body is answered 408 and disconnected.
     pub request_timeout: Duration,
@@ -172,6 +177,7 @@ impl Default for Limits {
             max_frame_bytes: 64 * 1024,
             max_connections: 20_000,
             max_connections_per_addr: 128,
+            frames_per_addr: Some((200, 400)),
             request_timeout: Duration::from_secs(30),
             max_concurrent_hashes: 2,
             max_hash_queue: 64,

@@ -45,6 +45,17 @@ impl ServerMetrics {
             "Sessions closed for not reading fast enough.",
             hub.slow_consumers_closed,
         );
+        counter("chat_input_paused_total", "Times the hub held back input until a reader caught up.", hub.input_paused);
+        counter(
+            "chat_readers_waited_out_total",
+            "Readers the hub stopped waiting for after the grace period.",
+            hub.readers_waited_out,
+        );
+        counter(
+            "chat_frames_throttled_total",
+            "Frames after which a connection paused reading: its address was over its frame budget.",
+            hub.frames_throttled,
+        );
         counter("chat_frames_in_total", "WebSocket frames received.", hub.frames_in);
         counter("chat_frames_out_total", "WebSocket frames sent.", hub.frames_out);
         counter(

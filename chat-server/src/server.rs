@@ -157,7 +157,7 @@ impl Server {
         let acceptor = tls.as_ref().map(|t| tokio_rustls::TlsAcceptor::from(t.config.clone()));
         let limits = ConnectionLimits {
             total: Arc::new(Semaphore::new(config.limits.max_connections)),
-            per_addr: Arc::new(PerAddress::new(config.limits.max_connections_per_addr)),
+            per_addr: Arc::new(PerAddress::new(config.limits.max_connections_per_addr, config.limits.frames_per_addr)),
         };
         let sweep_task = tokio::spawn(sweep_tokens(app.clone(), stop_rx.clone()));
         let accept_task = tokio::spawn(accept_loop(listener, app, router, acceptor, limits, stop_rx));

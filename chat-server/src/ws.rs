@@ -15,8 +15,8 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use chat_core::{Codec, ErrorCode, UserName};
 use chat_ws::{
-    Auth, AuthRefusal, Authenticated, Authenticator, Identity, LoginId, Register, WsErrorCode, negotiate_subprotocol,
-    serve_socket, websocket_config,
+    Auth, AuthRefusal, Authenticated, Authenticator, Identity, LoginId, Register, SocketOptions, WsErrorCode,
+    negotiate_subprotocol, serve_socket_with, websocket_config,
 };
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -59,12 +59,16 @@ pub(crate) async fn upgrade(
     // The socket keeps its connection's place in the per-address count.
     let addr_slot = req.extensions().get::<Arc<AddrSlot>>().cloned();
     tokio::spawn(async move {
-        let _slots = (slot, addr_slot);
+        let slots = (slot, addr_slot);
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
                 let config = websocket_config(hub.limits());
                 let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-                serve_socket(hub, ws, codec, auth).await;
+                let mut options = SocketOptions::default();
+                if let Some(budget) = slots.1.as_ref().and_then(|slot| slot.frame_budget()) {
+                    options = options.frame_budget(budget);
+                }
+                serve_socket_with(hub, ws, codec, auth, options).await;
             }
             Err(e) => tracing::debug!(%peer, error = %e, "websocket upgrade failed"),
         }

@@ -209,6 +209,10 @@ impl HubHandle {
         Metrics::add(&self.shared.metrics.frames_in, n);
     }
 
+    pub(crate) fn count_frames_throttled(&self) {
+        Metrics::add(&self.shared.metrics.frames_throttled, 1);
+    }
+
     pub(crate) fn count_frames_out(&self, n: u64) {
         Metrics::add(&self.shared.metrics.frames_out, n);
     }

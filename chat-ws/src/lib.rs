@@ -52,6 +52,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod budget;
 mod closers;
 mod frame;
 mod hub;
@@ -67,13 +68,14 @@ pub use auth::{
     AuthDecodeError, AuthEncodeError, AuthRefusal, Authenticated, Authenticator, ClientAuthMsg, Identity, LoginId,
     Register, ServerAuthMsg, WsErrorCode,
 };
+pub use budget::{FrameBudget, SocketOptions};
 pub use frame::{CloseNotice, OutFrame, SessionEvent};
 pub use hub::{HubError, HubHandle, spawn_hub};
 pub use journal::JournalError;
 pub use limits::{ConnLimits, HubConfig, negotiate_subprotocol, websocket_config};
 pub use metrics::HubMetrics;
 pub use session::SessionLink;
-pub use socket::{Auth, serve_link, serve_socket};
+pub use socket::{Auth, serve_link, serve_socket, serve_socket_with};
 
 /// Re-exported so users name the same versions this crate was built with.
 pub use tokio_tungstenite;

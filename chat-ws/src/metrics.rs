@@ -31,6 +31,9 @@ pub struct HubMetrics {
     pub input_paused: u64,
     /// Readers the hub stopped waiting for after `HubConfig::reader_grace` (not slowed again).
     pub readers_waited_out: u64,
+    /// Inbound frames after which a connection paused reading because its shared
+    /// [`FrameBudget`](crate::FrameBudget) was in debt.
+    pub frames_throttled: u64,
     /// Frames received from clients (data frames).
     pub frames_in: u64,
     /// Frames written to clients (data frames).
@@ -52,6 +55,7 @@ pub(crate) struct Metrics {
     pub(crate) slow_consumers_closed: AtomicU64,
     pub(crate) input_paused: AtomicU64,
     pub(crate) readers_waited_out: AtomicU64,
+    pub(crate) frames_throttled: AtomicU64,
     pub(crate) frames_in: AtomicU64,
     pub(crate) frames_out: AtomicU64,
 }
@@ -83,6 +87,7 @@ impl Metrics {
             slow_consumers_closed: self.slow_consumers_closed.load(Relaxed),
             input_paused: self.input_paused.load(Relaxed),
             readers_waited_out: self.readers_waited_out.load(Relaxed),
+            frames_throttled: self.frames_throttled.load(Relaxed),
             frames_in: self.frames_in.load(Relaxed),
             frames_out: self.frames_out.load(Relaxed),
         }

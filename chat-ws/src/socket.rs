@@ -15,6 +15,7 @@ use crate::auth::{AuthDecodeError, Authenticated, Authenticator, ClientAuthMsg, 
 use crate::frame::{CloseNotice, OutFrame, SessionEvent, one_off};
 use tokio::sync::mpsc::error::TrySendError;
 
+use crate::budget::{FrameBudget, SocketOptions};
 use crate::hub::{Command, HubHandle};
 use crate::limits::ConnLimits;
 use crate::session::SessionLink;
@@ -61,7 +62,18 @@ impl std::fmt::Debug for Auth {
 ///
 /// The hub sees `Input::Disconnect` exactly once when this returns. Never returns an error:
 /// a peer going away is normal.
-pub async fn serve_socket<T, E>(hub: HubHandle, mut ws: T, codec: Codec, auth: Auth)
+pub async fn serve_socket<T, E>(hub: HubHandle, ws: T, codec: Codec, auth: Auth)
+where
+    T: Stream<Item = Result<Message, E>> + Sink<Message, Error = E> + Unpin + Send,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    serve_socket_with(hub, ws, codec, auth, SocketOptions::default()).await;
+}
+
+/// [`serve_socket`] with per-connection [`SocketOptions`], for example a [`FrameBudget`]
+/// shared by every connection of one client address: while it is in debt the connection reads
+/// nothing (its peer's frames wait in TCP buffers) and keeps writing its outbound events.
+pub async fn serve_socket_with<T, E>(hub: HubHandle, mut ws: T, codec: Codec, auth: Auth, options: SocketOptions)
 where
     T: Stream<Item = Result<Message, E>> + Sink<Message, Error = E> + Unpin + Send,
     E: std::error::Error + Send + Sync + 'static,
@@ -81,7 +93,8 @@ where
             return;
         }
     };
-    Pump { ws, codec, link, hub, limits, controls: (Instant::now(), 0) }.run().await;
+    let budget = options.frame_budget;
+    Pump { ws, codec, link, hub, limits, controls: (Instant::now(), 0), budget }.run().await;
 }
 
 /// Drives one WebSocket connection for a session the caller already connected with
@@ -94,7 +107,7 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     let limits = hub.limits().clone();
-    Pump { ws, codec, link, hub, limits, controls: (Instant::now(), 0) }.run().await;
+    Pump { ws, codec, link, hub, limits, controls: (Instant::now(), 0), budget: None }.run().await;
 }
 
 /// How long to try to send a close frame to a peer whose writes were already stuck.
@@ -293,6 +306,8 @@ struct Pump<T> {
     limits: ConnLimits,
     /// Ping/pong frames heard in the current one-second window (each costs a read and a pong).
     controls: (Instant, u32),
+    /// Shared inbound-frame budget (per client address), if any.
+    budget: Option<Arc<FrameBudget>>,
 }
 
 /// Most ping/pong frames a peer may send per second; more closes the connection with 1008.
@@ -400,6 +415,13 @@ where
             Payload::WrongKind(notice) => return Inbound::Close(notice),
         };
         self.hub.count_frames_in(1);
+        if let Some(wait) = self.budget.as_ref().and_then(|b| b.take(Instant::now())) {
+            self.hub.count_frames_throttled();
+            // Rare: boxed so its state does not enlarge every connection's task.
+            if let Some(end) = Box::pin(self.pause(wait)).await {
+                return end;
+            }
+        }
         match self.codec.decode_client(&bytes) {
             Ok(msg) => {
                 let cmd = Command::Receive { session: self.link.id(), msg };
@@ -430,6 +452,27 @@ where
             }
         }
         Inbound::Continue
+    }
+
+    /// Reads nothing for `wait` (the shared frame budget is in debt) while writing the
+    /// session's outbound events. `Some` when the connection must end.
+    async fn pause(&mut self, wait: Duration) -> Option<Inbound> {
+        let until = tokio::time::sleep(wait);
+        tokio::pin!(until);
+        loop {
+            tokio::select! {
+                biased;
+                event = self.link.recv() => match event {
+                    SessionEvent::Frame(frame) => match self.write_batch(frame).await {
+                        Written::Ok => {}
+                        Written::Failed => return Some(Inbound::Gone),
+                        Written::Closed(notice) => return Some(Inbound::Close(notice)),
+                    },
+                    SessionEvent::Close(notice) => return Some(Inbound::Close(notice)),
+                },
+                () = &mut until => return None,
+            }
+        }
     }
 
     /// Hands a client frame to the hub. While the hub's inbox is full, keeps writing the

@@ -14,6 +14,8 @@ mod privacy;
 mod websocket;
 // Hostile clients at the HTTP layer: Host names, trickled bodies, connections per address.
 mod hardening;
+// The WebSocket frame budget shared by the connections of one client address.
+mod frame_budget;
 // HTTPS with the self-signed certificate.
 mod tls;
 // Stop and start on the same database file.
