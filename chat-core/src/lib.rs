@@ -24,6 +24,14 @@
 //! [`Chat::poll_output`] hands out the same outputs one by one, `Persist`s in place, for a
 //! driver that splits them itself; the rules are the same.
 //!
+//! # Features
+//!
+//! - `codec` (default): the JSON and MessagePack codecs (`Codec`, `codec` module).
+//! - `testing` (off): `chat_core::testing`, the kit our own tests run on, for testing an
+//!   application, a driver or a [`Journal`] of your own: a virtual-time simulator, a naive
+//!   reference model checked after every step, proptest strategies for operation traces
+//!   (docs/testing.md). Adds the `proptest` dependency; the default build gains nothing.
+//!
 //! # Example: the run loop
 //!
 //! ```

@@ -1,7 +1,7 @@
 //! The connect path is bounded: `connected` carries at most 100 light summaries, the rest follow
 //! in `room_summaries` pages, so a user in many rooms is never sent more than a few events.
 
-use chat_core::{Chat, ClientMsg, Config, LogEntry, RoomKind, ServerMsg, Snapshot, Timestamp};
+use chat_core::{ClientMsg, Config, LogEntry, RoomKind, ServerMsg, Timestamp};
 
 use crate::sim::*;
 
@@ -19,10 +19,9 @@ fn in_rooms(n: usize) -> Sim {
         log.push(LogEntry::MemberAdded { room: room.clone(), user: user("alice") });
         log.push(LogEntry::MemberAdded { room, user: user("bob") });
     }
-    let mut sim = Sim::new();
-    chat_core::Journal::append(&mut sim.journal, &log).unwrap();
-    sim.chat = Chat::restore(Config::default(), Snapshot::from_log(&log));
-    sim
+    let mut journal = chat_core::MemoryJournal::new();
+    chat_core::Journal::append(&mut journal, &log).unwrap();
+    Sim::with_journal(Config::default(), journal)
 }
 
 #[test]
@@ -100,5 +99,5 @@ fn a_user_put_in_300_rooms_by_someone_else_can_still_connect() {
     let frames = sim.take(a);
     assert!(matches!(frames.first(), Some(ServerMsg::Connected { .. })), "connected comes first");
     assert!(frames.len() <= 12, "{} events at connect", frames.len());
-    assert!(!sim.closed.contains(&a));
+    assert!(!sim.closed().contains(&a));
 }

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use crate::sim::*;
 
 fn stored(sim: &Sim) -> usize {
-    sim.journal.entries().iter().filter(|e| matches!(e, LogEntry::Message(_))).count()
+    sim.journal().entries().iter().filter(|e| matches!(e, LogEntry::Message(_))).count()
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use chat_core::protocol::DirectoryQuery;
-use chat_core::{Chat, ClientMsg, Config, ErrorCode, Input, LogEntry, RoomKind, ServerMsg, Snapshot, Timestamp};
+use chat_core::{ClientMsg, Config, ErrorCode, Input, LogEntry, RoomKind, ServerMsg, Timestamp};
 use proptest::prelude::*;
 
 use crate::sim::*;
@@ -21,10 +21,9 @@ fn restored(rooms: &[(String, RoomKind)], users: &[String]) -> Sim {
         let owner = (*kind == RoomKind::Private).then(|| user("owner"));
         log.push(LogEntry::RoomCreated { room, kind: *kind, owner, timestamp: Timestamp(1) });
     }
-    let mut sim = Sim::new();
-    chat_core::Journal::append(&mut sim.journal, &log).unwrap();
-    sim.chat = Chat::restore(Config::default(), Snapshot::from_log(&log));
-    sim
+    let mut journal = chat_core::MemoryJournal::new();
+    chat_core::Journal::append(&mut journal, &log).unwrap();
+    Sim::with_journal(Config::default(), journal)
 }
 
 /// Pages through `list_rooms` with `prefix` and `limit`; returns the room names in order.

@@ -146,11 +146,8 @@ fn history_of_a_room_you_left_is_refused_even_if_the_load_was_in_flight() {
     sim.recv(a, send("group:lobby", "secret-ish"));
     sim.take(b);
     // Bob asks for history and leaves before the driver answers the load.
-    sim.chat.handle(sim.now, chat_core::Input::Receive { session: b, msg: history(None, None, None) });
-    sim.chat.handle(
-        sim.now,
-        chat_core::Input::Receive { session: b, msg: ClientMsg::LeaveRoom { room: room("group:lobby") } },
-    );
+    sim.queue(chat_core::Input::Receive { session: b, msg: history(None, None, None) });
+    sim.queue(chat_core::Input::Receive { session: b, msg: ClientMsg::LeaveRoom { room: room("group:lobby") } });
     sim.drain();
     let frames = sim.take(b);
     assert!(frames.iter().all(|f| !matches!(f, ServerMsg::History { .. })), "{frames:?}");
@@ -185,10 +182,7 @@ fn stored_room_with(config: Config, contents: &[String]) -> Sim {
     }
     let mut journal = MemoryJournal::new();
     journal.append(&log).unwrap();
-    let mut sim = Sim::with_config(config);
-    sim.journal = journal;
-    sim.restart();
-    sim
+    Sim::with_journal(config, journal)
 }
 
 /// Pages backwards from the latest with `before = messages[0].seq` until `more: false`.

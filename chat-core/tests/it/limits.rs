@@ -53,8 +53,8 @@ fn fifteen_sessions_of_one_user_share_one_burst() {
     for i in 0..300 {
         sim.recv(sessions[i % 15], send("group:lobby", &format!("m{i}")));
     }
-    let stored = sim.journal.entries().iter().filter(|e| matches!(e, chat_core::LogEntry::Message(_))).count();
-    assert_eq!(stored, sim.config.send_burst as usize, "one burst for the user, not one per session");
+    let stored = sim.journal().entries().iter().filter(|e| matches!(e, chat_core::LogEntry::Message(_))).count();
+    assert_eq!(stored, sim.config().send_burst as usize, "one burst for the user, not one per session");
 }
 
 #[test]
@@ -66,20 +66,20 @@ fn the_sessions_cap_closes_the_next_connect_with_too_many_sessions() {
     let b = sim.connect("bob");
     sim.take(b);
     let extra = sim.connect("alice");
-    assert_eq!(sim.closed, [extra]);
-    let told = sim.trace.iter().any(|e| {
+    assert_eq!(sim.closed(), [extra]);
+    let told = sim.trace().iter().any(|e| {
         matches!(e, crate::sim::Event::Deliver(to, msg) if to == &[extra]
             && matches!(&**msg, chat_core::ServerMsg::Error { code: ErrorCode::TooManySessions, .. }))
     });
     assert!(told, "the refused session is told why");
-    assert!(sim.trace.iter().any(|e| matches!(e, crate::sim::Event::Close(s) if *s == extra)));
-    assert_eq!(sim.chat.sessions_of(&user("alice")), &first[..], "the live ones are untouched");
+    assert!(sim.trace().iter().any(|e| matches!(e, crate::sim::Event::Close(s) if *s == extra)));
+    assert_eq!(sim.chat().sessions_of(&user("alice")), &first[..], "the live ones are untouched");
     assert!(sim.take(b).is_empty(), "no presence change for the refused session");
     // Once one goes, a new one is accepted.
     sim.disconnect(first[0]);
     let again = sim.connect("alice");
     assert!(matches!(sim.take(again).first(), Some(chat_core::ServerMsg::Connected { .. })));
-    assert_eq!(sim.chat.sessions_of(&user("alice")).len(), 3);
+    assert_eq!(sim.chat().sessions_of(&user("alice")).len(), 3);
 }
 
 #[test]
@@ -91,13 +91,13 @@ fn a_flooding_session_is_closed() {
     let mut sim = Sim::with_config(config);
     let a = sim.connect("alice");
     for _ in 0..10 {
-        if sim.closed.contains(&a) {
+        if sim.closed().contains(&a) {
             break;
         }
         sim.recv(a, chat_core::ClientMsg::ListRooms(Default::default()));
     }
-    assert_eq!(sim.closed, [a]);
-    assert!(!sim.chat.is_online(&user("alice")));
+    assert_eq!(sim.closed(), [a]);
+    assert!(!sim.chat().is_online(&user("alice")));
 }
 
 #[derive(Debug, Clone)]
@@ -129,19 +129,19 @@ proptest::proptest! {
         let mut live: Vec<_> = (0..3).map(|_| sim.connect("alice")).collect();
         sim.recv(live[0], join("group:lobby"));
         let (mut milli, burst) = (5_000u64, 5_000u64);
-        let mut last = sim.now;
+        let mut last = sim.now();
         let mut n = 0;
         for op in &ops {
             match op {
                 Op::Send(i) => {
-                    let elapsed = sim.now.millis_since(last);
-                    last = sim.now;
+                    let elapsed = sim.now().millis_since(last);
+                    last = sim.now();
                     milli = (milli + elapsed * 2).min(burst);
                     let expect = milli >= 1_000;
                     if expect {
                         milli -= 1_000;
                     }
-                    let before = sim.journal.entries().len();
+                    let before = sim.journal().entries().len();
                     n += 1;
                     let msg = send("group:lobby", &format!("m{n}"));
                     if *i == 3 {
@@ -149,7 +149,7 @@ proptest::proptest! {
                     } else {
                         sim.recv(live[*i], msg);
                     }
-                    let stored = sim.journal.entries()[before..].iter().any(|e| matches!(e, chat_core::LogEntry::Message(_)));
+                    let stored = sim.journal().entries()[before..].iter().any(|e| matches!(e, chat_core::LogEntry::Message(_)));
                     prop_assert_eq!(stored, expect, "after {:?}", op);
                 }
                 Op::Reconnect(i) => {

@@ -1,6 +1,7 @@
 //! chat-core integration tests, one binary; a module per area.
 
-mod sim; // the virtual-time simulator every scenario runs on
+// The virtual-time simulator every scenario runs on (`chat_core::testing::sim`).
+use chat_core::testing::sim;
 
 mod codec; // wire codecs
 mod connect; // the bounded connect path

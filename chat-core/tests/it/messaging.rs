@@ -15,7 +15,7 @@ fn seq_is_gap_free_and_acks_follow_commit() {
     assert_eq!(seen, [1, 2, 3, 4, 5]);
     // Every ack and message was carried out after its Persist in the trace.
     let mut persisted = std::collections::BTreeSet::new();
-    for event in &sim.trace {
+    for event in sim.trace() {
         match event {
             Event::Persist(chat_core::LogEntry::Message(m)) => {
                 persisted.insert(m.seq);
@@ -34,7 +34,7 @@ fn seq_is_gap_free_and_acks_follow_commit() {
 fn timestamps_never_go_back() {
     let (mut sim, a, _) = two_in_lobby();
     sim.recv(a, send("group:lobby", "first"));
-    sim.now = Timestamp(sim.now.0 - 60_000); // the driver's clock jumped back
+    sim.set_now(Timestamp(sim.now().0 - 60_000)); // the driver's clock jumped back
     sim.recv(a, send("group:lobby", "second"));
     let ts: Vec<Timestamp> = sim
         .take(a)
@@ -86,7 +86,7 @@ fn retries_with_a_client_id_store_once_even_across_restart() {
     let frames = sim.take(a);
     assert!(frames.iter().any(|f| matches!(f, ServerMsg::Ack { seq: 1, duplicate: true, .. })), "{frames:?}");
     assert!(messages(&frames).is_empty());
-    assert_eq!(sim.chat.room(&"group:lobby".parse().unwrap()).unwrap().last_seq(), 1);
+    assert_eq!(sim.chat().room(&"group:lobby".parse().unwrap()).unwrap().last_seq(), 1);
 }
 
 #[test]
@@ -128,9 +128,9 @@ fn at_room_and_at_here() {
     sim.recv(a, send("group:lobby", "@here lunch?"));
     sim.recv(a, send("group:lobby", "@room lunch!"));
     let lobby = "group:lobby".parse().unwrap();
-    assert_eq!(sim.chat.unread(&user("bob"), &lobby).unwrap().highlight, 2);
-    assert_eq!(sim.chat.unread(&user("carol"), &lobby).unwrap().highlight, 1, "@here skips offline members");
-    assert_eq!(sim.chat.unread(&user("alice"), &lobby).unwrap().highlight, 0);
+    assert_eq!(sim.chat().unread(&user("bob"), &lobby).unwrap().highlight, 2);
+    assert_eq!(sim.chat().unread(&user("carol"), &lobby).unwrap().highlight, 1, "@here skips offline members");
+    assert_eq!(sim.chat().unread(&user("alice"), &lobby).unwrap().highlight, 0);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! New names (users at registration, rooms at create / first join) follow stricter rules than
 //! stored ones: start and end with a letter or digit, no two of `_ . -` in a row.
 
-use chat_core::{ClientMsg, Config, ErrorCode, LogEntry, RoomKind, RoomName, ServerMsg, Snapshot, UserName};
+use chat_core::{ClientMsg, Config, ErrorCode, LogEntry, RoomKind, RoomName, ServerMsg, UserName};
 use proptest::prelude::*;
 
 use crate::sim::*;
@@ -25,7 +25,7 @@ fn look_alike_names_cannot_be_new_but_stored_ones_keep_working() {
     sim.recv(a, ClientMsg::CreateRoom { room_name: "a--b".into(), private: true });
     assert_eq!(errors(&sim.take(a)), [ErrorCode::InvalidRoom; 3]);
     for key in ["group:team.", "group:..", "group:a--b"] {
-        assert!(sim.chat.room(&key.parse().unwrap()).is_none(), "{key} was not created");
+        assert!(sim.chat().room(&key.parse().unwrap()).is_none(), "{key} was not created");
     }
 }
 
@@ -42,9 +42,9 @@ fn rooms_and_users_stored_under_old_rules_stay_usable() {
         },
         LogEntry::MemberAdded { room: old_room.clone(), user: user("bob.") },
     ];
-    let mut sim = Sim::new();
-    sim.chat = chat_core::Chat::restore(Config::default(), Snapshot::from_log(&log));
-    sim.journal.append_all(&log);
+    let mut journal = chat_core::MemoryJournal::new();
+    chat_core::Journal::append(&mut journal, &log).unwrap();
+    let mut sim = Sim::with_journal(Config::default(), journal);
     let b = sim.connect("bob.");
     let a = sim.connect("alice");
     sim.recv(a, join("group:team."));
@@ -55,16 +55,6 @@ fn rooms_and_users_stored_under_old_rules_stay_usable() {
     // `@bob.` is sentence punctuation after `bob`: the stored name `bob.` is not mentioned (the
     // reason new names may not end in punctuation).
     assert!(!frames.iter().any(|f| matches!(f, ServerMsg::MentionNotification(_))));
-}
-
-trait AppendAll {
-    fn append_all(&mut self, entries: &[LogEntry]);
-}
-
-impl AppendAll for chat_core::MemoryJournal {
-    fn append_all(&mut self, entries: &[LogEntry]) {
-        chat_core::Journal::append(self, entries).unwrap();
-    }
 }
 
 /// The rule, written out naively.
@@ -102,6 +92,6 @@ proptest! {
         let created = sim.take(a).iter().any(|f| matches!(f, ServerMsg::RoomJoined(_)));
         prop_assert_eq!(created, naive_new_name_ok(&raw), "{:?}", raw);
         let key = chat_core::RoomKey::Group(RoomName::new(&raw).unwrap());
-        prop_assert_eq!(sim.chat.room(&key).is_some(), created);
+        prop_assert_eq!(sim.chat().room(&key).is_some(), created);
     }
 }

@@ -47,7 +47,7 @@ fn mentions_and_dms_fill_the_inbox_and_can_be_marked_read() {
     sim.recv(b, ClientMsg::MarkNotificationsRead { ids: None });
     assert!(matches!(sim.take(b)[..], [ServerMsg::NotificationUpdate { unread: 0 }]));
     let persisted_reads =
-        sim.journal.entries().iter().filter(|e| matches!(e, chat_core::LogEntry::NotificationsRead { .. })).count();
+        sim.journal().entries().iter().filter(|e| matches!(e, chat_core::LogEntry::NotificationsRead { .. })).count();
     assert_eq!(persisted_reads, 2, "a no-op mark-read writes nothing");
 }
 

@@ -20,8 +20,8 @@ fn typing_expires_after_the_ttl() {
     sim.recv(a, ClientMsg::Typing { room: room("group:lobby"), active: true });
     assert_eq!(typing_frames(&sim.take(b)), [("alice".into(), true)]);
     assert!(typing_frames(&sim.take(a)).is_empty(), "the typist is not told");
-    let deadline = sim.chat.poll_timeout().expect("typing sets a timer");
-    assert_eq!(deadline.millis_since(sim.now), sim.config.typing_ttl_ms);
+    let deadline = sim.chat().poll_timeout().expect("typing sets a timer");
+    assert_eq!(deadline.millis_since(sim.now()), sim.config().typing_ttl_ms);
 
     sim.advance(2_000);
     sim.recv(a, ClientMsg::Typing { room: room("group:lobby"), active: true }); // refresh: no new frame
@@ -30,7 +30,7 @@ fn typing_expires_after_the_ttl() {
     assert!(typing_frames(&sim.take(b)).is_empty(), "refreshed, so not expired yet");
     sim.advance(1_500);
     assert_eq!(typing_frames(&sim.take(b)), [("alice".into(), false)]);
-    assert_eq!(sim.chat.poll_timeout(), None);
+    assert_eq!(sim.chat().poll_timeout(), None);
 }
 
 #[test]
@@ -67,5 +67,5 @@ fn a_disconnect_ends_typing() {
     sim.take(b);
     sim.disconnect(a);
     assert_eq!(typing_frames(&sim.take(b)), [("alice".into(), false)]);
-    assert_eq!(sim.chat.poll_timeout(), None);
+    assert_eq!(sim.chat().poll_timeout(), None);
 }

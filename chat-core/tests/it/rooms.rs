@@ -14,8 +14,8 @@ fn public_room_is_created_on_first_join_and_membership_survives_disconnect() {
     assert!(frames.iter().any(|f| matches!(f, ServerMsg::RoomJoined(s) if s.kind == RoomKind::Public)));
     sim.disconnect(a);
     let key = "group:lobby".parse().unwrap();
-    assert!(sim.chat.is_member(&user("alice"), &key), "membership is persistent");
-    assert!(!sim.chat.is_online(&user("alice")));
+    assert!(sim.chat().is_member(&user("alice"), &key), "membership is persistent");
+    assert!(!sim.chat().is_online(&user("alice")));
     let a2 = sim.connect("alice");
     let frames = sim.take(a2);
     let ServerMsg::Connected { rooms, .. } = &frames[0] else { panic!("first frame is connected: {frames:?}") };
@@ -64,7 +64,7 @@ fn private_rooms_are_invite_only_and_owned() {
     );
     let frames = sim.take(b);
     assert!(matches!(&frames[..], [ServerMsg::Invitation(i)] if i.inviter.as_str() == "alice"), "{frames:?}");
-    assert!(!sim.chat.is_member(&user("bob"), &"group:secret".parse().unwrap()));
+    assert!(!sim.chat().is_member(&user("bob"), &"group:secret".parse().unwrap()));
     sim.recv(a, ClientMsg::Invite { room: room("group:secret"), username: "bob".into() });
     assert_eq!(errors(&sim.take(a)), [ErrorCode::AlreadyInvited]);
     sim.recv(b, ClientMsg::AcceptInvite { room: room("group:secret") });

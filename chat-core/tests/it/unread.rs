@@ -16,17 +16,17 @@ fn unread_counts_follow_cursors_and_never_go_back() {
     }
     let lobby = "group:lobby".parse().unwrap();
     let bob = user("bob");
-    let u = sim.chat.unread(&bob, &lobby).unwrap();
+    let u = sim.chat().unread(&bob, &lobby).unwrap();
     assert_eq!((u.read_seq, u.unread, u.highlight), (0, 4, 2));
-    assert_eq!(sim.chat.unread(&user("alice"), &lobby).unwrap().unread, 0, "own messages are read");
+    assert_eq!(sim.chat().unread(&user("alice"), &lobby).unwrap().unread, 0, "own messages are read");
 
     sim.recv(b, ClientMsg::MarkRead { room: room("group:lobby"), seq: Some(2) });
-    let u = sim.chat.unread(&bob, &lobby).unwrap();
+    let u = sim.chat().unread(&bob, &lobby).unwrap();
     assert_eq!((u.read_seq, u.unread, u.highlight), (2, 2, 1));
     sim.recv(b, ClientMsg::MarkRead { room: room("group:lobby"), seq: Some(1) });
-    assert_eq!(sim.chat.unread(&bob, &lobby).unwrap().read_seq, 2, "cursors only move forward");
+    assert_eq!(sim.chat().unread(&bob, &lobby).unwrap().read_seq, 2, "cursors only move forward");
     sim.recv(b, ClientMsg::MarkRead { room: room("group:lobby"), seq: Some(99) });
-    let u = sim.chat.unread(&bob, &lobby).unwrap();
+    let u = sim.chat().unread(&bob, &lobby).unwrap();
     assert_eq!((u.read_seq, u.unread, u.highlight), (4, 0, 0), "clamped to the latest message");
 }
 
@@ -39,9 +39,9 @@ fn joining_late_does_not_make_old_history_unread() {
     let b = sim.connect("bob");
     sim.recv(b, join("group:lobby"));
     let lobby = "group:lobby".parse().unwrap();
-    assert_eq!(sim.chat.unread(&user("bob"), &lobby).unwrap().unread, 0);
+    assert_eq!(sim.chat().unread(&user("bob"), &lobby).unwrap().unread, 0);
     sim.recv(a, send("group:lobby", "after"));
-    assert_eq!(sim.chat.unread(&user("bob"), &lobby).unwrap().unread, 1);
+    assert_eq!(sim.chat().unread(&user("bob"), &lobby).unwrap().unread, 1);
 }
 
 #[test]
@@ -51,7 +51,7 @@ fn every_dm_message_is_a_highlight() {
     let _b = sim.connect("bob");
     sim.recv(a, send("dm:alice:bob", "one"));
     sim.recv(a, send("dm:alice:bob", "two"));
-    let u = sim.chat.unread(&user("bob"), &"dm:alice:bob".parse().unwrap()).unwrap();
+    let u = sim.chat().unread(&user("bob"), &"dm:alice:bob".parse().unwrap()).unwrap();
     assert_eq!((u.unread, u.highlight), (2, 2));
 }
 
@@ -99,9 +99,9 @@ fn counts_survive_a_restart() {
     sim.recv(b, join("group:lobby"));
     sim.recv(a, send("group:lobby", "@bob one"));
     sim.recv(a, send("group:lobby", "two"));
-    let before = sim.chat.snapshot().clone();
+    let before = sim.chat().snapshot().clone();
     sim.restart();
-    assert_eq!(sim.chat.snapshot(), &before);
+    assert_eq!(sim.chat().snapshot(), &before);
     let b = sim.connect("bob");
     let frames = sim.take(b);
     let ServerMsg::Connected { rooms, unread_notifications, .. } = &frames[0] else { panic!() };

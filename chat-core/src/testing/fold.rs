@@ -1,5 +1,4 @@
-//! Checks for tests and fuzzing (the `testing` feature, off by default): internals no driver
-//! needs, kept out of the normal API.
+//! The fold's invariants, checked on any snapshot.
 
 use std::collections::BTreeSet;
 

@@ -1,0 +1,344 @@
+//! A deterministic, virtual-time simulator: many sessions, one clock, a journal, and a driver
+//! that follows the contract in the crate docs through the real driver step: [`Chat::drain`],
+//! [`Drain::commit`](crate::Drain::commit) (group commit before delivery), loads answered after
+//! the commit, ticks at [`Chat::poll_timeout`], restore from the journal's snapshot and every
+//! session closed when a commit fails.
+//!
+//! ```
+//! use chat_core::testing::sim::{Sim, join, messages, send};
+//!
+//! let mut sim = Sim::new();
+//! let a = sim.connect("alice");
+//! let b = sim.connect("bob");
+//! sim.recv(a, join("group:lobby"));
+//! sim.recv(b, join("group:lobby"));
+//! sim.recv(a, send("group:lobby", "hi @bob"));
+//! assert_eq!(messages(&sim.take(b)), [("group:lobby".to_owned(), 1, "hi @bob".to_owned())]);
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::{
+    Chat, ClientMsg, Config, ErrorCode, Input, Journal, LoadError, LogEntry, MemoryJournal, Output, RequestId, RoomRef,
+    ServerMsg, SessionId, Timestamp, UserName,
+};
+
+/// What the simulated driver carried out, in order (for determinism checks and models).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An event delivered to these sessions.
+    Deliver(Vec<SessionId>, Arc<ServerMsg>),
+    /// The answer to a sessionless request.
+    Reply(RequestId, ServerMsg),
+    /// An entry the journal committed (in commit order, before what the commit released).
+    Persist(LogEntry),
+    /// A session the core closed.
+    Close(SessionId),
+}
+
+/// The simulator: a [`Chat`], a journal (a [`MemoryJournal`] unless given one), a virtual clock,
+/// and what each session received.
+///
+/// Every input runs the driver until the core is quiescent. The driver panics when the core
+/// breaks the contract in a way only a driver sees (a delivery to a session that is not live,
+/// two replies to one request, a `Persist` handed out after the commit).
+#[derive(Debug)]
+pub struct Sim<J: Journal = MemoryJournal> {
+    chat: Chat,
+    journal: J,
+    config: Config,
+    now: Timestamp,
+    next_session: u64,
+    next_request: u64,
+    /// Frames each live session received, not yet taken.
+    inbox: BTreeMap<SessionId, Vec<ServerMsg>>,
+    replies: BTreeMap<RequestId, ServerMsg>,
+    closed: Vec<SessionId>,
+    trace: Vec<Event>,
+    failed_commits: u64,
+}
+
+/// The start of virtual time (a fixed wall-clock time in ms).
+pub const START: Timestamp = Timestamp(1_700_000_000_000);
+
+/// A user name; panics when `name` is not a valid one (test fixtures only).
+pub fn user(name: &str) -> UserName {
+    name.parse().unwrap_or_else(|e| panic!("{name:?} is not a user name: {e}"))
+}
+
+/// A reference to a room by its key (`group:lobby`, `dm:alice:bob`).
+pub fn room(key: &str) -> RoomRef {
+    RoomRef { room: Some(key.into()), ..RoomRef::default() }
+}
+
+/// A `send_message` frame without a client id.
+pub fn send(key: &str, content: &str) -> ClientMsg {
+    ClientMsg::SendMessage { room: room(key), content: content.into(), client_id: None }
+}
+
+/// A `join_room` frame.
+pub fn join(key: &str) -> ClientMsg {
+    ClientMsg::JoinRoom { room: room(key) }
+}
+
+impl Sim<MemoryJournal> {
+    /// A simulator with the default config and an empty [`MemoryJournal`].
+    pub fn new() -> Sim {
+        Sim::with_config(Config::default())
+    }
+
+    /// A simulator with `config` and an empty [`MemoryJournal`].
+    pub fn with_config(config: Config) -> Sim {
+        Sim::with_journal(config, MemoryJournal::new())
+    }
+}
+
+impl Default for Sim<MemoryJournal> {
+    fn default() -> Sim {
+        Sim::new()
+    }
+}
+
+impl<J: Journal> Sim<J> {
+    /// A simulator on `journal`; the chat starts from the journal's snapshot (so a journal that
+    /// already holds a log is a restart). Panics when the snapshot cannot be read.
+    pub fn with_journal(config: Config, journal: J) -> Sim<J> {
+        let snapshot = journal.snapshot().unwrap_or_else(|e| panic!("the journal's snapshot: {e}"));
+        Sim {
+            chat: Chat::restore(config.clone(), snapshot),
+            journal,
+            config,
+            now: START,
+            next_session: 1,
+            next_request: 1,
+            inbox: BTreeMap::new(),
+            replies: BTreeMap::new(),
+            closed: Vec::new(),
+            trace: Vec::new(),
+            failed_commits: 0,
+        }
+    }
+
+    /// The chat under test.
+    pub fn chat(&self) -> &Chat {
+        &self.chat
+    }
+
+    /// The chat under test, to feed it inputs the simulator does not drain (call
+    /// [`Sim::drain`] after).
+    pub fn chat_mut(&mut self) -> &mut Chat {
+        &mut self.chat
+    }
+
+    /// The journal.
+    pub fn journal(&self) -> &J {
+        &self.journal
+    }
+
+    /// The journal, e.g. to inject failures.
+    pub fn journal_mut(&mut self) -> &mut J {
+        &mut self.journal
+    }
+
+    /// The config the chat runs (and restores) with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The driver's clock.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Sets the driver's clock, also backwards (the core must clamp it, driver rule 5).
+    pub fn set_now(&mut self, now: Timestamp) {
+        self.now = now;
+    }
+
+    /// Everything carried out so far, in order.
+    pub fn trace(&self) -> &[Event] {
+        &self.trace
+    }
+
+    /// Sessions closed so far (by the core, or by a restore), in order.
+    pub fn closed(&self) -> &[SessionId] {
+        &self.closed
+    }
+
+    /// Commits that failed so far (each followed by a restore).
+    pub fn failed_commits(&self) -> u64 {
+        self.failed_commits
+    }
+
+    /// What a live session received and nobody took yet; `None` once it is gone.
+    pub fn received(&self, session: SessionId) -> Option<&[ServerMsg]> {
+        self.inbox.get(&session).map(Vec::as_slice)
+    }
+
+    /// Feeds one input without running the driver, to batch inputs as a driver does (call
+    /// [`Sim::drain`] after).
+    pub fn queue(&mut self, input: Input) {
+        self.chat.handle(self.now, input);
+    }
+
+    /// Feeds one input and runs the driver until quiescent.
+    pub fn input(&mut self, input: Input) {
+        self.chat.handle(self.now, input);
+        self.drain();
+    }
+
+    /// Runs the driver until quiescent: one [`Chat::drain`] at a time, committed with
+    /// [`Drain::commit`](crate::Drain::commit), then the rest carried out in order; loads are
+    /// answered after the commit (and their answers drained in turn). A failed commit carries
+    /// out nothing and restores (driver rule 3).
+    pub fn drain(&mut self) {
+        loop {
+            let drain = self.chat.drain();
+            if drain.is_empty() {
+                return;
+            }
+            let persisted = drain.persist().to_vec();
+            let Ok(rest) = drain.commit(&mut self.journal) else {
+                self.failed_commits += 1;
+                self.restore_after_failure();
+                return;
+            };
+            self.trace.extend(persisted.into_iter().map(Event::Persist));
+            let mut loads = Vec::new();
+            for output in rest {
+                match output {
+                    Output::Deliver { sessions, msg } => {
+                        for s in sessions.iter() {
+                            match self.inbox.get_mut(s) {
+                                Some(inbox) => inbox.push((*msg).clone()),
+                                None => panic!("delivery to a session that is not live: {s:?} {msg:?}"),
+                            }
+                        }
+                        self.trace.push(Event::Deliver(sessions.to_vec(), msg));
+                    }
+                    Output::Reply { request, msg } => {
+                        assert!(self.replies.insert(request, (*msg).clone()).is_none(), "two replies to {request:?}");
+                        self.trace.push(Event::Reply(request, *msg));
+                    }
+                    Output::Load { load, query } => loads.push((load, query)),
+                    Output::Close { session, .. } => {
+                        self.trace.push(Event::Close(session));
+                        self.closed.push(session);
+                        self.inbox.remove(&session);
+                        self.chat.handle(self.now, Input::Disconnect { session });
+                    }
+                    other => panic!("unexpected output after the commit: {other:?}"),
+                }
+            }
+            for (load, query) in loads {
+                let result = self.journal.history(&query).map_err(LoadError::journal);
+                self.chat.handle(self.now, Input::Loaded { load, result });
+            }
+        }
+    }
+
+    /// Driver rule 3: replace the chat with the journal's fold and close every session.
+    pub fn restore_after_failure(&mut self) {
+        let snapshot = self.journal.snapshot().unwrap_or_else(|e| panic!("the journal's snapshot: {e}"));
+        self.chat = Chat::restore(self.config.clone(), snapshot);
+        self.closed.extend(self.inbox.keys().copied());
+        self.inbox.clear();
+    }
+
+    /// A restart: the chat is rebuilt from the journal; sessions are gone.
+    pub fn restart(&mut self) {
+        self.restore_after_failure();
+    }
+
+    /// The id the next [`Sim::connect`] will use.
+    pub fn peek_next_session(&self) -> u64 {
+        self.next_session
+    }
+
+    /// Connects a new session of `name` (see [`user`]).
+    pub fn connect(&mut self, name: &str) -> SessionId {
+        let session = SessionId(self.next_session);
+        self.next_session += 1;
+        self.inbox.insert(session, Vec::new());
+        self.input(Input::Connect { session, user: user(name) });
+        session
+    }
+
+    /// The session goes away.
+    pub fn disconnect(&mut self, session: SessionId) {
+        self.inbox.remove(&session);
+        self.input(Input::Disconnect { session });
+    }
+
+    /// The session sends a frame.
+    pub fn recv(&mut self, session: SessionId, msg: ClientMsg) {
+        self.input(Input::Receive { session, msg });
+    }
+
+    /// A sessionless request of `name`; returns its one reply (panics without one).
+    pub fn request(&mut self, name: &str, msg: ClientMsg) -> ServerMsg {
+        let request = RequestId(self.next_request);
+        self.next_request += 1;
+        self.input(Input::Request { request, user: user(name), msg });
+        self.replies.remove(&request).expect("every request gets a reply")
+    }
+
+    /// Moves virtual time forward, ticking at every deadline on the way (driver rule 4).
+    pub fn advance(&mut self, ms: u64) {
+        let target = self.now.plus_millis(ms);
+        while let Some(deadline) = self.chat.poll_timeout() {
+            if deadline > target {
+                break;
+            }
+            self.now = self.now.max(deadline);
+            self.input(Input::Tick);
+        }
+        self.now = target;
+        self.input(Input::Tick);
+    }
+
+    /// Takes everything a session received so far.
+    pub fn take(&mut self, session: SessionId) -> Vec<ServerMsg> {
+        self.inbox.get_mut(&session).map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Takes the received frames of one kind, via a projection.
+    pub fn take_where<T>(&mut self, session: SessionId, f: impl Fn(&ServerMsg) -> Option<T>) -> Vec<T> {
+        self.take(session).iter().filter_map(f).collect()
+    }
+}
+
+/// Alice and Bob, both connected and members of `group:lobby`, with their inboxes emptied.
+pub fn two_in_lobby() -> (Sim, SessionId, SessionId) {
+    let mut sim = Sim::new();
+    let a = sim.connect("alice");
+    let b = sim.connect("bob");
+    sim.recv(a, join("group:lobby"));
+    sim.recv(b, join("group:lobby"));
+    sim.take(a);
+    sim.take(b);
+    (sim, a, b)
+}
+
+/// The `message` events among `frames`, as (room, seq, content).
+pub fn messages(frames: &[ServerMsg]) -> Vec<(String, u64, String)> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerMsg::Message(m) => Some((m.room.to_string(), m.seq, m.content.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The error codes among `frames`.
+pub fn errors(frames: &[ServerMsg]) -> Vec<ErrorCode> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerMsg::Error { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect()
+}
