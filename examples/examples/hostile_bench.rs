@@ -6,6 +6,7 @@
 //! cargo run --release -p examples --example hostile_bench -- rooms --rooms 1000
 //! cargo run --release -p examples --example hostile_bench -- presence --members 1000
 //! cargo run --release -p examples --example hostile_bench -- flood --sessions 20 --duration 10
+//! cargo run --release -p examples --example hostile_bench -- flood --directory 20000
 //! ```
 //!
 //! - `rooms`: one user joins N rooms (backing off on `rate_limited`), then reconnects with its
@@ -15,6 +16,8 @@
 //!   other M − 1 receive because of it.
 //! - `flood`: one user's S sessions send `list_rooms` as fast as the server reads them while
 //!   another user sends a message every 50 ms; reports that user's send→ack p50/p99/max.
+//!   `--directory N` first fills the public directory with N rooms (made by N/1,000 builder
+//!   users, the per-user room cap), so `list_rooms` runs against a large directory.
 //!
 //! Clients spread over the loopback addresses 127.0.1.1–127.0.1.250 so per-address limits apply
 //! as they would to many machines. Loopback only: a measuring tool, not a stress tool.
@@ -36,7 +39,7 @@ const HELP: &str = "\
 hostile_bench MODE [--url ws://127.0.0.1:7812/ws] [--password PW] [--prefix P]
   rooms    [--rooms N]      (default 1000)
   presence [--members M]    (default 1000)
-  flood    [--sessions S] [--duration SECS]   (defaults 20, 10)
+  flood    [--sessions S] [--duration SECS] [--directory N]   (defaults 20, 10, 0)
 ";
 
 struct Args {
@@ -46,6 +49,7 @@ struct Args {
     prefix: String,
     count: usize,
     duration: f64,
+    directory: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -62,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
         password: "hostile-bench-pw".into(),
         prefix: format!("hb{pid}"),
         duration: 10.0,
+        directory: 0,
     };
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -71,6 +76,7 @@ fn parse_args() -> Result<Args, String> {
             "--password" => args.password = value,
             "--prefix" => args.prefix = value,
             "--rooms" | "--members" | "--sessions" => args.count = value.parse().map_err(bad)?,
+            "--directory" => args.directory = value.parse().map_err(bad)?,
             "--duration" => args.duration = value.parse().map_err(|e| format!("{flag}: {e}"))?,
             _ => return Err(format!("unknown flag {flag}")),
         }
@@ -273,7 +279,37 @@ async fn presence(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// Fills the public directory with `n` rooms: builder users of 1,000 rooms each (the per-user
+/// cap) join them in parallel, backing off on `rate_limited`.
+async fn build_directory(args: &Args, n: usize) -> Result<(), String> {
+    let started = Instant::now();
+    let mut builders = Vec::new();
+    for b in 0..n.div_ceil(1000) {
+        let (url, password, prefix) = (args.url.clone(), args.password.clone(), args.prefix.clone());
+        builders.push(tokio::spawn(async move {
+            let mut c = Client::open(&url, client_ip(100 + b)).await?;
+            c.register(login(&format!("{prefix}builder{b}"), &password)).await?;
+            for i in b * 1000..((b + 1) * 1000).min(n) {
+                let room = format!("group:{prefix}d{i:05}");
+                let answer = c.call(json!({"type": "join_room", "room": room}), &["room_joined"]).await?;
+                if answer["type"] == "error" {
+                    return Err(format!("join {room}: {answer}"));
+                }
+            }
+            Ok::<(), String>(())
+        }));
+    }
+    for b in builders {
+        b.await.map_err(|e| e.to_string())??;
+    }
+    println!("built a directory of {n} rooms in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 async fn flood(args: &Args) -> Result<(), String> {
+    if args.directory > 0 {
+        build_directory(args, args.directory).await?;
+    }
     let room = format!("group:{}flood", args.prefix);
     let victim_name = format!("{}victim", args.prefix);
     let mut victim = Client::open(&args.url, client_ip(0)).await?;
