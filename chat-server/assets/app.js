@@ -1,8 +1,10 @@
 // Entry point: signs in, wires the store, connection, client and views together.
 //
-// Modules: store.js (state), connection.js (socket + backoff), client.js (protocol logic:
-// resume, outbox, read cursors), mention.js (grammar), views: sidebar.js, messages.js,
-// composer.js, bell.js, alerts.js; dom.js (text-only DOM builder), api.js (REST).
+// Modules: store.js (state; room.js the room, lifecycle.js edits, deletions, reactions),
+// connection.js (socket + backoff), client.js (protocol logic: resume, outbox, read cursors),
+// mention.js (grammar), views: sidebar.js, messages.js (message_view.js, message_menu.js,
+// reactions.js), composer.js, bell.js, alerts.js; dom.js (text-only DOM builder), api.js
+// (REST).
 
 import * as api from './api.js';
 import { Alerts } from './alerts.js';
@@ -13,11 +15,12 @@ import { Connection } from './connection.js';
 import { byId, iso, replaceChildren } from './dom.js';
 import { MessagePane } from './messages.js';
 import { Sidebar } from './sidebar.js';
-import { Store, roomLabel } from './store.js';
+import { MAX_MESSAGES_PER_ROOM, PAGE, Store, roomLabel } from './store.js';
 
 const store = new Store();
 const alerts = new Alerts();
-let revealSeq = null;
+/** A message to scroll to once it is loaded: { room, seq } (a notification, a reply quote). */
+let pendingReveal = null;
 
 const conn = new Connection({
   onOpen: () => setStatus('connecting'),
@@ -40,7 +43,10 @@ const conn = new Connection({
 const client = new Client(store, conn, {
   isReading: (key) =>
     key === store.current && !document.hidden && !byId('chat-screen').hidden && pane.atBottom(),
-  onHistory: (room) => pane.historyArrived(room),
+  onHistory: (room) => {
+    pane.historyArrived(room);
+    seekReveal();
+  },
   onNotification: (n) => {
     const where = roomLabel(n.room, store.me);
     const title = n.kind === 'dm' ? `Message from ${n.sender}` : `${n.sender} mentioned you in ${where}`;
@@ -50,13 +56,42 @@ const client = new Client(store, conn, {
 });
 
 const sidebar = new Sidebar(store, client);
-const pane = new MessagePane(store, client);
+const pane = new MessagePane(store, client, {
+  onReply: (seq) => composer.startReply(seq),
+  onEdit: (seq) => composer.startEdit(seq),
+  onJump: (seq) => openAt(store.current, seq),
+  onError: (text) => toast(text),
+});
 const composer = new Composer(store, client, toast);
 const bell = new Bell(store, client, alerts, openAt);
 
+/** Opens `room` at message `seq`: scrolls to it, paging older history in until it is held. */
 function openAt(room, seq) {
-  client.openRoom(room);
-  if (!pane.reveal(seq)) revealSeq = seq;
+  if (room !== store.current) client.openRoom(room);
+  pendingReveal = { room, seq };
+  seekReveal();
+}
+
+function seekReveal() {
+  if (!pendingReveal) return;
+  if (pendingReveal.room !== store.current) {
+    pendingReveal = null; // the user went elsewhere
+    return;
+  }
+  const { seq } = pendingReveal;
+  if (pane.reveal(seq)) {
+    pendingReveal = null;
+    return;
+  }
+  const r = store.rooms.get(store.current);
+  if (!r || !r.seqs.length || r.oldestSeq <= seq || !r.hasOlder) return; // not loaded yet, or gone
+  // Older pages until the message is held, as far as the room's buffer reaches.
+  if (r.newestSeq - seq > MAX_MESSAGES_PER_ROOM - PAGE) {
+    pendingReveal = null;
+    toast('That message is too far back to jump to; scroll up to read it.');
+    return;
+  }
+  client.loadOlder();
 }
 
 store.addEventListener('change', (ev) => {
@@ -74,10 +109,12 @@ store.addEventListener('change', (ev) => {
     case 'current':
       pane.renderRoom();
       sidebar.render();
+      composer.roomChanged();
+      seekReveal();
       break;
     case 'messages':
       pane.messagesChanged(d.room, d.older);
-      if (revealSeq !== null && d.room === store.current && pane.reveal(revealSeq)) revealSeq = null;
+      if (pendingReveal && d.room === store.current && pane.reveal(pendingReveal.seq)) pendingReveal = null;
       break;
     case 'outbox':
       if (d.room === store.current) pane.renderPending();

@@ -8,6 +8,11 @@
 // `resume_reset` (gap too large: drop and reload). Live messages arriving meanwhile are
 // inserted by seq and de-duplicated, so nothing shows twice. Then every outbox entry is sent
 // again with its client id; the server stores a retry at most once (`ack.duplicate`).
+//
+// Messages we hold may have been edited, deleted or reacted to while we were away, so every
+// room we hold messages of is resumed, with `last_rev` (the room event we are current to):
+// the server first sends `message_updates` pages (the current state of each held message that
+// changed), then the missed messages.
 
 import { MAX_OUTBOX, PAGE, dmKey, newClientId } from './store.js';
 
@@ -97,7 +102,15 @@ export class Client {
         this.act({ type: 'notificationReceived', notification: f });
         return this.hooks.onNotification(f);
       case 'notification_update':
-        return this.act({ type: 'notificationCount', unread: f.unread });
+        return this.act({ type: 'notificationCount', unread: f.unread, removed: f.removed });
+      case 'message_edited':
+        return this.act({ type: 'messageEdited', edit: f });
+      case 'message_deleted':
+        return this.act({ type: 'messageDeleted', deletion: f });
+      case 'reaction':
+        return this.act({ type: 'reactionChanged', reaction: f });
+      case 'message_updates':
+        return this.act({ type: 'messageUpdates', updates: f });
       case 'notifications':
         return this.act({ type: 'notificationsReplaced', items: f.items, unread: f.unread });
       case 'room_list':
@@ -116,10 +129,14 @@ export class Client {
     const s = this.store;
     const resume = [];
     for (const r of s.rooms.values()) {
-      if (r.seqs.length && r.newestSeq < r.lastSeq) resume.push({ room: r.key, last_seq: r.newestSeq });
+      if (!r.seqs.length) continue;
+      const point = { room: r.key, last_seq: r.newestSeq };
+      if (r.lastRev > 0) point.last_rev = r.lastRev;
+      resume.push(point);
     }
     if (resume.length && this.send({ type: 'resume', rooms: resume })) {
-      for (const { room } of resume) this.act({ type: 'historyRequested', room, what: 'resume' });
+      const rooms = resume.map((p) => ({ room: p.room, missed: p.last_seq < s.rooms.get(p.room).lastSeq }));
+      this.act({ type: 'resumeSent', rooms });
     }
     this.ensureLoaded(s.current);
     this.ensureMembers(s.current);
@@ -170,7 +187,9 @@ export class Client {
     for (const e of s.outbox.values()) {
       if (e.state !== 'queued') continue;
       if (!s.rooms.has(e.room)) continue;
-      const ok = this.send({ type: 'send_message', room: e.room, content: e.content, client_id: e.clientId });
+      const frame = { type: 'send_message', room: e.room, content: e.content, client_id: e.clientId };
+      if (e.replyTo) frame.reply_to = e.replyTo;
+      const ok = this.send(frame);
       if (!ok) break;
       sent.push(e.clientId);
     }
@@ -238,14 +257,17 @@ export class Client {
     }
   }
 
-  /** Queues a message; sends it now when online. Returns an error text or null. */
-  sendMessage(content) {
+  /**
+   * Queues a message (a reply to `replyTo` when given); sends it now when online. Returns an
+   * error text or null.
+   */
+  sendMessage(content, replyTo) {
     const s = this.store;
     const room = s.current;
     if (!room) return 'Pick a room first.';
     if (!content.trim()) return null;
     if (s.outbox.size >= MAX_OUTBOX) return 'Too many unsent messages; wait for the connection.';
-    this.act({ type: 'messageQueued', room, content, clientId: newClientId() });
+    this.act({ type: 'messageQueued', room, content, clientId: newClientId(), replyTo });
     this.stopTyping();
     this.flushOutbox();
     return null;
@@ -358,5 +380,39 @@ export class Client {
     const frame = { type: 'mark_notifications_read' };
     if (ids) frame.ids = ids;
     if (this.send(frame)) this.act({ type: 'notificationsMarkedRead', ids });
+  }
+
+  // ---- the message lifecycle: edits, deletions, reactions ---------------------------------
+  //
+  // Sent straight away and never queued: they act on the server's current copy, and a change
+  // made blind while offline could clobber a newer one. The result arrives as the same
+  // `message_edited` / `message_deleted` / `reaction` event every member gets.
+
+  /** Edits our message `seq` of the open room. Returns an error text or null. */
+  editMessage(seq, content) {
+    const r = this.store.rooms.get(this.store.current);
+    if (!r) return 'Pick a room first.';
+    const m = r.messages.get(seq);
+    if (m && m.content === content) return null;
+    return this.lifecycle({ type: 'edit_message', room: r.key, seq, content });
+  }
+
+  /** Deletes message `seq` of the open room. Returns an error text or null. */
+  deleteMessage(seq) {
+    const room = this.store.current;
+    if (!room) return 'Pick a room first.';
+    return this.lifecycle({ type: 'delete_message', room, seq });
+  }
+
+  /** Adds (or, `add` false, removes) our reaction `emoji` to message `seq` of the open room. */
+  react(seq, emoji, add) {
+    const room = this.store.current;
+    if (!room) return 'Pick a room first.';
+    return this.lifecycle({ type: 'react', room, seq, emoji, add });
+  }
+
+  lifecycle(frame) {
+    if (this.store.status !== 'online' || !this.send(frame)) return 'You are offline; try again once connected.';
+    return null;
   }
 }

@@ -1,9 +1,12 @@
 // The message box: Enter sends (Shift+Enter: new line), typing indicator, and mention
 // autocomplete on `@` (room members, @room, @here; arrows to move, Enter or Tab to pick,
-// Escape to close).
+// Escape to close). Two modes, shown in a bar above the box: editing one of your messages
+// (from its menu, or Up-arrow in an empty box for your last one; Enter saves) and replying
+// to a message (its excerpt is quoted; Enter sends the reply). Escape leaves either mode.
 
 import { byId, h, iso, replaceChildren } from './dom.js';
 import { partialAt } from './mention.js';
+import { excerpt } from './message_view.js';
 
 const MAX_SUGGESTIONS = 8;
 
@@ -18,6 +21,10 @@ export class Composer {
     this.suggestions = [];
     this.selected = 0;
     this.partial = null;
+    /** null, or { kind: 'edit' | 'reply', room, seq }. */
+    this.mode = null;
+    this.modeBar = h('div', { id: 'composer-mode', class: 'composer-mode', role: 'status', hidden: true });
+    this.form.insertBefore(this.modeBar, this.form.firstChild);
 
     this.form.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -42,14 +49,90 @@ export class Composer {
 
   submit() {
     const text = this.input.value;
-    if (!text.trim()) return;
-    const err = this.client.sendMessage(text);
+    const mode = this.modeFor(this.store.current);
+    if (!text.trim()) {
+      if (mode && mode.kind === 'edit') this.cancelMode();
+      return;
+    }
+    const err =
+      mode && mode.kind === 'edit' ? this.client.editMessage(mode.seq, text) : this.client.sendMessage(text, mode ? mode.seq : 0);
     if (err) {
       this.onError(err);
       return;
     }
     this.input.value = '';
     this.closeMenu();
+    this.setMode(null);
+  }
+
+  /** The mode, if it belongs to `room` (a mode never follows the user to another room). */
+  modeFor(room) {
+    return this.mode && this.mode.room === room ? this.mode : null;
+  }
+
+  /** Edits our held message `seq` of the open room: its text goes into the box. */
+  startEdit(seq) {
+    const r = this.store.rooms.get(this.store.current);
+    const m = r && r.messages.get(seq);
+    if (!m || m.deleted || m.sender !== this.store.me) return;
+    this.setMode({ kind: 'edit', room: r.key, seq });
+    this.input.value = m.content;
+    this.focus();
+    this.input.setSelectionRange(m.content.length, m.content.length);
+  }
+
+  /** Replies to message `seq` of the open room. */
+  startReply(seq) {
+    const r = this.store.rooms.get(this.store.current);
+    const m = r && r.messages.get(seq);
+    if (!m || m.deleted) return;
+    if (this.mode && this.mode.kind === 'edit') this.input.value = '';
+    this.setMode({ kind: 'reply', room: r.key, seq });
+    this.focus();
+  }
+
+  /** Leaves the edit or reply mode (an unsaved edit's text goes). */
+  cancelMode() {
+    if (this.mode && this.mode.kind === 'edit') this.input.value = '';
+    this.setMode(null);
+  }
+
+  /** The open room changed: a mode of another room ends. */
+  roomChanged() {
+    if (this.mode && this.mode.room !== this.store.current) this.cancelMode();
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+    this.form.classList.toggle('editing', mode !== null && mode.kind === 'edit');
+    if (!mode) {
+      this.modeBar.hidden = true;
+      this.modeBar.replaceChildren();
+      return;
+    }
+    const r = this.store.rooms.get(mode.room);
+    const m = r && r.messages.get(mode.seq);
+    const cancel = h(
+      'button',
+      { type: 'button', class: 'btn small mode-cancel', title: 'Escape', on: { click: () => this.cancelMode() } },
+      'cancel',
+    );
+    if (mode.kind === 'edit') {
+      replaceChildren(this.modeBar, h('b', null, 'Editing your message'), ' (Enter saves, Esc cancels) ', cancel);
+    } else {
+      replaceChildren(
+        this.modeBar,
+        h('b', null, 'Replying to '),
+        '<',
+        iso(m ? m.sender : '?'),
+        '>: ',
+        h('span', { class: 'mode-excerpt', dir: 'auto' }, m ? excerpt(m.content) : ''),
+        ' ',
+        cancel,
+      );
+    }
+    this.modeBar.dataset.kind = mode.kind;
+    this.modeBar.hidden = false;
   }
 
   onKey(ev) {
@@ -81,6 +164,23 @@ export class Composer {
     if (ev.key === 'Enter' && !ev.shiftKey) {
       ev.preventDefault();
       this.submit();
+      return;
+    }
+    if (ev.key === 'Escape' && this.mode) {
+      ev.preventDefault();
+      ev.stopPropagation();
+      this.cancelMode();
+      return;
+    }
+    // Up-arrow in an empty box edits your last message (as in most chat clients).
+    const plain = !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey;
+    if (ev.key === 'ArrowUp' && plain && this.input.value === '' && !(this.mode && this.mode.kind === 'edit')) {
+      const r = this.store.rooms.get(this.store.current);
+      const last = r && r.lastMessageOf(this.store.me);
+      if (last && typeof last.rev === 'number') {
+        ev.preventDefault();
+        this.startEdit(last.seq);
+      }
     }
   }
 

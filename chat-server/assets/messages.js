@@ -1,17 +1,23 @@
 // The message pane: room title and tools, who is online, the seq-ordered message list with
-// older pages on scroll-up, pending (outbox) messages, "seen by" receipts, typing line.
+// older pages on scroll-up, pending (outbox) messages, "seen by" receipts, typing line. Each
+// message is drawn by message_view.js; its actions menu is message_menu.js, the reaction
+// picker reactions.js.
 
-import { byId, clock, fullDate, h, iso, replaceChildren } from './dom.js';
-import { segments } from './mention.js';
+import { byId, h, iso, replaceChildren } from './dom.js';
+import { MessageMenu } from './message_menu.js';
+import { messageItem, quoted } from './message_view.js';
+import { ReactionPicker } from './reactions.js';
 import { roomLabel } from './store.js';
 
 const NEAR_TOP_PX = 60;
 const NEAR_BOTTOM_PX = 40;
 
 export class MessagePane {
-  constructor(store, client) {
+  /** hooks: { onReply(seq), onEdit(seq), onJump(seq), onError(text) }. */
+  constructor(store, client, hooks) {
     this.store = store;
     this.client = client;
+    this.hooks = hooks;
     this.scroller = byId('message-scroll');
     this.list = byId('messages');
     this.pendingList = byId('pending');
@@ -26,6 +32,16 @@ export class MessagePane {
     /** The room whose messages are in the list, and seq -> <li>. */
     this.shown = null;
     this.rendered = new Map();
+    /** seq -> [message, the message it replies to] as drawn, to redraw what changed. */
+    this.drawn = new Map();
+    this.picker = new ReactionPicker();
+    this.menu = new MessageMenu({
+      me: () => this.store.me,
+      onReply: (seq) => hooks.onReply(seq),
+      onEdit: (seq) => hooks.onEdit(seq),
+      onDelete: (seq) => this.report(client.deleteMessage(seq)),
+      onPicker: (li, m, opener) => this.openPicker(li, m, opener),
+    });
 
     this.scroller.addEventListener('scroll', () => {
       if (this.scroller.scrollTop < NEAR_TOP_PX) client.loadOlder();
@@ -61,6 +77,7 @@ export class MessagePane {
     const me = this.store.me;
     this.list.replaceChildren();
     this.rendered.clear();
+    this.drawn.clear();
     this.shown = r ? r.key : null;
     if (!r) {
       this.title.textContent = 'No room';
@@ -169,17 +186,31 @@ export class MessagePane {
       if (!want.has(seq)) {
         li.remove();
         this.rendered.delete(seq);
+        this.drawn.delete(seq);
       }
     }
     let next = null;
     for (let i = r.seqs.length - 1; i >= 0; i--) {
       const seq = r.seqs[i];
+      const m = r.messages.get(seq);
+      const target = m.reply_to ? r.messages.get(m.reply_to.seq) : undefined;
       let li = this.rendered.get(seq);
-      if (!li) {
-        li = this.messageItem(r.messages.get(seq));
+      const was = this.drawn.get(seq);
+      // Held messages are never mutated: a new object (or a new original of a reply) means
+      // the message changed; redraw it in place.
+      if (li && (was[0] !== m || was[1] !== target)) {
+        const fresh = this.drawMessage(m, target);
+        const focused = li.contains(document.activeElement) ? document.activeElement : null;
+        li.replaceWith(fresh);
+        if (focused) refocus(focused, fresh, this.scroller);
+        li = fresh;
+        this.rendered.set(seq, li);
+      } else if (!li) {
+        li = this.drawMessage(m, target);
         this.rendered.set(seq, li);
         this.list.insertBefore(li, next);
       }
+      this.drawn.set(seq, [m, target]);
       next = li;
     }
     if (r.loadingOlder) this.olderStatus.textContent = 'loading older messages...';
@@ -187,41 +218,36 @@ export class MessagePane {
     else this.olderStatus.textContent = 'scroll up for older messages';
   }
 
-  messageItem(m) {
-    const me = this.store.me;
-    const mentioned = (m.mentions || []).includes(me);
-    const classes = ['msg'];
-    if (m.sender === me) classes.push('mine');
-    if (mentioned) classes.push('mentions-me');
-    // dir=auto: the body is an isolate with its own direction (docs/design.md, "Security").
-    const content = h('span', { class: 'content', dir: 'auto' });
-    for (const seg of segments(m.content, m.mentions, me)) {
-      if (seg.mention) content.appendChild(h('span', { class: seg.mine ? 'mention mention-me' : 'mention' }, seg.text));
-      else content.appendChild(document.createTextNode(seg.text));
-    }
-    const sender =
-      m.sender === me
-        ? h('span', { class: 'sender me' }, iso(m.sender))
-        : h(
-            'button',
-            {
-              type: 'button',
-              class: 'link sender',
-              dataset: { user: m.sender },
-              title: `Send ${m.sender} a direct message`,
-              on: { click: () => this.client.startDm(m.sender) },
-            },
-            iso(m.sender),
-          );
-    return h(
-      'li',
-      { class: classes.join(' '), dataset: { seq: m.seq, sender: m.sender } },
-      h('time', { class: 'time', datetime: new Date(m.timestamp).toISOString(), title: fullDate(m.timestamp) }, `[${clock(m.timestamp)}]`),
-      ' ',
-      h('span', { class: 'sender-wrap' }, '<', sender, '>'),
-      ' ',
-      content,
-    );
+  drawMessage(m, target) {
+    return messageItem(m, {
+      me: this.store.me,
+      target,
+      onSender: (name) => this.client.startDm(name),
+      onJump: (seq) => this.hooks.onJump(seq),
+      onActions: (li, msg, button) => this.menu.toggle(li, msg, button),
+      onReact: (seq, emoji, add) => this.report(this.client.react(seq, emoji, add)),
+      onPicker: (li, msg, button) => this.openPicker(li, msg, button),
+    });
+  }
+
+  openPicker(li, m, opener) {
+    this.picker.open(li, opener, (emoji) => {
+      const mine = (m.reactions || []).some((x) => x.emoji === emoji && x.users.includes(this.store.me));
+      this.report(this.client.react(m.seq, emoji, !mine));
+    });
+  }
+
+  /** Shows an error text returned by a client action (null: none). */
+  report(err) {
+    if (err) this.hooks.onError(err);
+  }
+
+  /** What a pending reply to `seq` quotes. */
+  excerptOf(seq) {
+    const r = this.room();
+    const m = r && r.messages.get(seq);
+    if (!m) return `message #${seq}`;
+    return quoted({ seq, sender: m.sender, preview: '' }, m) ?? 'message deleted';
   }
 
   /** Outbox entries of the current room, shown greyed out under the list. */
@@ -234,6 +260,7 @@ export class MessagePane {
       return h(
         'li',
         { class: `msg mine outbox ${e.state}`, dataset: { clientId: e.clientId } },
+        e.replyTo ? h('span', { class: 'reply-quote pending-reply' }, '\u21b3 reply: ', h('span', { dir: 'auto' }, this.excerptOf(e.replyTo))) : null,
         h('span', { class: 'time' }, '[--:--:--]'),
         ' ',
         h('span', { class: 'sender-wrap' }, '<', h('span', { class: 'sender me' }, iso(this.store.me)), '>'),
@@ -304,3 +331,11 @@ export class MessagePane {
   }
 }
 
+/** Keeps the keyboard focus on the same control when its message is redrawn. */
+function refocus(was, li, fallback) {
+  let sel = '.msg-actions';
+  if (was.dataset.emoji && was.classList.contains('chip')) sel = `.chip[data-emoji="${CSS.escape(was.dataset.emoji)}"]`;
+  else if (was.classList.contains('add-reaction')) sel = '.add-reaction';
+  const next = li.querySelector(sel) || li.querySelector('.msg-actions');
+  (next || fallback).focus();
+}

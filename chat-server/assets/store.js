@@ -20,186 +20,37 @@
 // - at most MAX_MESSAGES_PER_ROOM messages are kept per room (the oldest are dropped and can
 //   be paged in again), the outbox holds at most MAX_OUTBOX entries, and the notification list
 //   at most MAX_NOTIFICATIONS: every buffer is bounded.
+//
+// The message lifecycle (edits, deletions, reactions, `message_updates` on resume) has its
+// reducers in lifecycle.js; the room and its writes are in room.js.
 
-export const MAX_MESSAGES_PER_ROOM = 2000;
+import { MAX_MESSAGES_PER_ROOM, Room, applySummary, dmKey, dmPeer, dropThrough } from './room.js';
+import { endCatchUp, insert, noteRev, roomLabel, setMembers, setPresence } from './room.js';
+import { LIFECYCLE_REDUCERS } from './lifecycle.js';
+
+export { MAX_MESSAGES_PER_ROOM, Room, dmKey, dmPeer, roomLabel };
 export const MAX_OUTBOX = 200;
 export const MAX_NOTIFICATIONS = 100;
 export const PAGE = 50;
 const TYPING_SHOW_MS = 8000;
-
-/** Room key helpers. */
-export function dmKey(a, b) {
-  const [x, y] = [a.toLowerCase(), b.toLowerCase()].sort();
-  return `dm:${x}:${y}`;
-}
-
-/** The other participant of a DM key, or null. */
-export function dmPeer(key, me) {
-  if (!key.startsWith('dm:')) return null;
-  const [, a, b] = key.split(':');
-  return a === me ? b : a;
-}
-
-/** How a room is shown: `#lobby` or `@bob`. */
-export function roomLabel(key, me) {
-  const peer = dmPeer(key, me);
-  if (peer !== null) return `@${peer}`;
-  return `#${key.replace(/^group:/, '')}`;
-}
-
-/** One room as this user sees it. Read it anywhere; only this module's reducers write it. */
-export class Room {
-  constructor(key) {
-    this.key = key;
-    this.kind = key.startsWith('dm:') ? 'dm' : 'public';
-    this.owner = null;
-    this.lastSeq = 0;
-    this.lastTimestamp = 0;
-    this.readSeq = 0;
-    this.unread = 0;
-    this.highlight = 0;
-    /** What the server says this user may do here (RoomSummary `can_*`). */
-    this.canInvite = false;
-    this.canLeave = false;
-    this.canRemove = false;
-    /** username -> online: the members, kept current by `member_joined`/`member_left`/`presence` */
-    this.users = new Map();
-    /** Whether `users` is the server's list since the last connect (else `room_users` is due). */
-    this.membersLoaded = false;
-    this.membersRequested = false;
-    /** seq -> message */
-    this.messages = new Map();
-    /** sorted ascending */
-    this.seqs = [];
-    /** username -> read cursor seq (from live read receipts) */
-    this.receipts = new Map();
-    /** username -> expiry (ms, client clock) */
-    this.typing = new Map();
-    this.loadingOlder = false;
-    this.loadedLatest = false;
-    /** The last older (or latest) page said `more: true`: the server has more before it. */
-    this.olderMore = false;
-    /** A resume (or reset reload) is outstanding: gaps are expected until it answers. */
-    this.resuming = false;
-    /** Seq after which a gap-filling `history` is outstanding (0 = none). */
-    this.fillingAfter = 0;
-    /** The newest seq a `mark_read` was sent for (the server answers with `read_state`). */
-    this.readSent = 0;
-  }
-
-  get oldestSeq() {
-    return this.seqs.length ? this.seqs[0] : 0;
-  }
-
-  get newestSeq() {
-    return this.seqs.length ? this.seqs[this.seqs.length - 1] : 0;
-  }
-
-  /** Whether older messages exist on the server than the oldest held. */
-  get hasOlder() {
-    return this.seqs.length ? this.seqs[0] > 1 : this.lastSeq > 0;
-  }
-
-  /** The first missing seq between the oldest and newest held, or 0 when contiguous. */
-  firstGap() {
-    const seqs = this.seqs;
-    for (let i = 1; i < seqs.length; i++) {
-      if (seqs[i] !== seqs[i - 1] + 1) return seqs[i - 1] + 1;
-    }
-    return 0;
-  }
-
-  /** Members other than `me`, online first, then by name. */
-  members(me) {
-    return [...this.users.entries()]
-      .filter(([name]) => name !== me)
-      .sort((a, b) => (a[1] === b[1] ? a[0].localeCompare(b[0]) : a[1] ? -1 : 1));
-  }
-
-  /** Users typing at `now` (entries past their expiry are left out). */
-  typers(now) {
-    return [...this.typing.entries()]
-      .filter(([, until]) => until > now)
-      .map(([user]) => user)
-      .sort();
-  }
-}
-
-// ---- room writes (reducers only) --------------------------------------------------------------
-
-function applySummary(r, s) {
-  r.kind = s.kind;
-  r.owner = s.owner || null;
-  r.lastSeq = Math.max(r.lastSeq, s.last_seq);
-  r.lastTimestamp = Math.max(r.lastTimestamp, s.last_timestamp);
-  r.readSeq = s.read_seq;
-  r.unread = s.unread;
-  r.highlight = s.highlight;
-  r.canInvite = s.can_invite === true;
-  r.canLeave = s.can_leave === true;
-  r.canRemove = s.can_remove === true;
-}
-
-/** A full member list (`room_joined`, `room_users_update`) with the members' read cursors. */
-function setMembers(st, r, users, receipts) {
-  r.users = new Map(users.map((u) => [u.username, u.online]));
-  for (const u of users) st.presence.set(u.username, u.online);
-  r.membersLoaded = true;
-  r.membersRequested = false;
-  for (const rr of receipts || []) r.receipts.set(rr.username, Math.max(r.receipts.get(rr.username) || 0, rr.seq));
-}
-
-/** One user's presence changed: every room and list that shows them follows. */
-function setPresence(st, username, online) {
-  st.presence.set(username, online);
-  for (const r of st.rooms.values()) if (r.users.has(username)) r.users.set(username, online);
-  if (st.people.has(username)) st.people.set(username, online);
-}
-
-/** Stores a message unless its seq is already held. Returns true when it was new. */
-function insert(r, msg) {
-  if (r.messages.has(msg.seq)) return false;
-  r.messages.set(msg.seq, msg);
-  const seqs = r.seqs;
-  if (!seqs.length || msg.seq > seqs[seqs.length - 1]) {
-    seqs.push(msg.seq);
-  } else {
-    let lo = 0;
-    let hi = seqs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (seqs[mid] < msg.seq) lo = mid + 1;
-      else hi = mid;
-    }
-    seqs.splice(lo, 0, msg.seq);
-  }
-  if (msg.seq > r.lastSeq) {
-    r.lastSeq = msg.seq;
-    r.lastTimestamp = msg.timestamp;
-  }
-  while (seqs.length > MAX_MESSAGES_PER_ROOM) {
-    r.messages.delete(seqs.shift());
-  }
-  return true;
-}
-
-/** Drops every held message with seq <= `upTo` (after a resume reset). */
-function dropThrough(r, upTo) {
-  r.seqs = r.seqs.filter((s) => {
-    if (s <= upTo) {
-      r.messages.delete(s);
-      return false;
-    }
-    return true;
-  });
-}
+/** Error codes that refuse an edit, deletion or reaction (docs/protocol.md). */
+const LIFECYCLE_REFUSALS = new Set([
+  'not_author',
+  'message_not_found',
+  'message_deleted',
+  'edit_window_passed',
+  'invalid_emoji',
+  'too_many_reactions',
+]);
 
 /** A message written while offline or not yet acknowledged. */
 export class OutboxEntry {
-  constructor(room, content, clientId) {
+  constructor(room, content, clientId, replyTo) {
     this.room = room;
     this.content = content;
     this.clientId = clientId;
+    /** The seq this message replies to (`send_message.reply_to`), or 0. */
+    this.replyTo = replyTo || 0;
     /** 'queued' (not on the wire since the last connect), 'sent', or 'failed'. */
     this.state = 'queued';
     this.error = null;
@@ -349,6 +200,7 @@ const REDUCERS = {
     const r = s.rooms.get(m.room);
     if (!r) return;
     const fresh = insert(r, m);
+    noteRev(r, m.rev);
     if (m.sender === s.me && m.client_id && s.outbox.delete(m.client_id)) {
       saveOutbox(s);
       changed('outbox', { room: m.room });
@@ -386,12 +238,14 @@ const REDUCERS = {
     for (const m of h.messages) {
       if (before && m.seq < before) older = true;
       insert(r, m);
+      noteRev(r, m.rev);
     }
     // Which request this answers: a resume page (the server sends more by itself while
     // `more`), a gap fill (`after`), or an older/latest page (`more`: the server has more
     // before it).
     if (h.resume) {
       r.resuming = h.more === true;
+      if (!r.resuming) endCatchUp(r);
     } else if (r.fillingAfter && !older && !r.loadingOlder) {
       r.fillingAfter = 0;
     } else {
@@ -410,6 +264,7 @@ const REDUCERS = {
     const r = s.rooms.get(room);
     if (!r) return;
     dropThrough(r, latestSeq);
+    endCatchUp(r);
     r.resuming = true;
     r.olderMore = false;
     changed('messages', { room, reset: true });
@@ -461,8 +316,10 @@ const REDUCERS = {
     changed('notifications');
   },
 
-  notificationCount(s, { unread }, changed) {
+  /** `notification_update {unread, removed?}`: the count, and notifications retracted. */
+  notificationCount(s, { unread, removed }, changed) {
     s.unreadNotifications = unread;
+    for (const id of removed || []) s.notifications.delete(id);
     changed('notifications');
   },
 
@@ -521,7 +378,8 @@ const REDUCERS = {
     }
     if (e.room) {
       const r = s.rooms.get(e.room);
-      if (r) {
+      // A refused edit, deletion or reaction says nothing about loads in flight.
+      if (r && !LIFECYCLE_REFUSALS.has(e.code)) {
         r.loadingOlder = false;
         r.resuming = false;
         r.fillingAfter = 0;
@@ -604,8 +462,8 @@ const REDUCERS = {
     s.wantRoom = room;
   },
 
-  messageQueued(s, { room, content, clientId }, changed) {
-    s.outbox.set(clientId, new OutboxEntry(room, content, clientId));
+  messageQueued(s, { room, content, clientId, replyTo }, changed) {
+    s.outbox.set(clientId, new OutboxEntry(room, content, clientId, replyTo));
     saveOutbox(s);
     changed('outbox', { room });
   },
@@ -624,6 +482,8 @@ const REDUCERS = {
   },
 };
 
+Object.assign(REDUCERS, LIFECYCLE_REDUCERS);
+
 /** The action names the store knows (for tests and for readers). */
 export const ACTIONS = Object.freeze(Object.keys(REDUCERS));
 
@@ -641,6 +501,10 @@ function applySummaries(s, summaries) {
     r.fillingAfter = 0;
     r.resuming = false;
     r.readSent = 0;
+    // What we hold may have been edited, deleted or reacted to while we were away: the
+    // resume (client.js afterSync) catches it up.
+    r.catchingUp = r.seqs.length > 0;
+    r.revSeen = 0;
     // A room we hold nothing of loads its latest page when opened (it may have been empty
     // before and have messages now).
     if (!r.seqs.length) r.loadedLatest = false;
@@ -693,7 +557,7 @@ function saveOutbox(s) {
   if (!s.me) return;
   const list = [...s.outbox.values()]
     .filter((e) => e.state !== 'failed')
-    .map((e) => ({ room: e.room, content: e.content, clientId: e.clientId }));
+    .map((e) => ({ room: e.room, content: e.content, clientId: e.clientId, replyTo: e.replyTo || undefined }));
   writeLocal(`chat.outbox.${s.me}`, list.length ? JSON.stringify(list) : null);
 }
 
@@ -709,7 +573,8 @@ function loadOutbox(s) {
   if (!Array.isArray(list)) return;
   for (const e of list.slice(0, MAX_OUTBOX)) {
     if (typeof e?.room !== 'string' || typeof e?.content !== 'string' || typeof e?.clientId !== 'string') continue;
-    if (!s.outbox.has(e.clientId)) s.outbox.set(e.clientId, new OutboxEntry(e.room, e.content, e.clientId));
+    const replyTo = Number.isSafeInteger(e.replyTo) && e.replyTo > 0 ? e.replyTo : 0;
+    if (!s.outbox.has(e.clientId)) s.outbox.set(e.clientId, new OutboxEntry(e.room, e.content, e.clientId, replyTo));
   }
 }
 

@@ -84,8 +84,13 @@ embed! {
     "composer.js" => JS,
     "connection.js" => JS,
     "dom.js" => JS,
+    "lifecycle.js" => JS,
     "mention.js" => JS,
+    "message_menu.js" => JS,
+    "message_view.js" => JS,
     "messages.js" => JS,
+    "reactions.js" => JS,
+    "room.js" => JS,
     "sidebar.js" => JS,
     "store.js" => JS,
 }

@@ -20,6 +20,9 @@ mod protocol;
 // Pending invitations: accept and chat, decline on one tab and gone on both.
 #[path = "browser_invitations.rs"]
 mod invitations;
+// Edit, delete, reactions, replies, and resume after them (issue 13).
+#[path = "browser_lifecycle.rs"]
+mod lifecycle;
 
 use chat_core::mention::{MentionTarget, mentions};
 use harness::{Page, TestServer};
