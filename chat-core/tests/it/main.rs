@@ -10,6 +10,7 @@ mod corpus; // replays every fuzz corpus file
 mod directory; // room and user directory, my_rooms, room_users
 mod history; // history pages and resume
 mod invitations; // pending invitations and the room cap
+mod invitations_model; // invitations against a naive fold of the log
 mod limits; // rate limits and abuse
 mod messaging; // seq, limits, idempotency, mentions
 mod model; // model-based property tests against a naive reference
