@@ -182,7 +182,7 @@ fn run(ops: &[Op]) {
     config.op_burst = 10_000;
     let mut sim = Sim::with_config(config);
     let mut naive = Naive::default();
-    let mut session_of = |sim: &mut Sim, naive: &mut Naive, u: usize| -> SessionId {
+    let session_of = |sim: &mut Sim, naive: &mut Naive, u: usize| -> SessionId {
         let user = user(USERS[u]);
         if let Some(s) = naive.sessions_of(&user).first() {
             return *s;
