@@ -32,21 +32,40 @@ pub(crate) struct Credentials {
     password: String,
 }
 
+/// The body of `POST /api/register`.
+#[derive(Deserialize)]
+pub(crate) struct RegisterBody {
+    username: String,
+    password: String,
+    /// Needed when the registration mode is `invite`.
+    #[serde(default)]
+    invite: Option<String>,
+}
+
 /// The answer to register and login.
 #[derive(Serialize)]
 struct SessionBody<'a> {
     username: &'a UserName,
     token: &'a str,
+    /// Present (true) when the new account is an administrator: the first of the database.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    admin: bool,
 }
 
-/// `POST /api/register {username, password}` → 201 `{username, token}` and the cookie.
+/// `POST /api/register {username, password, invite?}` → 201 `{username, token}` and the
+/// cookie; under the registration mode (`registration_closed`, `invalid_invite`).
 pub(crate) async fn register(
     State(app): AppState,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    ApiJson(creds): ApiJson<Credentials>,
+    headers: hyper::HeaderMap,
+    ApiJson(creds): ApiJson<RegisterBody>,
 ) -> Result<Response, ApiError> {
-    let issued =
-        app.accounts.register(peer.ip(), &creds.username, creds.password).await.map_err(AuthError::into_api)?;
+    let seen = crate::api_account::seen(peer, &headers);
+    let issued = app
+        .accounts
+        .register(&seen, &creds.username, creds.password, creds.invite.as_deref())
+        .await
+        .map_err(AuthError::into_api)?;
     // Known to the core at once, so others can DM or invite the new user.
     app.hub.add_user(issued.user.clone()).await.map_err(hub_error)?;
     app.metrics.registrations.fetch_add(1, Relaxed);
@@ -58,11 +77,14 @@ pub(crate) async fn register(
 pub(crate) async fn login(
     State(app): AppState,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: hyper::HeaderMap,
     ApiJson(creds): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    match app.accounts.login(peer.ip(), &creds.username, creds.password).await {
+    let seen = crate::api_account::seen(peer, &headers);
+    match app.accounts.login(&seen, &creds.username, creds.password).await {
         Ok(issued) => {
             app.metrics.logins.fetch_add(1, Relaxed);
+            app.end_sessions(&issued.ended);
             Ok(session_reply(&app, StatusCode::OK, &issued))
         }
         Err(e) => {
@@ -73,8 +95,8 @@ pub(crate) async fn login(
     }
 }
 
-fn session_reply(app: &App, status: StatusCode, issued: &Issued) -> Response {
-    let body = Json(SessionBody { username: &issued.user, token: &issued.token });
+pub(crate) fn session_reply(app: &App, status: StatusCode, issued: &Issued) -> Response {
+    let body = Json(SessionBody { username: &issued.user, token: &issued.token, admin: issued.admin });
     (status, [(header::SET_COOKIE, session_cookie(app, &issued.token))], body).into_response()
 }
 
@@ -89,9 +111,17 @@ pub(crate) async fn logout(State(app): AppState, caller: Caller) -> Result<Respo
     Ok(([(header::SET_COOKIE, clear_cookie(&app))], body).into_response())
 }
 
-/// `GET /api/me` → `{username}`.
-pub(crate) async fn me(caller: Caller) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "username": caller.user }))
+/// `GET /api/me` → `{username, admin}`.
+pub(crate) async fn me(State(app): AppState, caller: Caller) -> Json<serde_json::Value> {
+    let admin = app.accounts.require_admin(&caller.user).is_ok();
+    Json(serde_json::json!({ "username": caller.user, "admin": admin }))
+}
+
+/// `GET /api/registration` → `{mode}`: whether sign-up is open, needs an invite, or is closed
+/// (public, so a sign-up form can ask for a code).
+pub(crate) async fn registration(State(app): AppState) -> Result<Json<serde_json::Value>, ApiError> {
+    let mode = app.accounts.registration().map_err(AuthError::into_api)?;
+    Ok(Json(serde_json::json!({ "mode": mode.as_str() })))
 }
 
 // ---- chat -----------------------------------------------------------------------------------
@@ -104,7 +134,7 @@ async fn ask(app: &App, user: &UserName, msg: ClientMsg) -> Result<Json<ServerMs
     }
 }
 
-fn hub_error(e: HubError) -> ApiError {
+pub(crate) fn hub_error(e: HubError) -> ApiError {
     match e {
         HubError::CommitFailed(_) => ApiError::new(ApiCode::CommitFailed, "storage failed; nothing was changed"),
         _ => ApiError::new(ApiCode::ShuttingDown, "the server is shutting down"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::config::{DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, MetricsAccess, ServerConfig, Tls};
+use crate::config::{DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, MetricsAccess, Registration, ServerConfig, Tls};
 
 /// A private group chat for your LAN: rooms, direct messages, @mentions, unread counts and
 /// notifications, in the browser. Run it, then open one of the printed URLs.
@@ -24,8 +24,12 @@ pub struct Cli {
     pub port: u16,
 
     /// Database file (redb). Created when missing; holds messages, accounts and sessions.
-    #[arg(long, env = "CHAT_DB", default_value = DEFAULT_DB_FILE)]
+    #[arg(long, env = "CHAT_DB", default_value = DEFAULT_DB_FILE, global = true)]
     pub db: PathBuf,
+
+    /// A maintenance command instead of serving (see `chat-server help COMMAND`).
+    #[command(subcommand)]
+    pub command: Option<crate::commands::Command>,
 
     /// Extra origin allowed to open WebSockets and post with the session cookie, as
     /// scheme://host or scheme://host:port (repeat, or comma-separate in the env var). The
@@ -119,6 +123,12 @@ pub struct Cli {
     #[arg(long, env = "CHAT_METRICS_PUBLIC")]
     pub metrics_public: bool,
 
+    /// Who may create accounts: open (anyone), invite (an invite code from an administrator),
+    /// closed (administrators only). Without this flag the mode an administrator last set at
+    /// run time applies (open if none was ever set); with it, that stored mode is replaced.
+    #[arg(long, env = "CHAT_REGISTRATION", value_enum)]
+    pub registration: Option<Registration>,
+
     /// Log filter: error, warn, info, debug, trace, or a tracing directive such as
     /// "chat_server=debug,info".
     #[arg(long, env = "CHAT_LOG", default_value = "info")]
@@ -161,6 +171,7 @@ impl Cli {
             chat,
             limits,
             metrics: if self.metrics_public { MetricsAccess::Anyone } else { MetricsAccess::Loopback },
+            registration: self.registration,
         }
     }
 
@@ -219,6 +230,22 @@ mod tests {
         assert!(Cli::try_parse_from(["chat-server", "--tls-cert", "c.pem"]).is_err());
         let public = Cli::try_parse_from(["chat-server", "--metrics-public"]).unwrap().config();
         assert_eq!(public.metrics, MetricsAccess::Anyone);
+    }
+
+    #[test]
+    fn subcommands_take_the_database_after_them() {
+        use crate::commands::{AdminAction, Command};
+        let cli = Cli::try_parse_from(["chat-server", "admin", "grant", "alice", "--db", "/tmp/c.redb"]).unwrap();
+        assert_eq!(cli.db, PathBuf::from("/tmp/c.redb"));
+        assert!(
+            matches!(cli.command, Some(Command::Admin { action: AdminAction::Grant { ref name } }) if name == "alice")
+        );
+        let cli = Cli::try_parse_from(["chat-server", "backup", "copy.redb"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Backup { ref path }) if path == &PathBuf::from("copy.redb")));
+        let cli = Cli::try_parse_from(["chat-server", "--registration", "invite"]).unwrap();
+        assert_eq!(cli.config().registration, Some(Registration::Invite));
+        assert_eq!(Cli::try_parse_from(["chat-server"]).unwrap().config().registration, None);
+        assert!(Cli::try_parse_from(["chat-server", "--registration", "maybe"]).is_err());
     }
 
     #[test]

@@ -42,6 +42,44 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Who may read `GET /metrics`.
     pub metrics: MetricsAccess,
+    /// Who may create accounts. `None` keeps the mode stored in the database (set at run time by
+    /// an administrator), or [`Registration::Open`] when none was ever set; `Some` stores it at
+    /// start-up.
+    pub registration: Option<Registration>,
+}
+
+/// Who may create accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[non_exhaustive]
+pub enum Registration {
+    /// Anyone who reaches the server (the default).
+    #[default]
+    Open,
+    /// Sign-up needs an invite code made by an administrator.
+    Invite,
+    /// Only administrators create accounts.
+    Closed,
+}
+
+impl Registration {
+    /// The mode as stored and sent (`open`, `invite`, `closed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Registration::Open => "open",
+            Registration::Invite => "invite",
+            Registration::Closed => "closed",
+        }
+    }
+
+    /// The mode named `s`.
+    pub fn parse(s: &str) -> Option<Registration> {
+        match s {
+            "open" => Some(Registration::Open),
+            "invite" => Some(Registration::Invite),
+            "closed" => Some(Registration::Closed),
+            _ => None,
+        }
+    }
 }
 
 /// Who may read `GET /metrics`.
@@ -78,6 +116,7 @@ impl Default for ServerConfig {
             chat: chat_core::Config::default(),
             limits: Limits::default(),
             metrics: MetricsAccess::default(),
+            registration: None,
         }
     }
 }

@@ -59,6 +59,17 @@ pub enum ApiCode {
     ShuttingDown,
     /// 500: the server failed; nothing was changed.
     Internal,
+    /// 403: the current password given to change it (or delete the account) is wrong.
+    WrongPassword,
+    /// 403: registration is closed; only administrators create accounts.
+    RegistrationClosed,
+    /// 403: registration needs an invite code, and this one is missing, unknown, used up or
+    /// expired.
+    InvalidInvite,
+    /// 403: the account is disabled (at login with the right password).
+    AccountDisabled,
+    /// 403: the password reset code is wrong, used or expired.
+    InvalidResetCode,
 }
 
 impl ApiCode {
@@ -88,6 +99,11 @@ impl ApiCode {
             ApiCode::CommitFailed => "commit_failed",
             ApiCode::ShuttingDown => "shutting_down",
             ApiCode::Internal => "internal",
+            ApiCode::WrongPassword => "wrong_password",
+            ApiCode::RegistrationClosed => "registration_closed",
+            ApiCode::InvalidInvite => "invalid_invite",
+            ApiCode::AccountDisabled => "account_disabled",
+            ApiCode::InvalidResetCode => "invalid_reset_code",
         }
     }
 
@@ -106,7 +122,14 @@ impl ApiCode {
             ApiCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiCode::OriginNotAllowed | ApiCode::OriginRequired | ApiCode::Forbidden => StatusCode::FORBIDDEN,
+            ApiCode::OriginNotAllowed
+            | ApiCode::OriginRequired
+            | ApiCode::Forbidden
+            | ApiCode::WrongPassword
+            | ApiCode::RegistrationClosed
+            | ApiCode::InvalidInvite
+            | ApiCode::AccountDisabled
+            | ApiCode::InvalidResetCode => StatusCode::FORBIDDEN,
             ApiCode::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
             ApiCode::HostNotAllowed => StatusCode::MISDIRECTED_REQUEST,
             ApiCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,

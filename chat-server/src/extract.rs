@@ -12,7 +12,7 @@ use hyper::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::SESSION_COOKIE;
-use crate::accounts::{AuthError, Caller};
+use crate::accounts::{AuthError, Caller, Seen};
 use crate::error::{ApiCode, ApiError};
 use crate::state::App;
 
@@ -105,7 +105,10 @@ impl FromRequestParts<Arc<App>> for Caller {
         {
             return Err(ApiError::new(ApiCode::OriginNotAllowed, "cross-origin request refused"));
         }
-        let caller = app.accounts.authenticate(&token).map_err(|e| match e {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+        let seen = Seen::new(peer.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()), agent);
+        let caller = app.accounts.authenticate(&token, &seen).map_err(|e| match e {
             AuthError::Unauthorized => ApiError::unauthorized(),
             other => other.into_api(),
         })?;
@@ -113,6 +116,21 @@ impl FromRequestParts<Arc<App>> for Caller {
             return Err(ApiError::too_many());
         }
         Ok(caller)
+    }
+}
+
+/// An authenticated caller who is an active administrator now (checked per request, so a
+/// revoked administrator is refused at once): 403 `forbidden` otherwise.
+#[derive(Debug, Clone)]
+pub(crate) struct Admin(pub(crate) Caller);
+
+impl FromRequestParts<Arc<App>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Admin, ApiError> {
+        let caller = Caller::from_request_parts(parts, app).await?;
+        app.accounts.require_admin(&caller.user).map_err(AuthError::into_api)?;
+        Ok(Admin(caller))
     }
 }
 

@@ -20,7 +20,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::error::{ApiCode, ApiError};
 use crate::hosts::HostKind;
 use crate::state::App;
-use crate::{api, files, ws};
+use crate::{api, api_account, api_admin, export, files, ws};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "chat_session";
@@ -54,6 +54,22 @@ pub(crate) fn router(app: Arc<App>, request_timeout: Duration, max_body_bytes: u
         .route("/api/rooms/remove", post(api::remove))
         .route("/api/directory", get(api::directory))
         .route("/api/users", get(api::users))
+        .route("/api/registration", get(api::registration))
+        .route("/api/account/password", post(api_account::change_password))
+        .route("/api/account/sessions", get(api_account::sessions))
+        .route("/api/account/sessions/revoke", post(api_account::revoke_session))
+        .route("/api/account/logout_all", post(api_account::logout_all))
+        .route("/api/account/export", get(export::export))
+        .route("/api/account/delete", post(api_account::delete))
+        .route("/api/account/redeem_reset", post(api_account::redeem_reset))
+        .route("/api/admin/users", get(api_admin::users).post(api_admin::create_user))
+        .route("/api/admin/users/disable", post(api_admin::disable))
+        .route("/api/admin/users/enable", post(api_admin::enable))
+        .route("/api/admin/users/reset_password", post(api_admin::reset_password))
+        .route("/api/admin/invites", get(api_admin::invites).post(api_admin::create_invite))
+        .route("/api/admin/invites/revoke", post(api_admin::revoke_invite))
+        .route("/api/admin/audit", get(api_admin::audit))
+        .route("/api/admin/registration", get(api_admin::registration).post(api_admin::set_registration))
         // API answers are never cached.
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
     let timeout = ServiceBuilder::new()

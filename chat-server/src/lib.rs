@@ -23,9 +23,12 @@
 //! |---|---|
 //! | `GET /`, `GET /static/<file>` | the web UI (ETag, `If-None-Match` → 304, `Cache-Control`) |
 //! | `GET /ws` | WebSocket (cookie, bearer, or first-frame `register`; Origin allowlist) |
-//! | `POST /api/register`, `/api/login` | `{username, password}` → `{username, token}` + `chat_session` cookie |
+//! | `POST /api/register`, `/api/login` | `{username, password, invite?}` → `{username, token}` + `chat_session` cookie |
 //! | `POST /api/logout` | deletes the session token, closes every socket of that login |
-//! | `GET /api/me` | `{username}` |
+//! | `GET /api/me` | `{username, admin}` |
+//! | `GET /api/registration` | `{mode}` (`open`, `invite`, `closed`) |
+//! | `/api/account/{password,sessions,sessions/revoke,logout_all,export,delete,redeem_reset}` | the caller's own account |
+//! | `/api/admin/{users,users/disable,users/enable,users/reset_password,invites,invites/revoke,audit,registration}` | administrators only (403 `forbidden` otherwise) |
 //! | `GET /api/messages?room=&before=&after=&limit=` | a history page (`history`) |
 //! | `POST /api/messages` | `{room, content, client_id?}` → `ack` |
 //! | `GET /api/room_users?room=` | `room_users_update` |
@@ -44,14 +47,21 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod account_admin;
+mod account_self;
 mod account_store;
 mod accounts;
 mod api;
+mod api_account;
+mod api_admin;
 pub mod assets;
 pub mod cli;
+pub mod commands;
 mod config;
 mod conn;
+pub mod control;
 mod error;
+mod export;
 mod extract;
 mod files;
 mod hosts;
@@ -65,7 +75,9 @@ mod throttle;
 pub mod tls;
 mod ws;
 
-pub use config::{DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, MetricsAccess, PasswordCost, ServerConfig, Tls};
+pub use config::{
+    DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, MetricsAccess, PasswordCost, Registration, ServerConfig, Tls,
+};
 pub use error::{ApiCode, ApiError, status_of};
 pub use http::{CONTENT_SECURITY_POLICY, SESSION_COOKIE};
 pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};

@@ -26,6 +26,18 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
+    if let Some(command) = &cli.command {
+        return match chat_server::commands::run(command, &cli.db) {
+            Ok(out) => {
+                println!("{}", out.trim_end());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("chat-server: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = cli.config();
     let db = match &config.database {
         Database::File(path) => path.display().to_string(),

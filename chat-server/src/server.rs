@@ -137,8 +137,17 @@ impl Server {
         let local_addr = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
 
         let (rest_ops, rest_sends) = state::rest_throttles(&config.chat);
+        let accounts = Accounts::new(Arc::new(store.clone()), &config.limits);
+        if let Some(mode) = config.registration {
+            // Given on the command line: it wins over the mode an administrator stored.
+            use crate::account_store::AccountStore;
+            store.set_registration(mode).map_err(|crate::account_store::AccountStoreError::Store(e)| e)?;
+        }
+        if store.admin_count()? == 0 && !store.accounts(None, 1)?.is_empty() {
+            tracing::warn!("no administrator: run `chat-server admin grant NAME --db FILE` with the server stopped");
+        }
         let app = Arc::new(App {
-            accounts: Accounts::new(Arc::new(store), &config.limits),
+            accounts,
             hub: hub.clone(),
             metrics: ServerMetrics::default(),
             ws_slots: Arc::new(Semaphore::new(config.limits.max_connections)),
@@ -160,6 +169,19 @@ impl Server {
             per_addr: Arc::new(PerAddress::new(config.limits.max_connections_per_addr, config.limits.frames_per_addr)),
         };
         let sweep_task = tokio::spawn(sweep_tokens(app.clone(), stop_rx.clone()));
+        let flush_task = tokio::spawn(flush_uses(app.clone(), stop_rx.clone()));
+        #[cfg(unix)]
+        let control_task = match &config.database {
+            Database::File(path) => Some(tokio::spawn(crate::control::serve(
+                crate::control::socket_path(path),
+                store.clone(),
+                app.clone(),
+                stop_rx.clone(),
+            ))),
+            Database::Memory => None,
+        };
+        #[cfg(not(unix))]
+        let control_task: Option<JoinHandle<()>> = None;
         let accept_task = tokio::spawn(accept_loop(listener, app, router, acceptor, limits, stop_rx));
         tracing::info!(%local_addr, scheme, "listening");
         Ok(RunningServer {
@@ -171,6 +193,8 @@ impl Server {
             stop: stop_tx,
             accept_task,
             sweep_task,
+            flush_task,
+            control_task,
             hub,
             hub_task,
         })
@@ -196,6 +220,8 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     accept_task: JoinHandle<()>,
     sweep_task: JoinHandle<()>,
+    flush_task: JoinHandle<()>,
+    control_task: Option<JoinHandle<()>>,
     hub: chat_ws::HubHandle,
     hub_task: JoinHandle<()>,
 }
@@ -239,6 +265,10 @@ impl RunningServer {
         let _ = self.stop.send(true);
         let _ = self.accept_task.await;
         let _ = self.sweep_task.await;
+        let _ = self.flush_task.await;
+        if let Some(task) = self.control_task {
+            let _ = task.await;
+        }
         self.hub.shutdown().await;
         let _ = self.hub_task.await;
         tracing::info!("stopped");
@@ -259,6 +289,22 @@ async fn sweep_tokens(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(TOKEN_SWEEP_INTERVAL) => {}
+        }
+    }
+}
+
+/// Writes the recorded session uses every `USE_FLUSH_INTERVAL`, and once more at shutdown.
+async fn flush_uses(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let stopping = tokio::select! {
+            _ = stop.changed() => true,
+            _ = tokio::time::sleep(crate::accounts::USE_FLUSH_INTERVAL) => false,
+        };
+        if let Err(e) = app.accounts.flush_uses().await {
+            tracing::warn!(error = %e, "could not record session uses");
+        }
+        if stopping {
+            return;
         }
     }
 }

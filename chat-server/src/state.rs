@@ -32,6 +32,14 @@ pub(crate) struct App {
     pub(crate) rest_sends: Throttle<UserName>,
 }
 
+impl App {
+    /// Closes every socket of these logins (sessions whose tokens were just deleted); returns
+    /// how many sockets were told to close.
+    pub(crate) fn end_sessions(&self, tokens: &[crate::accounts::TokenHash]) -> usize {
+        tokens.iter().map(|t| self.hub.close_login(&chat_ws::LoginId::new(t))).sum()
+    }
+}
+
 /// Users tracked by the REST throttles at most.
 const REST_THROTTLE_CAPACITY: usize = 10_000;
 

@@ -7,7 +7,7 @@
 //! subprotocol (`chat.v1.json` by default, `chat.v1.msgpack`), and hands the upgraded stream to
 //! [`chat_ws::serve_socket`].
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -27,7 +27,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
-use crate::accounts::{AuthError, TokenHash};
+use crate::accounts::{AuthError, Seen, TokenHash};
 use crate::conn::AddrSlot;
 use crate::error::{ApiCode, ApiError};
 use crate::extract::{Credential, origin_allowed, token_of};
@@ -101,13 +101,14 @@ fn check(app: &Arc<App>, peer: SocketAddr, req: &Request) -> Result<(Auth, Optio
         }
         None => {}
     }
+    let seen = crate::api_account::seen(peer, headers);
     let auth = match credential {
-        Some((token, _)) => match app.accounts.authenticate(&token) {
+        Some((token, _)) => match app.accounts.authenticate(&token, &seen) {
             Ok(caller) => Auth::User(identity(caller.user, &caller.token)),
             Err(AuthError::Unauthorized) => return Err(ApiError::unauthorized()),
             Err(other) => return Err(other.into_api()),
         },
-        None => Auth::FirstFrame(Arc::new(FirstFrame { app: app.clone(), peer: peer.ip() })),
+        None => Auth::FirstFrame(Arc::new(FirstFrame { app: app.clone(), seen })),
     };
     let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok());
     let codec = offered.and_then(negotiate_subprotocol);
@@ -149,33 +150,36 @@ fn handshake_key(headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
 /// First-frame `register`: sign up when the name is free, else log in; or resume a token.
 struct FirstFrame {
     app: Arc<App>,
-    peer: IpAddr,
+    seen: Seen,
 }
 
 impl Authenticator for FirstFrame {
     fn authenticate(&self, register: Register) -> BoxFuture<'static, Result<Authenticated, AuthRefusal>> {
         let app = self.app.clone();
-        let peer = self.peer;
+        let seen = self.seen.clone();
         async move {
             match (register.username, register.password, register.token) {
-                (_, _, Some(token)) => match app.accounts.authenticate(&token) {
+                (_, _, Some(token)) => match app.accounts.authenticate(&token, &seen) {
                     Ok(caller) => Ok(Authenticated::new(identity(caller.user, &caller.token))),
                     Err(e) => Err(refusal(e)),
                 },
-                (Some(username), Some(password), None) => match app.accounts.sign_in(peer, &username, password).await {
-                    Ok(issued) => {
-                        if issued.created {
-                            app.metrics.registrations.fetch_add(1, Relaxed);
-                        } else {
-                            app.metrics.logins.fetch_add(1, Relaxed);
+                (Some(username), Some(password), None) => {
+                    match app.accounts.sign_in(&seen, &username, password).await {
+                        Ok(issued) => {
+                            app.end_sessions(&issued.ended);
+                            if issued.created {
+                                app.metrics.registrations.fetch_add(1, Relaxed);
+                            } else {
+                                app.metrics.logins.fetch_add(1, Relaxed);
+                            }
+                            Ok(Authenticated::new(identity(issued.user, &issued.hash)).with_token(issued.token))
                         }
-                        Ok(Authenticated::new(identity(issued.user, &issued.hash)).with_token(issued.token))
+                        Err(e) => {
+                            app.metrics.login_failures.fetch_add(1, Relaxed);
+                            Err(refusal(e))
+                        }
                     }
-                    Err(e) => {
-                        app.metrics.login_failures.fetch_add(1, Relaxed);
-                        Err(refusal(e))
-                    }
-                },
+                }
                 _ => Err(AuthRefusal::new(ErrorCode::InvalidRequest, "register needs username and password, or token")),
             }
         }
@@ -187,8 +191,19 @@ fn refusal(e: AuthError) -> AuthRefusal {
     let code = match &e {
         AuthError::InvalidUsername(_) => ErrorCode::InvalidUsername.into(),
         AuthError::InvalidPassword(_) => ErrorCode::InvalidRequest.into(),
-        AuthError::BadCredentials | AuthError::Unauthorized | AuthError::NameTaken => WsErrorCode::BadCredentials,
+        AuthError::BadCredentials | AuthError::Unauthorized | AuthError::NameTaken | AuthError::WrongPassword => {
+            WsErrorCode::BadCredentials
+        }
         AuthError::Throttled | AuthError::Delayed(_) | AuthError::Busy => ErrorCode::RateLimited.into(),
+        // The transport has no codes of these; the message says which (sign up over REST).
+        AuthError::RegistrationClosed
+        | AuthError::InvalidInvite
+        | AuthError::AccountDisabled
+        | AuthError::Forbidden
+        | AuthError::InvalidResetCode => ErrorCode::Forbidden.into(),
+        AuthError::UnknownAccount | AuthError::UnknownSession | AuthError::UnknownInvite | AuthError::Invalid(_) => {
+            ErrorCode::InvalidRequest.into()
+        }
         AuthError::Store(_) | AuthError::Hash(_) | AuthError::Random(_) | AuthError::Task(_) => {
             tracing::error!(error = %crate::accounts::ErrorChain(&e), "first-frame sign-in failed");
             ErrorCode::Internal.into()

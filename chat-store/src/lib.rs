@@ -5,7 +5,9 @@
 //! - the core's persistent state ([`Snapshot`](chat_core::Snapshot)) materialised in tables
 //!   that each append updates in the same transaction, so start-up reads the snapshot instead of
 //!   replaying the log;
-//! - the reference server's accounts, login tokens and settings.
+//! - the reference server's accounts, login tokens, settings, invites, reset codes and audit
+//!   log;
+//! - backups ([`Store::backup_to`]) and checks ([`inspect`]) of a file.
 //!
 //! It implements the core's [`Journal`](chat_core::Journal) contract: `append` writes a whole batch
 //! in one durable transaction (group commit), and when it fails nothing of the batch is visible,
@@ -35,7 +37,9 @@
 #![warn(missing_docs)]
 
 mod account;
+mod admin;
 mod backend;
+mod backup;
 mod error;
 mod journal;
 mod key;
@@ -43,6 +47,8 @@ mod migrate;
 mod store;
 mod table;
 
-pub use account::{Account, TokenRecord};
+pub use account::{Account, NewAccount, Registered, Session, SessionMeta, TokenRecord};
+pub use admin::{AuditEntry, Invite, Redeemed, ResetCode};
+pub use backup::{CheckError, Contents, inspect};
 pub use error::{OpenError, StoreError};
 pub use store::{SCHEMA_VERSION, Store};

@@ -14,7 +14,7 @@ use crate::table;
 
 /// The schema version this build reads and writes. Bump it on any change to a table's key or value
 /// encoding, and add the migration to the chat-store section of `docs/design.md`.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Durable chat storage in one redb file: the messages, the materialised state the core restores
 /// from, and the server's accounts and tokens.
@@ -197,14 +197,21 @@ fn open_unchecked(source: &Source, create: bool) -> Result<Database, OpenError> 
             })?;
             return Ok(db);
         }
-        Some(1) => {
-            // Keep the v1 file beside the migrated one (nothing was written to it yet).
+        Some(mut found) if (1..SCHEMA_VERSION).contains(&found) => {
+            // Keep the file of the version found beside the migrated one (nothing was written
+            // to it yet); each step is one transaction.
             if let Source::Path(path) = source {
-                let backup = crate::migrate::backup_path(path, 1);
+                let backup = crate::migrate::backup_path(path, found);
                 std::fs::copy(path, &backup).map_err(|source| OpenError::Io { path: backup, source })?;
             }
-            crate::migrate::v1_to_v2(&db).map_err(in_migration)?;
-            stored_version(&db, &origin)?.unwrap_or_default()
+            while found < SCHEMA_VERSION {
+                match found {
+                    1 => crate::migrate::v1_to_v2(&db).map_err(in_migration)?,
+                    _ => crate::account::v2_to_v3(&db).map_err(in_migration)?,
+                }
+                found = stored_version(&db, &origin)?.unwrap_or_default();
+            }
+            found
         }
         Some(found) => found,
     };

@@ -14,6 +14,7 @@
 //! | `accounts`        | `user`                        | [`Account`](crate::Account)     |
 //! | `tokens`          | token hash (32 bytes)         | [`TokenRecord`](crate::TokenRecord) |
 //! | `settings`        | key (UTF-8)                   | raw bytes                       |
+//! | `user_tokens`, `invites`, `resets`, `audit` | see `account.rs` and `admin.rs` (v3) | |
 
 //!
 //! The state tables are the rows of [`chat_core::fold`] (format version
@@ -49,8 +50,23 @@ pub(crate) const TOKENS: Def = TableDefinition::new("tokens");
 pub(crate) const SETTINGS: Def = TableDefinition::new("settings");
 
 /// Every table, created together when a file is initialised.
-pub(crate) const ALL: [Def; 11] =
-    [META, MESSAGES, USERS, ROOMS, READS, HIGHLIGHTS, NOTIFICATIONS, CLIENT_IDS, ACCOUNTS, TOKENS, SETTINGS];
+pub(crate) const ALL: [Def; 15] = [
+    META,
+    MESSAGES,
+    USERS,
+    ROOMS,
+    READS,
+    HIGHLIGHTS,
+    NOTIFICATIONS,
+    CLIENT_IDS,
+    ACCOUNTS,
+    TOKENS,
+    SETTINGS,
+    crate::account::USER_TOKENS,
+    crate::admin::INVITES,
+    crate::admin::RESETS,
+    crate::admin::AUDIT,
+];
 
 /// The key in `meta` holding the schema version.
 pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";

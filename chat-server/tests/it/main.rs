@@ -6,6 +6,12 @@ mod support;
 
 // Accounts: register, login, wrong password, duplicate and invalid names, throttling, logout.
 mod accounts;
+// Administrators and the registration policy: roles, invites, disabling, reset codes, audit.
+mod admin;
+// `chat-server backup` under load and its restore, `check`, `admin grant|revoke`.
+mod backup;
+// A user's own account: password change, sessions, log out everywhere, export, deletion.
+mod selfservice;
 // HTTP surface: security headers, body limits, health and metrics, static files, errors.
 mod surface;
 // Authorisation of the REST API: nobody reads another user's DMs, rooms or notifications.

@@ -99,3 +99,172 @@ fn clones_share_one_database_across_threads() {
         }
     }
 }
+
+#[test]
+fn the_first_account_is_admin_and_invites_are_spent_atomically() {
+    use chat_store::{Invite, NewAccount, Registered};
+    let store = Store::in_memory().unwrap();
+    let (alice, bob, carol, dave) = (user("alice"), user("bob"), user("carol"), user("dave"));
+    assert_eq!(
+        store.register_account(&NewAccount::new(&alice, "h", Timestamp(T0))).unwrap(),
+        Registered::Created { admin: true }
+    );
+    assert_eq!(
+        store.register_account(&NewAccount::new(&bob, "h", Timestamp(T0))).unwrap(),
+        Registered::Created { admin: false }
+    );
+    let code = [4; 32];
+    let invite = Invite::new(alice.clone(), Timestamp(T0), 1, Some(Timestamp(T0 + 100)));
+    assert!(store.create_invite(code, &invite, 1).unwrap());
+    assert!(!store.create_invite([5; 32], &invite, 1).unwrap(), "at most max_live invites");
+    // A taken name spends nothing.
+    let taken = NewAccount::new(&bob, "h", Timestamp(T0)).with_invite(code);
+    assert_eq!(store.register_account(&taken).unwrap(), Registered::NameTaken);
+    assert_eq!(store.invites().unwrap()[0].1.uses_left, 1);
+    let with = |u| NewAccount::new(u, "h", Timestamp(T0 + 1)).with_invite(code);
+    assert_eq!(store.register_account(&with(&carol)).unwrap(), Registered::Created { admin: false });
+    assert_eq!(store.register_account(&with(&dave)).unwrap(), Registered::InvalidInvite, "used up");
+    assert!(store.account(&dave).unwrap().is_none());
+    assert_eq!(store.invites().unwrap()[0].1.used, 1);
+    // Expiry.
+    assert_eq!(store.revoke_invite(&code[..8]).unwrap(), 1);
+    assert!(store.create_invite([6; 32], &Invite::new(alice, Timestamp(T0), 5, Some(Timestamp(T0 + 100))), 9).unwrap());
+    let late = NewAccount::new(&dave, "h", Timestamp(T0 + 100)).with_invite([6; 32]);
+    assert_eq!(store.register_account(&late).unwrap(), Registered::InvalidInvite, "expired");
+    assert_eq!(
+        store.register_account(&NewAccount::new(&dave, "h", Timestamp(T0)).with_invite([1; 32])).unwrap(),
+        Registered::InvalidInvite
+    );
+    assert_eq!(store.delete_spent_invites(Timestamp(T0 + 100)).unwrap(), 1);
+}
+
+#[test]
+fn sessions_are_indexed_per_user_bounded_and_end_together() {
+    use chat_store::SessionMeta;
+    let store = Store::in_memory().unwrap();
+    let bob = user("bob");
+    assert!(store.create_account(&bob, "h", Timestamp(T0)).unwrap());
+    let record = |t| TokenRecord { user: bob.clone(), created: Timestamp(T0 + t), expires: Timestamp(T0 + 1_000) };
+    for i in 0..3u8 {
+        let evicted = store.put_session([i; 32], &record(u64::from(i)), &SessionMeta::default(), 2).unwrap();
+        assert_eq!(evicted, if i == 2 { vec![[0; 32]] } else { vec![] }, "the oldest goes past the bound");
+    }
+    assert_eq!(store.sessions(&bob).unwrap().iter().map(|s| s.token_hash).collect::<Vec<_>>(), [[1; 32], [2; 32]]);
+    let meta = SessionMeta::seen(Timestamp(T0 + 50), Some("192.0.2.9".into()), Some("Lynx".into()));
+    store.touch_sessions(&[([2; 32], meta.clone()), ([9; 32], meta.clone())]).unwrap();
+    assert_eq!(store.sessions(&bob).unwrap()[1].meta, meta);
+    assert_eq!(store.account(&bob).unwrap().unwrap().last_seen, Some(Timestamp(T0 + 50)));
+    // A password change keeps one session.
+    assert_eq!(store.set_password(&bob, "h2", Some(&[2; 32])).unwrap(), Some(vec![[1; 32]]));
+    assert_eq!(store.token(&[1; 32]).unwrap(), None);
+    assert!(store.live_token(&[2; 32]).unwrap().is_some());
+    // Disabling ends every session and refuses the account's tokens.
+    store.put_token([3; 32], &record(3)).unwrap();
+    assert_eq!(store.set_disabled(&bob, true).unwrap(), Some(vec![[2; 32], [3; 32]]));
+    assert!(store.sessions(&bob).unwrap().is_empty());
+    store.put_token([4; 32], &record(4)).unwrap();
+    assert_eq!(store.live_token(&[4; 32]).unwrap(), None, "a disabled account's token does not authenticate");
+    assert_eq!(store.set_disabled(&bob, false).unwrap(), Some(vec![]));
+    assert!(store.live_token(&[4; 32]).unwrap().is_some());
+    assert_eq!(store.set_disabled(&user("nobody"), true).unwrap(), None);
+    // Deleting keeps the name taken and ends the sessions.
+    assert_eq!(store.delete_account(&bob, Timestamp(T0 + 60)).unwrap(), Some(vec![[4; 32]]));
+    let tomb = store.account(&bob).unwrap().unwrap();
+    assert!(tomb.deleted.is_some() && tomb.password_hash.is_empty() && !tomb.is_active());
+    assert!(!store.create_account(&bob, "h3", Timestamp(T0 + 70)).unwrap(), "the name is not reusable");
+    assert!(!store.set_admin(&bob, true).unwrap());
+    assert_eq!(store.delete_account(&bob, Timestamp(T0 + 80)).unwrap(), None);
+}
+
+#[test]
+fn reset_codes_are_one_time_and_expire() {
+    use chat_store::{Redeemed, ResetCode};
+    let store = Store::in_memory().unwrap();
+    let (alice, bob) = (user("alice"), user("bob"));
+    assert!(store.create_account(&bob, "old", Timestamp(T0)).unwrap());
+    store
+        .put_token([1; 32], &TokenRecord { user: bob.clone(), created: Timestamp(T0), expires: Timestamp(T0 + 9) })
+        .unwrap();
+    let code = ResetCode::new([7; 32], alice.clone(), Timestamp(T0), Timestamp(T0 + 100));
+    assert!(store.put_reset(&bob, &code).unwrap());
+    assert!(!store.put_reset(&user("nobody"), &code).unwrap());
+    assert_eq!(store.redeem_reset(&bob, &[8; 32], "new", Timestamp(T0 + 1)).unwrap(), Redeemed::Invalid);
+    assert_eq!(store.redeem_reset(&alice, &[7; 32], "new", Timestamp(T0 + 1)).unwrap(), Redeemed::Invalid);
+    assert_eq!(store.redeem_reset(&bob, &[7; 32], "new", Timestamp(T0 + 1)).unwrap(), Redeemed::Done(vec![[1; 32]]));
+    assert_eq!(store.account(&bob).unwrap().unwrap().password_hash, "new");
+    assert_eq!(store.redeem_reset(&bob, &[7; 32], "again", Timestamp(T0 + 2)).unwrap(), Redeemed::Invalid, "one time");
+    assert!(store.put_reset(&bob, &code).unwrap());
+    assert_eq!(store.redeem_reset(&bob, &[7; 32], "late", Timestamp(T0 + 100)).unwrap(), Redeemed::Invalid, "expired");
+    assert_eq!(store.redeem_reset(&bob, &[7; 32], "late", Timestamp(T0 + 1)).unwrap(), Redeemed::Invalid, "gone");
+}
+
+#[test]
+fn the_audit_log_keeps_the_newest_entries_in_pages() {
+    use chat_store::AuditEntry;
+    let store = Store::in_memory().unwrap();
+    for i in 0..5 {
+        let entry = AuditEntry::new(Timestamp(T0 + i), Some(user("alice")), "disable", Some(format!("u{i}")));
+        assert_eq!(store.append_audit(&entry, 3).unwrap(), i + 1);
+    }
+    let page = store.audit(None, 2).unwrap();
+    assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [5, 4]);
+    let next = store.audit(Some(4), 10).unwrap();
+    assert_eq!(next.iter().map(|e| e.id).collect::<Vec<_>>(), [3], "the oldest beyond the bound are gone");
+    assert_eq!(next[0].target.as_deref(), Some("u2"));
+}
+
+#[test]
+fn a_backup_taken_while_writing_is_consistent_and_checks() {
+    use chat_core::LogEntry;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("live.redb")).unwrap();
+    let lobby = room("group:lobby");
+    store
+        .append(&[
+            LogEntry::UserAdded { user: user("alice") },
+            LogEntry::RoomCreated {
+                room: lobby.clone(),
+                kind: chat_core::RoomKind::Public,
+                owner: None,
+                timestamp: Timestamp(T0),
+            },
+            LogEntry::MemberAdded { room: lobby.clone(), user: user("alice") },
+        ])
+        .unwrap();
+    assert!(store.create_account(&user("alice"), "h", Timestamp(T0)).unwrap());
+    let writer = {
+        let mut store = store.clone();
+        let lobby = lobby.clone();
+        std::thread::spawn(move || {
+            for seq in 1..=200 {
+                store.append(&[message(&lobby, seq, "alice", "hi")]).unwrap();
+            }
+        })
+    };
+    let dest = dir.path().join("copy.redb");
+    let contents = store.backup_to(&dest).unwrap();
+    writer.join().unwrap();
+    assert!(!dir.path().join("copy.redb.partial").exists());
+    let copied = contents.messages;
+    let report = chat_store::inspect(&dest).unwrap();
+    assert_eq!(report, contents);
+    assert_eq!((report.accounts, report.admins, report.users, report.rooms), (1, 1, 1, 1));
+    // The copy opens as a store whose room ends exactly where its message count says.
+    let copy = Store::open(&dest).unwrap();
+    assert_eq!(copy.snapshot().unwrap().room(&lobby).unwrap().last_seq(), copied);
+    // A store in use cannot be inspected by another handle.
+    drop(copy);
+    assert!(matches!(chat_store::inspect(&dir.path().join("live.redb")), Err(chat_store::CheckError::Open(_))));
+}
+
+fn message(room: &chat_core::RoomKey, seq: u64, sender: &str, content: &str) -> chat_core::LogEntry {
+    chat_core::LogEntry::Message(std::sync::Arc::new(chat_core::Message {
+        room: room.clone(),
+        seq,
+        timestamp: Timestamp(T0 + seq),
+        sender: user(sender),
+        content: content.to_owned(),
+        mentions: vec![],
+        client_id: None,
+    }))
+}

@@ -1,5 +1,5 @@
 //! Committed files of every schema version (`tests/data/golden-v1.redb`, written by the v1 code,
-//! and `golden-v2.redb`) must keep opening with exactly the contents they were written with; an
+//! `golden-v2.redb` and `golden-v3.redb`) must keep opening with exactly the contents they were written with; an
 //! older one is migrated on open. If this fails after a change to the store or to the types it
 //! stores, the on-disk format changed: bump `SCHEMA_VERSION`, write the migration (see the
 //! chat-store section of docs/design.md) and add a new golden file; never regenerate an old one.
@@ -8,12 +8,13 @@
 //! `cargo test -p chat-store --test it golden::generate -- --ignored`
 
 use chat_core::{HistoryQuery, HistoryRange, Journal, LogEntry, Message, RoomKind, Snapshot, Timestamp};
-use chat_store::{Store, TokenRecord};
+use chat_store::{AuditEntry, Invite, ResetCode, SCHEMA_VERSION, SessionMeta, Store, TokenRecord};
 
 use crate::common::*;
 
 const GOLDEN_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v1.redb");
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v2.redb");
+const GOLDEN_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v2.redb");
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v3.redb");
 
 /// The log the golden file holds, written out literally so that it cannot drift with helpers.
 fn golden_log() -> Vec<Vec<LogEntry>> {
@@ -72,9 +73,10 @@ fn golden_log() -> Vec<Vec<LogEntry>> {
 }
 
 const TOKEN_HASH: [u8; 32] = [7; 32];
+const INVITE_HASH: [u8; 32] = [8; 32];
 
 #[test]
-#[ignore = "writes tests/data/golden-v2.redb: run on purpose when adding a schema version"]
+#[ignore = "writes tests/data/golden-v3.redb: run on purpose when adding a schema version"]
 fn generate() {
     let _ = std::fs::remove_file(GOLDEN);
     let mut store = Store::open(GOLDEN).unwrap();
@@ -85,6 +87,17 @@ fn generate() {
     let token = TokenRecord { user: user("alice"), created: Timestamp(T0), expires: Timestamp(T0 + 86_400_000) };
     store.put_token(TOKEN_HASH, &token).unwrap();
     store.put_meta("tls_fingerprint", b"AB:CD").unwrap();
+    // The v3 account tables.
+    assert!(store.create_account(&user("bob"), "$argon2id$v=19$bob", Timestamp(T0 + 1)).unwrap());
+    store.set_disabled(&user("bob"), true).unwrap();
+    let meta = SessionMeta::seen(Timestamp(T0 + 5), Some("192.0.2.1".into()), Some("Mosaic/1.0".into()));
+    store.touch_sessions(&[(TOKEN_HASH, meta)]).unwrap();
+    let invite = Invite::new(user("alice"), Timestamp(T0), 3, Some(Timestamp(T0 + 3_600_000)));
+    assert!(store.create_invite(INVITE_HASH, &invite, 10).unwrap());
+    let reset = ResetCode::new([9; 32], user("alice"), Timestamp(T0), Timestamp(T0 + 3_600_000));
+    assert!(store.put_reset(&user("bob"), &reset).unwrap());
+    let entry = AuditEntry::new(Timestamp(T0 + 2), Some(user("alice")), "disable", Some("bob".into()));
+    assert_eq!(store.append_audit(&entry, 100).unwrap(), 1);
     drop(store);
     // Keep the committed file small.
     let mut db = redb::Database::open(GOLDEN).unwrap();
@@ -163,6 +176,29 @@ fn check_contents(store: &Store) {
     assert_eq!((account.password_hash.as_str(), account.created), ("$argon2id$v=19$golden", Timestamp(T0)));
     assert_eq!(store.token(&TOKEN_HASH).unwrap().map(|t| t.expires), Some(Timestamp(T0 + 86_400_000)));
     assert_eq!(store.meta("tls_fingerprint").unwrap().as_deref(), Some(b"AB:CD".as_slice()));
+    assert_eq!(store.sessions(&alice).unwrap().len(), 1, "the token is indexed under its user");
+}
+
+/// The v3 account tables of the v3 golden file.
+fn check_v3_accounts(store: &Store) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let a = store.account(&alice).unwrap().unwrap();
+    assert!(a.admin, "the first account of the database");
+    assert_eq!(a.last_seen, Some(Timestamp(T0 + 5)));
+    let b = store.account(&bob).unwrap().unwrap();
+    assert!(!b.admin && b.disabled && b.deleted.is_none());
+    let sessions = store.sessions(&alice).unwrap();
+    assert_eq!(sessions[0].meta.address.as_deref(), Some("192.0.2.1"));
+    assert_eq!(sessions[0].meta.user_agent.as_deref(), Some("Mosaic/1.0"));
+    let invites = store.invites().unwrap();
+    assert_eq!(invites.len(), 1);
+    assert_eq!((invites[0].0, invites[0].1.uses_left, invites[0].1.used), (INVITE_HASH, 3, 0));
+    let audit = store.audit(None, 10).unwrap();
+    assert_eq!(audit.iter().map(|e| (e.id, e.action.as_str())).collect::<Vec<_>>(), [(1, "disable")]);
+    assert!(matches!(
+        store.redeem_reset(&bob, &[9; 32], "$argon2id$v=19$new", Timestamp(T0 + 10)).unwrap(),
+        chat_store::Redeemed::Done(_)
+    ));
 }
 
 /// Appending on top keeps working: bob reads up to 3, which drops his highlight row.
@@ -172,7 +208,7 @@ fn append_on_top(mut store: Store, path: &std::path::Path) {
     assert_eq!(store.snapshot().unwrap().unread(&bob, &lobby).map(|u| (u.unread, u.highlight)), Some((0, 0)));
     drop(store);
     let (rows, version) = raw_highlights_and_version(path);
-    assert_eq!(version, 2);
+    assert_eq!(version, SCHEMA_VERSION);
     assert_eq!(rows, [("alice".to_owned(), "group:lobby".to_owned(), 3)], "bob's row went with his cursor");
 }
 
@@ -192,22 +228,41 @@ fn golden_v1_file_is_migrated_with_exact_contents() {
     }
     // The migration moved the highlights out of the read rows into their own table.
     let (rows, version) = raw_highlights_and_version(&path);
-    assert_eq!(version, 2);
+    assert_eq!(version, SCHEMA_VERSION);
     let lobby = "group:lobby".to_owned();
     assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
-    // A migrated file opens again as v2, unchanged.
+    // A migrated file opens again as the current version, unchanged.
     let store = Store::open(&path).unwrap();
     check_contents(&store);
     append_on_top(store, &path);
 }
 
 #[test]
-fn golden_v2_file_opens_with_exact_contents() {
+fn golden_v2_file_is_migrated_with_exact_contents() {
+    let (_dir, path, store) = open_copy(GOLDEN_V2);
+    check_contents(&store);
+    // v2 → v3: nobody is an administrator until `chat-server admin grant`.
+    let alice = store.account(&user("alice")).unwrap().unwrap();
+    assert!(!alice.admin && !alice.disabled && alice.deleted.is_none() && alice.last_seen.is_none());
+    assert_eq!(store.admin_count().unwrap(), 0);
+    assert!(store.invites().unwrap().is_empty() && store.audit(None, 10).unwrap().is_empty());
+    drop(store);
+    assert!(path.with_file_name("golden.redb.v2.bak").exists(), "the v2 file is kept beside");
+    let (rows, version) = raw_highlights_and_version(&path);
+    assert_eq!(version, SCHEMA_VERSION);
+    let lobby = "group:lobby".to_owned();
+    assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
+    append_on_top(Store::open(&path).unwrap(), &path);
+}
+
+#[test]
+fn golden_v3_file_opens_with_exact_contents() {
     let (_dir, path, store) = open_copy(GOLDEN);
     check_contents(&store);
+    check_v3_accounts(&store);
     drop(store);
     let (rows, version) = raw_highlights_and_version(&path);
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let lobby = "group:lobby".to_owned();
     assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
     append_on_top(Store::open(&path).unwrap(), &path);

@@ -6,6 +6,6 @@ mod account; // accounts, tokens and settings
 mod crash; // SIGKILL at random moments: acknowledged batches survive, no batch half visible
 mod damaged; // damaged, foreign, empty, truncated files and other schema versions
 mod fault; // I/O errors and a full disk during commit
-mod golden; // committed v1 (migrated) and v2 files open with exact contents
+mod golden; // committed v1 and v2 (migrated) and v3 files open with exact contents
 mod highlights; // highlight rows: bounded work per write, exact counts
 mod model; // the store against MemoryJournal, before and after reopen
