@@ -11,16 +11,20 @@
 //! - [`strategy`]: proptest strategies for operation traces, to compose with your own;
 //! - [`presence`]: a client's view of membership and presence built from the deltas it received,
 //!   and a check that it always equals the truth;
+//! - [`journal`]: the journal conformance suite ([`journal_conformance`]), for a
+//!   [`Journal`](crate::Journal) of your own;
 //! - [`assert_fold_invariants`]: the fold's own invariants, for any [`Snapshot`](crate::Snapshot).
 //!
 //! `docs/testing.md` ("Testing your integration") shows how to use each.
 
 mod fold;
+pub mod journal;
 pub mod model;
 pub mod presence;
 pub mod sim;
 pub mod strategy;
 
 pub use fold::assert_fold_invariants;
+pub use journal::journal_conformance;
 /// The proptest the strategies are built with, so your tests compose them with the same version.
 pub use proptest;

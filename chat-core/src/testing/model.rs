@@ -169,6 +169,7 @@ impl Model {
     /// the model: counts, gap-free seq, the journal's fold, the fold's invariants. Panics,
     /// naming the property, on the first difference.
     pub fn check<J: Journal>(&mut self, sim: &Sim<J>) {
+        assert!(sim.failed_commits().is_empty(), "the model does not follow failed commits");
         self.observe(sim.trace());
         self.check_counts(sim.chat());
         let fold = sim.journal().snapshot().unwrap_or_else(|e| panic!("the journal's snapshot: {e}"));

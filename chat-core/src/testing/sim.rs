@@ -56,7 +56,7 @@ pub struct Sim<J: Journal = MemoryJournal> {
     replies: BTreeMap<RequestId, ServerMsg>,
     closed: Vec<SessionId>,
     trace: Vec<Event>,
-    failed_commits: u64,
+    failed_commits: Vec<Vec<LogEntry>>,
 }
 
 /// The start of virtual time (a fixed wall-clock time in ms).
@@ -116,7 +116,7 @@ impl<J: Journal> Sim<J> {
             replies: BTreeMap::new(),
             closed: Vec::new(),
             trace: Vec::new(),
-            failed_commits: 0,
+            failed_commits: Vec::new(),
         }
     }
 
@@ -166,9 +166,11 @@ impl<J: Journal> Sim<J> {
         &self.closed
     }
 
-    /// Commits that failed so far (each followed by a restore).
-    pub fn failed_commits(&self) -> u64 {
-        self.failed_commits
+    /// The batches of the commits that failed so far, in order. The journal may or may not
+    /// hold each (an ambiguous failure); nothing of its drain was carried out, and the chat was
+    /// restored from the journal's snapshot with every session closed.
+    pub fn failed_commits(&self) -> &[Vec<LogEntry>] {
+        &self.failed_commits
     }
 
     /// What a live session received and nobody took yet; `None` once it is gone.
@@ -200,7 +202,7 @@ impl<J: Journal> Sim<J> {
             }
             let persisted = drain.persist().to_vec();
             let Ok(rest) = drain.commit(&mut self.journal) else {
-                self.failed_commits += 1;
+                self.failed_commits.push(persisted);
                 self.restore_after_failure();
                 return;
             };

@@ -4,6 +4,7 @@
 use chat_core::testing::sim;
 
 mod codec; // wire codecs
+mod conformance; // the journal and driver conformance suites, on good and broken implementations
 mod connect; // the bounded connect path
 mod content; // refused control characters
 mod corpus; // replays every fuzz corpus file

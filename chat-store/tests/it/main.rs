@@ -3,6 +3,7 @@
 mod common; // a reopenable in-memory backend and log generators
 
 mod account; // accounts, tokens and settings
+mod conformance; // chat-core's journal conformance suite, on a file and on a flaky disk
 mod crash; // SIGKILL at random moments: acknowledged batches survive, no batch half visible
 mod damaged; // damaged, foreign, empty, truncated files and other schema versions
 mod fault; // I/O errors and a full disk during commit
