@@ -74,6 +74,8 @@ macro_rules! embed {
 
 embed! {
     "index.html" => HTML,
+    "settings.html" => HTML,
+    "admin.html" => HTML,
     "style.css" => CSS,
     "bell.svg" => SVG,
     "app.js" => JS,
@@ -93,6 +95,8 @@ embed! {
     "room.js" => JS,
     "sidebar.js" => JS,
     "store.js" => JS,
+    "settings.js" => JS,
+    "admin.js" => JS,
 }
 
 /// The embedded file at `path` (`"index.html"`, `"app.js"`, …), if any.
@@ -174,21 +178,27 @@ mod tests {
         }
     }
 
-    /// The page only references files that exist, and loads no script or style inline (the
+    /// The pages only reference files that exist, and load no script or style inline (the
     /// CSP `script-src 'self'; style-src 'self'` would block them).
     #[test]
     fn index_references_only_embedded_files_and_nothing_inline() {
-        let html = text("index.html");
+        for page in names().filter(|n| n.ends_with(".html")) {
+            page_references_only_embedded_files_and_nothing_inline(page);
+        }
+    }
+
+    fn page_references_only_embedded_files_and_nothing_inline(page: &str) {
+        let html = text(page);
         let mut refs = 0;
         for attr in ["src=\"/static/", "href=\"/static/"] {
             for (at, _) in html.match_indices(attr) {
                 let rest = &html[at + attr.len()..];
                 let name = &rest[..rest.find('"').expect("closing quote")];
-                assert!(asset(name).is_some(), "index.html references missing {name}");
+                assert!(asset(name).is_some(), "{page} references missing {name}");
                 refs += 1;
             }
         }
-        assert!(refs >= 3, "expected the stylesheet, the script and the icon");
+        assert!(refs >= 3, "{page}: expected the stylesheet, the script and the icon");
         let lower = html.to_ascii_lowercase();
         assert!(!lower.contains("<style"), "inline <style>");
         for tag in lower.split('<').skip(1).map(|t| &t[..t.find('>').expect("tag end")]) {

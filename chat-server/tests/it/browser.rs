@@ -23,6 +23,9 @@ mod invitations;
 // Edit, delete, reactions, replies, and resume after them (issue 13).
 #[path = "browser_lifecycle.rs"]
 mod lifecycle;
+// Invite sign-up, a password change signing another browser out, an admin disabling (issue 15).
+#[path = "browser_accounts.rs"]
+mod accounts;
 
 use chat_core::mention::{MentionTarget, mentions};
 use harness::{Page, TestServer};
