@@ -4,6 +4,7 @@
 //! | example | what it shows |
 //! |---|---|
 //! | `in_process` | `chat-core` embedded in a plain program with `MemoryJournal` |
+//! | `custom_journal` | a `Journal` on a plain file that passes the conformance suite |
 //! | `custom_transport` | the `chat-ws` hub over line-delimited JSON on TCP |
 //! | `bot` | a WebSocket bot that answers when mentioned |
 //! | `terminal_client` | an interactive line-based chat client |
