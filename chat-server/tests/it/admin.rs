@@ -87,6 +87,14 @@ async fn invite_mode_needs_a_code_that_is_spent_and_closed_mode_only_admins_crea
 
     let no_code = post(addr, "/api/register", None, json!({"username": "carol", "password": "password-carol"})).await;
     assert_eq!((no_code.status, no_code.code()), (403, "invalid_invite".to_owned()));
+    // The first-frame `register` carries no code: it signs nobody up, but still logs in.
+    let (mut ws, _) = ws_connect(addr, &[]).await.unwrap();
+    ws_send(&mut ws, json!({"type": "register", "username": "carol", "password": "password-carol"})).await;
+    let refused = ws_next(&mut ws).await;
+    assert_eq!((refused["type"].clone(), refused["code"].clone()), (json!("error"), json!("forbidden")), "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("invite"), "{refused}");
+    ws_send(&mut ws, json!({"type": "register", "username": "root", "password": "password-root"})).await;
+    assert_eq!(ws_next(&mut ws).await["type"], "registered");
     let invite = post(addr, "/api/admin/invites", Some(&root), json!({"uses": 1, "expires_in_hours": 2})).await;
     assert_eq!(invite.status, 201);
     let code = invite.json()["code"].as_str().unwrap().to_owned();
