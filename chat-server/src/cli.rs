@@ -133,6 +133,33 @@ pub struct Cli {
     /// "chat_server=debug,info".
     #[arg(long, env = "CHAT_LOG", default_value = "info")]
     pub log: String,
+
+    /// Run as a node of a cluster: the NATS server(s) with JetStream, e.g.
+    /// nats://127.0.0.1:4222 (see docs/scaling.md). Without it the server is a single node.
+    #[cfg(feature = "cluster")]
+    #[arg(long, env = "CHAT_CLUSTER", requires = "node_id")]
+    pub cluster: Option<String>,
+
+    /// This node's name in the cluster (unique; A-Z a-z 0-9 - _).
+    #[cfg(feature = "cluster")]
+    #[arg(long, env = "CHAT_NODE_ID", requires = "cluster")]
+    pub node_id: Option<String>,
+
+    /// Milliseconds a leader's lease lasts without renewal: a dead leader is replaced after
+    /// about this long.
+    #[cfg(feature = "cluster")]
+    #[arg(long, env = "CHAT_CLUSTER_LEASE_MS", default_value_t = 3_000)]
+    pub cluster_lease_ms: u64,
+
+    /// Prefix of the cluster's stream, bucket and subjects, so several chats can share NATS.
+    #[cfg(feature = "cluster")]
+    #[arg(long, env = "CHAT_CLUSTER_PREFIX", default_value = "chat")]
+    pub cluster_prefix: String,
+
+    /// JetStream replicas of the log and the lease (3 on a three-server NATS cluster).
+    #[cfg(feature = "cluster")]
+    #[arg(long, env = "CHAT_CLUSTER_REPLICAS", default_value_t = 1)]
+    pub cluster_replicas: usize,
 }
 
 impl Cli {
@@ -171,8 +198,20 @@ impl Cli {
             chat,
             limits,
             metrics: if self.metrics_public { MetricsAccess::Anyone } else { MetricsAccess::Loopback },
+            #[cfg(feature = "cluster")]
+            cluster: self.cluster_config(),
             registration: self.registration,
         }
+    }
+
+    #[cfg(feature = "cluster")]
+    fn cluster_config(&self) -> Option<chat_ws::cluster::ClusterConfig> {
+        let (url, node_id) = (self.cluster.as_ref()?, self.node_id.as_ref()?);
+        let mut config = chat_ws::cluster::ClusterConfig::new(url, node_id);
+        config.lease_ttl = Duration::from_millis(self.cluster_lease_ms);
+        config.prefix = self.cluster_prefix.clone();
+        config.replicas = self.cluster_replicas.max(1);
+        Some(config)
     }
 
     /// The folder holding the database (where the self-signed certificate goes).

@@ -42,6 +42,9 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Who may read `GET /metrics`.
     pub metrics: MetricsAccess,
+    /// Run as a node of a cluster on NATS JetStream (`None`: a single node).
+    #[cfg(feature = "cluster")]
+    pub cluster: Option<chat_ws::cluster::ClusterConfig>,
     /// Who may create accounts. `None` keeps the mode stored in the database (set at run time by
     /// an administrator), or [`Registration::Open`] when none was ever set; `Some` stores it at
     /// start-up.
@@ -116,6 +119,8 @@ impl Default for ServerConfig {
             chat: chat_core::Config::default(),
             limits: Limits::default(),
             metrics: MetricsAccess::default(),
+            #[cfg(feature = "cluster")]
+            cluster: None,
             registration: None,
         }
     }

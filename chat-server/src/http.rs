@@ -129,8 +129,15 @@ async fn count_status(State(app): State<Arc<App>>, response: Response) -> Respon
     response
 }
 
-async fn health() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ok\n")
+/// `GET /healthz`: `ok` on a single node; in a cluster the node's role as JSON (see
+/// `crate::cluster`).
+async fn health(State(app): State<Arc<App>>) -> Response {
+    #[cfg(feature = "cluster")]
+    if let Some(node) = &app.cluster {
+        return crate::cluster::health(&node.status());
+    }
+    let _ = app;
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ok\n").into_response()
 }
 
 /// `GET /metrics`: Prometheus text, for this machine's clients unless `--metrics-public`.
@@ -142,6 +149,11 @@ async fn metrics(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Soc
         )
         .into_response();
     }
-    let text = app.metrics.render(&app.hub.metrics());
+    #[allow(unused_mut)]
+    let mut text = app.metrics.render(&app.hub.metrics());
+    #[cfg(feature = "cluster")]
+    if let Some(node) = &app.cluster {
+        crate::cluster::render_metrics(&node.status(), &mut text);
+    }
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }

@@ -56,6 +56,8 @@ mod api_account;
 mod api_admin;
 pub mod assets;
 pub mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 pub mod commands;
 mod config;
 mod conn;

@@ -52,6 +52,10 @@ pub enum StartError {
     /// TLS could not be set up.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The node could not join its cluster.
+    #[cfg(feature = "cluster")]
+    #[error("cannot join the cluster: {0}")]
+    Cluster(#[from] chat_ws::cluster::ClusterError),
     /// The database file's mode could not be set.
     #[error("{path}: {source}")]
     Io {
@@ -130,6 +134,20 @@ impl Server {
         let mut hub_config = HubConfig::default();
         hub_config.chat = config.chat.clone();
         hub_config.limits = conn_limits(&config);
+        #[cfg(feature = "cluster")]
+        let (hub, hub_task, cluster) = match &config.cluster {
+            Some(cluster) => {
+                let mut cluster = cluster.clone();
+                cluster.advertise.get_or_insert_with(|| format!("{}:{}", config.bind, config.port));
+                let (node, hub, task) = chat_ws::cluster::start(cluster, hub_config, store.clone()).await?;
+                (hub, task, Some(node))
+            }
+            None => {
+                let (hub, task) = spawn_hub(hub_config, store.clone())?;
+                (hub, task, None)
+            }
+        };
+        #[cfg(not(feature = "cluster"))]
         let (hub, hub_task) = spawn_hub(hub_config, store.clone())?;
 
         let addr = SocketAddr::new(config.bind, config.port);
@@ -158,6 +176,8 @@ impl Server {
             metrics_access: config.metrics,
             rest_ops,
             rest_sends,
+            #[cfg(feature = "cluster")]
+            cluster: cluster.clone(),
         });
         let router = crate::http::router(app.clone(), config.limits.request_timeout, config.limits.max_body_bytes);
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -197,6 +217,8 @@ impl Server {
             control_task,
             hub,
             hub_task,
+            #[cfg(feature = "cluster")]
+            cluster,
         })
     }
 }
@@ -224,6 +246,8 @@ pub struct RunningServer {
     control_task: Option<JoinHandle<()>>,
     hub: chat_ws::HubHandle,
     hub_task: JoinHandle<()>,
+    #[cfg(feature = "cluster")]
+    cluster: Option<chat_ws::cluster::ClusterNode>,
 }
 
 impl RunningServer {
@@ -246,6 +270,12 @@ impl RunningServer {
     /// The URLs people can open: localhost and every LAN address (for the start-up banner).
     pub fn urls(&self) -> &[String] {
         &self.urls
+    }
+
+    /// This node's view of its cluster (`None` for a single node).
+    #[cfg(feature = "cluster")]
+    pub fn cluster_status(&self) -> Option<chat_ws::cluster::ClusterStatus> {
+        self.cluster.as_ref().map(|c| c.status())
     }
 
     /// SHA-256 fingerprint of the TLS certificate (`AB:CD:…`), when serving HTTPS.

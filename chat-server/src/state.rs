@@ -30,6 +30,9 @@ pub(crate) struct App {
     pub(crate) rest_ops: Throttle<UserName>,
     /// `POST /api/messages` per user.
     pub(crate) rest_sends: Throttle<UserName>,
+    /// This node's cluster, when it runs as one.
+    #[cfg(feature = "cluster")]
+    pub(crate) cluster: Option<chat_ws::cluster::ClusterNode>,
 }
 
 impl App {

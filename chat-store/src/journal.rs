@@ -24,35 +24,7 @@ impl Journal for Store {
         if entries.is_empty() {
             return Ok(()); // nothing to make durable: no commit, no fsync
         }
-        let mut writer = self.writer();
-        let mut snapshot = match writer.snapshot.take() {
-            Some(snapshot) => snapshot,
-            None => self.read(table::load_snapshot)?,
-        };
-        // On any error below, `writer.snapshot` stays `None`: the half-applied fold is dropped
-        // and the next append reloads what is durable.
-        self.write(|txn| {
-            let mut messages = txn.open_table(table::MESSAGES)?;
-            let mut last_seq: HashMap<RoomKey, u64> = HashMap::new();
-            for entry in entries {
-                if let LogEntry::Message(m) = entry {
-                    let last = match last_seq.get(&m.room) {
-                        Some(&last) => Some(last),
-                        None => last_stored_seq(&messages, &m.room)?,
-                    };
-                    if last.is_none_or(|last| last < m.seq) {
-                        let value = table::encode_message(m)?;
-                        messages.insert(key::message(&m.room, m.seq).as_slice(), value.as_slice())?;
-                        last_seq.insert(m.room.clone(), m.seq);
-                    }
-                }
-            }
-            drop(messages);
-            let touched = snapshot.apply_batch(entries);
-            table::write_touched(txn, &snapshot, &touched)
-        })?;
-        writer.snapshot = Some(snapshot);
-        Ok(())
+        self.append_with_setting(entries, None)
     }
 
     /// Reads the materialised tables (no message is read). Fast at start-up whatever the number
@@ -101,6 +73,52 @@ impl Journal for Store {
             }
             Ok(page)
         })
+    }
+}
+
+impl Store {
+    /// [`Journal::append`] plus one setting (see [`Store::meta`]) written in the same write
+    /// transaction, even when `entries` is empty: a replica records the position in its
+    /// replicated log together with the entries it folded there, so a crash can neither lose
+    /// nor repeat a batch.
+    pub fn append_with_meta(&mut self, entries: &[LogEntry], key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.append_with_setting(entries, Some((key, value)))
+    }
+
+    fn append_with_setting(&mut self, entries: &[LogEntry], setting: Option<(&str, &[u8])>) -> Result<(), StoreError> {
+        let mut writer = self.writer();
+        let mut snapshot = match writer.snapshot.take() {
+            Some(snapshot) => snapshot,
+            None => self.read(table::load_snapshot)?,
+        };
+        // On any error below, `writer.snapshot` stays `None`: the half-applied fold is dropped
+        // and the next append reloads what is durable.
+        self.write(|txn| {
+            let mut messages = txn.open_table(table::MESSAGES)?;
+            let mut last_seq: HashMap<RoomKey, u64> = HashMap::new();
+            for entry in entries {
+                if let LogEntry::Message(m) = entry {
+                    let last = match last_seq.get(&m.room) {
+                        Some(&last) => Some(last),
+                        None => last_stored_seq(&messages, &m.room)?,
+                    };
+                    if last.is_none_or(|last| last < m.seq) {
+                        let value = table::encode_message(m)?;
+                        messages.insert(key::message(&m.room, m.seq).as_slice(), value.as_slice())?;
+                        last_seq.insert(m.room.clone(), m.seq);
+                    }
+                }
+            }
+            drop(messages);
+            let touched = snapshot.apply_batch(entries);
+            table::write_touched(txn, &snapshot, &touched)?;
+            if let Some((key, value)) = setting {
+                txn.open_table(table::SETTINGS)?.insert(key.as_bytes(), value)?;
+            }
+            Ok(())
+        })?;
+        writer.snapshot = Some(snapshot);
+        Ok(())
     }
 }
 

@@ -48,25 +48,40 @@ pub(crate) enum Command {
     Shutdown { reply: oneshot::Sender<()> },
 }
 
-/// State shared between the hub task and its handles.
+/// State shared between the hub task and its handles (in cluster mode, also by the node's
+/// stable handle and every hub the node runs while it leads, so counters and close signals
+/// outlive a change of leader).
 #[derive(Debug)]
-struct Shared {
-    metrics: Metrics,
-    limits: ConnLimits,
+pub(crate) struct Shared {
+    pub(crate) metrics: Metrics,
+    pub(crate) limits: ConnLimits,
     /// Close signals of live sessions, so `kick` and `close_login` need no queue.
-    closers: Closers,
+    pub(crate) closers: Closers,
     /// A reader the hub waits for caught up (its pump saw its queue at the low mark).
     caught_up: Notify,
     /// The low mark of the session queues.
     low_water: usize,
 }
 
+impl Shared {
+    pub(crate) fn new(config: &HubConfig) -> Arc<Shared> {
+        let marks = Marks::new(config.session_queue, config.reader_grace);
+        Arc::new(Shared {
+            metrics: Metrics::default(),
+            limits: config.limits.clone(),
+            closers: Closers::default(),
+            caught_up: Notify::new(),
+            low_water: marks.low,
+        })
+    }
+}
+
 /// A cloneable handle to a running hub, for adapters (`serve_socket`), REST handlers and
 /// embedders with their own transport.
 #[derive(Debug, Clone)]
 pub struct HubHandle {
-    inbox: mpsc::Sender<Command>,
-    shared: Arc<Shared>,
+    pub(crate) inbox: mpsc::Sender<Command>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Command {
@@ -96,19 +111,25 @@ pub fn spawn_hub<J>(config: HubConfig, journal: J) -> Result<(HubHandle, JoinHan
 where
     J: Journal + Send + 'static,
 {
+    let shared = Shared::new(&config);
+    spawn_hub_in(config, journal, shared)
+}
+
+/// [`spawn_hub`] with the given shared state (the cluster node's, so its stable handle closes
+/// and counts this hub's sessions too).
+pub(crate) fn spawn_hub_in<J>(
+    config: HubConfig,
+    journal: J,
+    shared: Arc<Shared>,
+) -> Result<(HubHandle, JoinHandle<()>), J::Error>
+where
+    J: Journal + Send + 'static,
+{
     let snapshot = journal.snapshot()?;
     let journal = JournalThread::spawn(journal).expect("failed to start the journal thread");
     let chat = Chat::restore(config.chat.clone(), snapshot);
     let (inbox_tx, inbox) = mpsc::channel(config.inbox_capacity.max(1));
     let (disconnects_tx, disconnects) = mpsc::unbounded_channel();
-    let marks = Marks::new(config.session_queue, config.reader_grace);
-    let shared = Arc::new(Shared {
-        metrics: Metrics::default(),
-        limits: config.limits.clone(),
-        closers: Closers::default(),
-        caught_up: Notify::new(),
-        low_water: marks.low,
-    });
     let hub = Hub {
         chat,
         clock: Clock::start(),
@@ -561,15 +582,20 @@ fn close_notice(reason: CloseReason) -> CloseNotice {
 
 /// Answers a command that arrived during shutdown.
 fn refuse(cmd: Command) {
+    refuse_with(cmd, HubError::ShuttingDown);
+}
+
+/// Answers a command that cannot be carried out with `error` (a shutdown answers the waiter).
+pub(crate) fn refuse_with(cmd: Command, error: HubError) {
     match cmd {
         Command::Connect { reply, .. } => {
-            let _ = reply.send(Err(HubError::ShuttingDown));
+            let _ = reply.send(Err(error));
         }
         Command::Request { reply, .. } => {
-            let _ = reply.send(Err(HubError::ShuttingDown));
+            let _ = reply.send(Err(error));
         }
         Command::AddUser { reply, .. } => {
-            let _ = reply.send(Err(HubError::ShuttingDown));
+            let _ = reply.send(Err(error));
         }
         Command::Shutdown { reply } => {
             let _ = reply.send(());

@@ -54,6 +54,8 @@
 mod auth;
 mod budget;
 mod closers;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 mod frame;
 mod hub;
 mod journal;

@@ -26,5 +26,8 @@ mod frame_budget;
 mod tls;
 // Stop and start on the same database file.
 mod restart;
+// Cluster mode: three chat-server processes on a real nats-server -js (needs nats-server).
+mod cluster;
+mod cluster_harness;
 // The web UI in headless Chromium: chat, mentions, DMs, XSS, restart (needs chromium).
 mod browser; // headless Chromium UI tests

@@ -1,0 +1,263 @@
+//! Cluster mode against a real `nats-server -js`: three `chat-server --cluster` processes on
+//! 127.0.0.1. Each test starts its own NATS server and nodes on free ports.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use crate::cluster_harness::*;
+use crate::support::*;
+
+/// The next event of `ws` whose `type` is `kind` (others are skipped), within 20 s.
+async fn next_of(ws: &mut Ws, kind: &str) -> Value {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let event = ws_next(ws).await;
+            if event["type"] == kind {
+                return event;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {kind} event"))
+}
+
+async fn ws_as(node: &Node, token: &str) -> Ws {
+    let auth = format!("Bearer {token}");
+    let (mut ws, _) = ws_connect(node.addr, &[("authorization", auth.as_str())]).await.expect("upgrade");
+    next_of(&mut ws, "connected").await;
+    ws
+}
+
+fn seqs(messages: &[chat_core::Message]) -> Vec<u64> {
+    messages.iter().map(|m| m.seq).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_chat_mention_dm_read_and_resume_across_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(dir.path());
+    let mut nodes: Vec<Node> = ["n1", "n2", "n3"].iter().map(|id| Node::start(dir.path(), &nats, id)).collect();
+    leader(&nodes.iter().collect::<Vec<_>>()).await;
+    let (n1, n2, n3) = (&nodes[0], &nodes[1], &nodes[2]);
+
+    // Accounts are per node until they are cluster-wide: each user signs up where they connect.
+    let alice = register(n1.addr, "alice").await;
+    let bob = register(n2.addr, "bob").await;
+    let carol = register(n3.addr, "carol").await;
+    for (node, token) in [(n1, &alice), (n2, &bob), (n3, &carol)] {
+        let r = post(node.addr, "/api/rooms/join", Some(token), json!({"room": "group:lobby"})).await;
+        assert_eq!(r.status, 200, "join through {}: {:?}", node.id, r.json());
+    }
+    let mut bob_ws = ws_as(n2, &bob).await;
+    let mut carol_ws = ws_as(n3, &carol).await;
+
+    // A message sent through n1 reaches bob on n2 (with his mention) and carol on n3.
+    let r = post(
+        n1.addr,
+        "/api/messages",
+        Some(&alice),
+        json!({"room": "group:lobby", "content": "hi @bob", "client_id": "a-1"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert_eq!(r.json()["seq"], 1);
+    let seen = next_of(&mut bob_ws, "message").await;
+    assert_eq!((seen["content"].as_str(), seen["seq"].as_u64()), (Some("hi @bob"), Some(1)));
+    let mention = next_of(&mut bob_ws, "mention_notification").await;
+    assert_eq!(mention["sender"], "alice");
+    assert_eq!(next_of(&mut carol_ws, "message").await["content"], "hi @bob");
+
+    // Bob DMs carol over his socket on n2; carol gets it on n3.
+    ws_send(
+        &mut bob_ws,
+        json!({"type": "send_message", "room_type": "dm", "target": "carol", "content": "psst", "client_id": "b-1"}),
+    )
+    .await;
+    assert_eq!(next_of(&mut bob_ws, "ack").await["seq"], 1);
+    let dm = next_of(&mut carol_ws, "message").await;
+    assert_eq!((dm["room"].as_str(), dm["content"].as_str()), (Some("dm:bob:carol"), Some("psst")));
+
+    // Carol reads the lobby through n3; her counts are the leader's.
+    let r = post(n3.addr, "/api/rooms/read", Some(&carol), json!({"room": "group:lobby", "seq": 1})).await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let rooms = get(n3.addr, "/api/rooms", Some(&carol)).await.json();
+    let lobby = rooms["rooms"].as_array().unwrap().iter().find(|r| r["room"] == "group:lobby").unwrap().clone();
+    assert_eq!(lobby["unread"], 0, "{rooms}");
+    let dm_room = rooms["rooms"].as_array().unwrap().iter().find(|r| r["room"] == "dm:bob:carol").unwrap().clone();
+    assert_eq!(dm_room["unread"], 1, "{rooms}");
+
+    // Bob goes away, misses two messages, and resumes on another node.
+    drop(bob_ws);
+    for (i, content) in ["two", "three"].iter().enumerate() {
+        let body = json!({"room": "group:lobby", "content": content, "client_id": format!("a-{}", i + 2)});
+        assert_eq!(post(n1.addr, "/api/messages", Some(&alice), body).await.status, 200);
+    }
+    let bob_on_n3 = register(n3.addr, "bob").await;
+    let mut bob_ws = ws_as(n3, &bob_on_n3).await;
+    ws_send(&mut bob_ws, json!({"type": "resume", "rooms": [{"room": "group:lobby", "last_seq": 1}]})).await;
+    let page = next_of(&mut bob_ws, "history").await;
+    let got: Vec<u64> = page["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    assert_eq!(got, [2, 3], "{page}");
+    assert_eq!(page["resume"], true);
+    drop((bob_ws, carol_ws));
+
+    // Every node's own store holds the same history.
+    let leader_at = {
+        let mut best = 0;
+        for node in &nodes {
+            best = best.max(position(node).await.unwrap());
+        }
+        best
+    };
+    for node in &nodes {
+        caught_up(node, leader_at).await;
+    }
+    for node in &mut nodes {
+        node.stop();
+    }
+    for node in &nodes {
+        let lobby = node.stored_history("group:lobby");
+        assert_eq!(seqs(&lobby), [1, 2, 3], "{}", node.id);
+        assert_eq!(lobby[0].content, "hi @bob");
+        assert_eq!(node.stored_history("dm:bob:carol").len(), 1, "{}", node.id);
+    }
+}
+
+/// What the senders saw acknowledged: client id → seq.
+type Acked = Arc<Mutex<BTreeMap<String, u64>>>;
+
+/// Sends `user`'s numbered messages until `stop`, each retried with the same client id on the
+/// next node until it is acknowledged; records every ack, and when its attempt started and
+/// ended.
+async fn sender(
+    user: String,
+    tokens: HashMap<usize, String>,
+    addrs: Vec<std::net::SocketAddr>,
+    start_at: usize,
+    acked: Acked,
+    ack_times: Arc<Mutex<Vec<(Instant, Instant)>>>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut node = start_at;
+    let mut i = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let client_id = format!("{user}-{i}");
+        loop {
+            let sent = Instant::now();
+            let body = json!({"room": "group:load", "content": format!("load {client_id}"), "client_id": client_id});
+            let (addr, token) = (addrs[node], tokens[&node].clone());
+            // In a task: the helper panics when the node is gone (connection refused).
+            let answer = tokio::spawn(async move {
+                tokio::time::timeout(Duration::from_secs(15), post(addr, "/api/messages", Some(&token), body)).await
+            })
+            .await;
+            if let Ok(Ok(r)) = answer {
+                if r.status == 200 {
+                    let seq = r.json()["seq"].as_u64().expect("ack seq");
+                    let previous = acked.lock().await.insert(client_id.clone(), seq);
+                    assert!(previous.is_none_or(|p| p == seq), "{client_id} acknowledged as {previous:?} and {seq}");
+                    ack_times.lock().await.push((sent, Instant::now()));
+                    break;
+                }
+            }
+            // The node is dead or between leaders: the same message, on the next node.
+            node = (node + 1) % addrs.len();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        i += 1;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_killed_under_load_loses_no_acknowledged_message_and_a_stale_copy_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(dir.path());
+    let mut nodes: Vec<Node> = ["k1", "k2", "k3"].iter().map(|id| Node::start(dir.path(), &nats, id)).collect();
+    let first = leader(&nodes.iter().collect::<Vec<_>>()).await;
+    let addrs: Vec<_> = nodes.iter().map(|n| n.addr).collect();
+
+    // Six users, each signed up on every node (accounts are per node for now), in one room.
+    let mut tokens: Vec<HashMap<usize, String>> = Vec::new();
+    for u in 0..6 {
+        let mut per_node = HashMap::new();
+        for (i, node) in nodes.iter().enumerate() {
+            per_node.insert(i, register(node.addr, &format!("user{u}")).await);
+        }
+        let r = post(addrs[0], "/api/rooms/join", Some(&per_node[&0]), json!({"room": "group:load"})).await;
+        assert_eq!(r.status, 200, "{:?}", r.json());
+        tokens.push(per_node);
+    }
+
+    let acked: Acked = Arc::default();
+    let ack_times: Arc<Mutex<Vec<(Instant, Instant)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let senders: Vec<_> = tokens
+        .iter()
+        .enumerate()
+        .map(|(u, t)| {
+            tokio::spawn(sender(
+                format!("user{u}"),
+                t.clone(),
+                addrs.clone(),
+                u % 3,
+                acked.clone(),
+                ack_times.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    eventually("load acknowledged", || async { (acked.lock().await.len() >= 60).then_some(()) }).await;
+
+    let killed_at = Instant::now();
+    nodes[first].kill();
+    let survivor_ids: Vec<usize> = (0..nodes.len()).filter(|i| *i != first).collect();
+    let second = {
+        let survivors: Vec<&Node> = survivor_ids.iter().map(|i| &nodes[*i]).collect();
+        survivor_ids[leader(&survivors).await]
+    };
+    let before = acked.lock().await.len();
+    eventually("acks from the new leader", || async { (acked.lock().await.len() >= before + 60).then_some(()) }).await;
+    stop.store(true, Ordering::Relaxed);
+    for s in senders {
+        s.await.expect("sender");
+    }
+    // A send started after the kill can only be acknowledged by the new leader.
+    let first_ack_after =
+        ack_times.lock().await.iter().filter(|(sent, _)| *sent > killed_at).map(|(_, acked)| *acked).min().unwrap();
+    eprintln!(
+        "failover (kill -9 of the leader to the first acknowledged send on {}): {} ms; {} messages acknowledged",
+        nodes[second].id,
+        (first_ack_after - killed_at).as_millis(),
+        acked.lock().await.len()
+    );
+
+    // The killed leader comes back on its old copy and catches up as a follower.
+    nodes[first].spawn();
+    leader(&nodes.iter().collect::<Vec<_>>()).await;
+    let at = position(&nodes[second]).await.unwrap();
+    for node in &nodes {
+        caught_up(node, at).await;
+    }
+    for node in &mut nodes {
+        node.stop();
+    }
+
+    let acked = acked.lock().await.clone();
+    for node in &nodes {
+        let history = node.stored_history("group:load");
+        assert_eq!(seqs(&history), (1..=history.len() as u64).collect::<Vec<_>>(), "gap-free on {}", node.id);
+        let mut by_client: HashMap<&str, Vec<u64>> = HashMap::new();
+        for m in &history {
+            by_client.entry(m.client_id.as_deref().unwrap()).or_default().push(m.seq);
+        }
+        assert!(by_client.values().all(|s| s.len() == 1), "every client id once on {}", node.id);
+        for (client_id, seq) in &acked {
+            assert_eq!(by_client.get(client_id.as_str()), Some(&vec![*seq]), "{client_id} on {}", node.id);
+        }
+    }
+}
