@@ -156,14 +156,14 @@ async fn sender(
                 tokio::time::timeout(Duration::from_secs(15), post(addr, "/api/messages", Some(&token), body)).await
             })
             .await;
-            if let Ok(Ok(r)) = answer {
-                if r.status == 200 {
-                    let seq = r.json()["seq"].as_u64().expect("ack seq");
-                    let previous = acked.lock().await.insert(client_id.clone(), seq);
-                    assert!(previous.is_none_or(|p| p == seq), "{client_id} acknowledged as {previous:?} and {seq}");
-                    ack_times.lock().await.push((sent, Instant::now()));
-                    break;
-                }
+            if let Ok(Ok(r)) = answer
+                && r.status == 200
+            {
+                let seq = r.json()["seq"].as_u64().expect("ack seq");
+                let previous = acked.lock().await.insert(client_id.clone(), seq);
+                assert!(previous.is_none_or(|p| p == seq), "{client_id} acknowledged as {previous:?} and {seq}");
+                ack_times.lock().await.push((sent, Instant::now()));
+                break;
             }
             // The node is dead or between leaders: the same message, on the next node.
             node = (node + 1) % addrs.len();

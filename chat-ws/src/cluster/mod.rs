@@ -1,16 +1,16 @@
 //! Cluster mode (feature `cluster`): several nodes share one chat through NATS JetStream.
 //!
 //! - One node at a time **leads**: it holds a lease in a JetStream KV bucket (the revision at
-//!   which it took the lease is its **epoch**) and runs the ordinary hub. Its journal
-//!   ([`journal`]) publishes every group commit as one record of the log stream, fenced with
+//!   which it took the lease is its **epoch**) and runs the ordinary hub. Its journal publishes
+//!   every group commit as one record of the log stream, fenced with
 //!   `Nats-Expected-Last-Subject-Sequence` and deduplicated with `Nats-Msg-Id`, and only then
 //!   commits it to its local chat-store: nothing is delivered or acknowledged before the log
 //!   has it. A deposed leader's next publish is refused; it stops acknowledging and steps down.
 //! - Every other node **follows** the stream into its own chat-store (so any node can take
-//!   over, and serves history from its copy) and is a **gateway**: the [`HubHandle`] it gives
-//!   the server forwards sessions, REST requests and registrations to the leader over NATS
-//!   subjects scoped to the leader's epoch, and closes its sessions when the leader changes, so
-//!   clients reconnect and `resume`.
+//!   over with the whole history) and is a **gateway**: the [`HubHandle`](crate::HubHandle) it
+//!   gives the server forwards sessions, REST requests and registrations to the leader over
+//!   NATS subjects scoped to the leader's epoch, and closes its sessions when the leader
+//!   changes, so clients reconnect and `resume`.
 //! - A follower that finds the lease free takes it, folds the log to its end, appends an epoch
 //!   record (fenced like every record, so an older leader can no longer append), restores the
 //!   core from its store and leads.
