@@ -297,6 +297,8 @@ impl Store {
         max_per_user: usize,
     ) -> Result<Vec<[u8; 32]>, StoreError> {
         self.write(|txn| {
+            // A replaced record of another user takes its index row with it.
+            delete_token_in(txn, &token_hash)?;
             let value = table::encode("token", record)?;
             txn.open_table(table::TOKENS)?.insert(token_hash.as_slice(), value.as_slice())?;
             let index = key::name_bytes(record.user.as_str(), &token_hash);

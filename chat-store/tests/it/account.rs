@@ -268,3 +268,100 @@ fn message(room: &chat_core::RoomKey, seq: u64, sender: &str, content: &str) -> 
         client_id: None,
     }))
 }
+
+/// One step against the session tables.
+#[derive(Debug, Clone)]
+enum SessionOp {
+    Put { user: usize, hash: u8, created: u64, max: usize },
+    Delete(u8),
+    DeleteAll { user: usize, keep: Option<u8> },
+    Disable(usize),
+    Password { user: usize, keep: Option<u8> },
+    Sweep(u64),
+}
+
+fn session_op() -> impl proptest::strategy::Strategy<Value = SessionOp> {
+    use proptest::prelude::*;
+    let user = 0..3usize;
+    let hash = 0..12u8;
+    prop_oneof![
+        5 => (user.clone(), hash.clone(), 0..20u64, 1..5usize)
+            .prop_map(|(user, hash, created, max)| SessionOp::Put { user, hash, created, max }),
+        2 => hash.clone().prop_map(SessionOp::Delete),
+        1 => (user.clone(), proptest::option::of(hash.clone())).prop_map(|(user, keep)| SessionOp::DeleteAll { user, keep }),
+        1 => user.clone().prop_map(SessionOp::Disable),
+        1 => (user, proptest::option::of(hash)).prop_map(|(user, keep)| SessionOp::Password { user, keep }),
+        1 => (0..25u64).prop_map(SessionOp::Sweep),
+    ]
+}
+
+proptest::proptest! {
+    /// The per-user index always lists exactly the tokens of that user (a model of token hash →
+    /// (user, created, expires)), whatever mix of logins, logouts, bounds, disables, password
+    /// changes and sweeps ran; a password change keeps exactly the kept session.
+    #[test]
+    fn the_session_index_matches_the_tokens(ops in proptest::collection::vec(session_op(), 1..40)) {
+        use std::collections::BTreeMap;
+        let store = Store::in_memory().unwrap();
+        let users = [user("u0"), user("u1"), user("u2")];
+        for u in &users {
+            assert!(store.create_account(u, "h", Timestamp(T0)).unwrap());
+        }
+        // hash byte -> (user index, created, expires)
+        let mut model: BTreeMap<u8, (usize, u64, u64)> = BTreeMap::new();
+        let of = |model: &BTreeMap<u8, (usize, u64, u64)>, u: usize| -> Vec<u8> {
+            model.iter().filter(|(_, v)| v.0 == u).map(|(k, _)| *k).collect()
+        };
+        for op in ops {
+            match op {
+                SessionOp::Put { user: u, hash, created, max } => {
+                    let record = TokenRecord { user: users[u].clone(), created: Timestamp(T0 + created), expires: Timestamp(T0 + created + 5) };
+                    let evicted = store.put_session([hash; 32], &record, &chat_store::SessionMeta::default(), max).unwrap();
+                    // A token re-put under another user moves to that user.
+                    model.insert(hash, (u, created, created + 5));
+                    let mut mine: Vec<(u64, u8)> = of(&model, u).into_iter().map(|h| (model[&h].1, h)).collect();
+                    mine.sort();
+                    let excess = mine.len().saturating_sub(max);
+                    let expect: Vec<u8> = mine.iter().map(|(_, h)| *h).filter(|h| *h != hash).take(excess).collect();
+                    let mut got: Vec<u8> = evicted.iter().map(|h| h[0]).collect();
+                    got.sort();
+                    let mut want = expect.clone();
+                    want.sort();
+                    proptest::prop_assert_eq!(got, want);
+                    for h in expect {
+                        model.remove(&h);
+                    }
+                }
+                SessionOp::Delete(hash) => {
+                    store.delete_token(&[hash; 32]).unwrap();
+                    model.remove(&hash);
+                }
+                SessionOp::DeleteAll { user: u, keep } => {
+                    store.delete_sessions(&users[u], keep.map(|k| [k; 32]).as_ref()).unwrap();
+                    model.retain(|h, v| v.0 != u || Some(*h) == keep);
+                }
+                SessionOp::Disable(u) => {
+                    store.set_disabled(&users[u], true).unwrap();
+                    store.set_disabled(&users[u], false).unwrap();
+                    model.retain(|_, v| v.0 != u);
+                }
+                SessionOp::Password { user: u, keep } => {
+                    store.set_password(&users[u], "h2", keep.map(|k| [k; 32]).as_ref()).unwrap();
+                    model.retain(|h, v| v.0 != u || Some(*h) == keep);
+                }
+                SessionOp::Sweep(now) => {
+                    store.delete_expired_tokens(Timestamp(T0 + now)).unwrap();
+                    model.retain(|_, v| v.2 > now);
+                }
+            }
+            for (u, name) in users.iter().enumerate() {
+                let listed: Vec<u8> = store.sessions(name).unwrap().iter().map(|s| s.token_hash[0]).collect();
+                proptest::prop_assert_eq!(&listed, &of(&model, u), "sessions of {}", name);
+            }
+            for hash in 0..12u8 {
+                let stored = store.token(&[hash; 32]).unwrap().map(|t| t.user);
+                proptest::prop_assert_eq!(stored, model.get(&hash).map(|v| users[v.0].clone()));
+            }
+        }
+    }
+}
