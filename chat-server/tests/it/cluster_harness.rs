@@ -64,6 +64,15 @@ impl Nats {
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
+
+    /// `kill -9`, then start again on the same port and store directory.
+    pub fn kill_and_restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.spawn();
+    }
 }
 
 impl Drop for Nats {
@@ -73,6 +82,25 @@ impl Drop for Nats {
             let _ = child.wait();
         }
     }
+}
+
+/// The chat-server binary of this build, copied once per test run (so a concurrent build that
+/// replaces `target/debug/chat-server` cannot swap it under a running test), checked to have
+/// cluster mode.
+fn chat_server_binary() -> &'static Path {
+    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        let built = PathBuf::from(env!("CARGO_BIN_EXE_chat-server"));
+        let copy = std::env::temp_dir().join(format!("chat-server-cluster-test-{}", std::process::id()));
+        std::fs::copy(&built, &copy).expect("copy the chat-server binary");
+        let help = Command::new(&copy).arg("--help").output().expect("run chat-server --help");
+        assert!(
+            String::from_utf8_lossy(&help.stdout).contains("--cluster"),
+            "{} was built without the `cluster` feature (chat-server's tests enable it; rebuild them)",
+            built.display()
+        );
+        copy
+    })
 }
 
 /// One `chat-server --cluster` process.
@@ -103,7 +131,7 @@ impl Node {
 
     pub fn spawn(&mut self) {
         let log = std::fs::File::create(self.db.with_extension("log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        let child = Command::new(chat_server_binary())
             .args(["--bind", "127.0.0.1", "--port", &self.addr.port().to_string()])
             .arg("--db")
             .arg(&self.db)
