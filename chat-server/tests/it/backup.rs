@@ -17,8 +17,11 @@ async fn a_backup_under_load_restores_every_acknowledged_message() {
     let db = dir.path().join("chat.redb");
     let mut config = ServerConfig::ephemeral();
     config.database = Database::File(db.clone());
-    config.chat.send_rate_per_sec = 10_000;
-    config.chat.send_burst = 10_000;
+    // The writer sends as fast as acks come back: no per-user rate limit may refuse it.
+    config.chat.send_rate_per_sec = 100_000;
+    config.chat.send_burst = 100_000;
+    config.chat.op_rate_per_sec = 100_000;
+    config.chat.op_burst = 100_000;
     let server = Server::start(config.clone()).await.unwrap();
     let addr = server.local_addr();
     let alice = register(addr, "alice").await;
@@ -45,7 +48,7 @@ async fn a_backup_under_load_restores_every_acknowledged_message() {
             }
         })
     };
-    while acked.load(Ordering::SeqCst) < 50 {
+    while acked.load(Ordering::SeqCst) < 200 {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let copy = dir.path().join("backup.redb");
