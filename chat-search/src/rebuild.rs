@@ -122,6 +122,7 @@ pub fn rebuild<J: Journal>(
 ) -> Result<RebuildStats, RebuildError<J::Error>> {
     let mut rebuild = Rebuild::new(rooms);
     while rebuild.step(index, journal)? {}
+    index.set_stale(false);
     Ok(rebuild.stats())
 }
 

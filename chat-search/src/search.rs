@@ -1,13 +1,14 @@
 //! Running a [`SearchQuery`]: [`SearchReader`], [`SearchPage`], [`SearchHit`], [`Snippet`].
 
+use std::collections::HashSet;
 use std::ops::{Bound, Range};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chat_core::{RoomKey, Timestamp, UserName};
-use tantivy::collector::TopDocs;
 use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
-use tantivy::query::{BooleanQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery};
+use tantivy::collector::{FilterCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::TextAnalyzer;
@@ -16,6 +17,10 @@ use tantivy::{DocAddress, IndexReader, Searcher, TantivyDocument, Term};
 use crate::error::{QueryError, SearchError};
 use crate::query::{Cursor, CursorKind, MAX_RELEVANCE_OFFSET, Order, SearchQuery, SearchTerm};
 use crate::schema::{self, Fields};
+
+/// Up to this many readable rooms are filtered through the index's room terms; more through a
+/// per-match check of the room hash.
+const ROOM_TERMS_MAX: usize = 64;
 
 /// Characters of message text a snippet shows at most.
 pub const SNIPPET_CHARS: usize = 200;
@@ -147,8 +152,16 @@ impl SearchReader {
         if let Some(q) = &text_query {
             clauses.push((Occur::Must, Box::new(q.clone())));
         }
-        let room_terms = rooms.iter().map(|r| Term::from_field_text(f.room, &r.to_string()));
-        clauses.push((Occur::Must, Box::new(TermSetQuery::new(room_terms))));
+        // A few rooms: their postings, intersected with the rest. Many rooms: a term set would
+        // materialise most of the index, so the collector checks each match's room hash instead
+        // (the room string is checked on every hit below either way).
+        let room_hashes = if rooms.len() <= ROOM_TERMS_MAX {
+            let room_terms = rooms.iter().map(|r| Term::from_field_text(f.room, &r.to_string()));
+            clauses.push((Occur::Must, Box::new(TermSetQuery::new(room_terms))));
+            None
+        } else {
+            Some(Arc::new(rooms.iter().map(|r| schema::room_hash(r)).collect::<HashSet<u64>>()))
+        };
         if let Some(user) = query.sender() {
             let t = Term::from_field_text(f.sender, user.as_str());
             clauses.push((Occur::Must, Box::new(TermQuery::new(t, IndexRecordOption::Basic))));
@@ -166,7 +179,12 @@ impl SearchReader {
             (Order::Relevance, Some(CursorKind::Relevance { .. })) | (_, None) => {}
             _ => return Err(SearchError::Query(QueryError::BadCursor)),
         }
-        let filter = BooleanQuery::new(clauses);
+        let filter: Box<dyn Query> =
+            if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) };
+        let in_rooms = |set: &Arc<HashSet<u64>>| {
+            let set = set.clone();
+            move |hash: u64| set.contains(&hash)
+        };
 
         let searcher = self.searcher();
         let limit = query.limit() as usize;
@@ -177,7 +195,13 @@ impl SearchReader {
                     (SortByStaticFastValue::<u64>::for_field("room_hash"), tantivy::Order::Desc),
                     (SortByStaticFastValue::<u64>::for_field("seq"), tantivy::Order::Desc),
                 );
-                let top = searcher.search(&filter, &TopDocs::with_limit(limit + 1).order_by(by_key))?;
+                let top = TopDocs::with_limit(limit + 1).order_by(by_key);
+                let top = match &room_hashes {
+                    None => searcher.search(&filter, &top)?,
+                    Some(set) => {
+                        searcher.search(&filter, &FilterCollector::new("room_hash".into(), in_rooms(set), top))?
+                    }
+                };
                 let more = top.len() > limit;
                 let page: Vec<_> = top.into_iter().take(limit).collect();
                 let next = match page.last() {
@@ -197,8 +221,13 @@ impl SearchReader {
                     (SortBySimilarityScore, tantivy::Order::Desc),
                     (SortByStaticFastValue::<u64>::for_field("ts"), tantivy::Order::Desc),
                 );
-                let collector = TopDocs::with_limit(limit + 1).and_offset(offset as usize).order_by(by_score);
-                let top = searcher.search(&filter, &collector)?;
+                let top = TopDocs::with_limit(limit + 1).and_offset(offset as usize).order_by(by_score);
+                let top = match &room_hashes {
+                    None => searcher.search(&filter, &top)?,
+                    Some(set) => {
+                        searcher.search(&filter, &FilterCollector::new("room_hash".into(), in_rooms(set), top))?
+                    }
+                };
                 let more = top.len() > limit;
                 let next_offset = offset + limit as u32;
                 let next = (more && next_offset <= MAX_RELEVANCE_OFFSET)

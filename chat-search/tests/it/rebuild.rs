@@ -47,10 +47,12 @@ fn rebuild_fills_an_index_from_any_journal() {
     let opened = SearchIndex::open(dir.path().join("search")).unwrap();
     assert_eq!(opened.rebuild, Some(RebuildReason::Missing));
     let mut index = opened.index;
+    assert!(search(&index, "common", ROOMS).stale, "an index to rebuild answers stale");
     let rooms: Vec<_> = store.snapshot().unwrap().rooms().map(|(r, _)| r.clone()).collect();
     let stats = chat_search::rebuild(&mut index, &store, rooms).unwrap();
     assert_eq!((stats.rooms, stats.messages), (2, 1_200));
     assert_eq!(index.reader().num_messages(), 1_200);
+    assert!(!search(&index, "common", ROOMS).stale);
     assert_eq!(count(&index.reader(), "common"), 1_200);
     assert_eq!(keys(&search(&index, "n777", ROOMS)), [("dm:alice:bob".into(), 389)]);
     // Rebuilding again replaces, it does not duplicate.
