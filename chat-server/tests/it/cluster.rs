@@ -407,3 +407,73 @@ async fn nats_killed_and_restarted_loses_nothing_acknowledged() {
     stop_caught_up(&mut nodes).await;
     check_stores(&nodes, &acked);
 }
+
+/// A benchmark, not a check (run with `-- --ignored --nocapture`): 30 WebSocket clients, ten on
+/// each of three nodes, in one room; 600 messages at about 100 per second from all of them;
+/// the send → receive latency for receivers on another node than the sender's, and on the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn bench_send_to_receive_across_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(dir.path());
+    let nodes: Vec<Node> = ["b1", "b2", "b3"].iter().map(|id| Node::start(dir.path(), &nats, id)).collect();
+    leader(&nodes.iter().collect::<Vec<_>>()).await;
+    const CLIENTS: usize = 30;
+    const MESSAGES: usize = 600;
+    let received: Arc<Mutex<Vec<(usize, String, Instant)>>> = Arc::default();
+    let mut writers = Vec::new();
+    for c in 0..CLIENTS {
+        let node = &nodes[c % 3];
+        let token = register(node.addr, &format!("bench{c}")).await;
+        let r = post(node.addr, "/api/rooms/join", Some(&token), json!({"room": "group:bench"})).await;
+        assert_eq!(r.status, 200);
+        let ws = ws_as(node, &token).await;
+        let (write, mut read) = futures::StreamExt::split(ws);
+        let received = received.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) =
+                futures::StreamExt::next(&mut read).await
+            {
+                let event: Value = serde_json::from_str(&text).unwrap();
+                if event["type"] == "message" {
+                    let content = event["content"].as_str().unwrap().to_owned();
+                    received.lock().await.push((c, content, Instant::now()));
+                }
+            }
+        });
+        writers.push(write);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut sent_at = HashMap::new();
+    let started = Instant::now();
+    for i in 0..MESSAGES {
+        let c = i % CLIENTS;
+        let frame = json!({"type": "send_message", "room": "group:bench", "content": format!("m{i}"), "client_id": format!("m{i}")});
+        sent_at.insert(format!("m{i}"), (c, Instant::now()));
+        futures::SinkExt::send(&mut writers[c], tokio_tungstenite::tungstenite::Message::text(frame.to_string()))
+            .await
+            .unwrap();
+        tokio::time::sleep_until((started + Duration::from_millis(10 * (i as u64 + 1))).into()).await;
+    }
+    let expected = MESSAGES * CLIENTS;
+    eventually("every delivery", || async { (received.lock().await.len() >= expected).then_some(()) }).await;
+    let (mut cross, mut same) = (Vec::new(), Vec::new());
+    for (receiver, content, at) in received.lock().await.iter() {
+        let (sender, sent) = sent_at[content];
+        let micros = (*at - sent).as_micros() as u64;
+        if receiver % 3 == sender % 3 { same.push(micros) } else { cross.push(micros) }
+    }
+    let pct = |v: &mut Vec<u64>, p: f64| {
+        v.sort_unstable();
+        v[((v.len() as f64 - 1.0) * p) as usize] as f64 / 1000.0
+    };
+    eprintln!(
+        "send→receive over 3 nodes, {CLIENTS} clients, {MESSAGES} messages at 100/s: cross-node p50 {:.1} ms p99 {:.1} ms max {:.1} ms ({} deliveries); same node p50 {:.1} ms p99 {:.1} ms",
+        pct(&mut cross, 0.5),
+        pct(&mut cross, 0.99),
+        pct(&mut cross, 1.0),
+        cross.len(),
+        pct(&mut same, 0.5),
+        pct(&mut same, 0.99),
+    );
+}

@@ -112,8 +112,11 @@ pub struct Node {
     child: Option<Child>,
 }
 
-/// How long a lease lasts in these tests (a dead leader is replaced after about this long).
-pub const LEASE_MS: u64 = 1_500;
+/// How long a lease lasts in these tests (a dead leader is replaced after about this long);
+/// `CHAT_CLUSTER_TEST_LEASE_MS` overrides it (to measure failover with the default 3 s).
+pub fn lease_ms() -> u64 {
+    std::env::var("CHAT_CLUSTER_TEST_LEASE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_500)
+}
 
 impl Node {
     pub fn start(dir: &Path, nats: &Nats, id: &str) -> Node {
@@ -136,7 +139,7 @@ impl Node {
             .arg("--db")
             .arg(&self.db)
             .args(["--cluster", &self.nats_url, "--node-id", &self.id])
-            .args(["--cluster-lease-ms", &LEASE_MS.to_string()])
+            .args(["--cluster-lease-ms", &lease_ms().to_string()])
             .args(["--send-rate", "10000", "--send-burst", "10000", "--log", "info"])
             .stdout(Stdio::null())
             .stderr(log)
