@@ -7,7 +7,11 @@
 pub mod core_ops;
 #[path = "../harness/decode_client.rs"]
 pub mod decode_client;
+#[path = "../harness/inputs.rs"]
+pub mod inputs;
 #[path = "../harness/mention.rs"]
 pub mod mention;
+#[path = "../harness/model_ops.rs"]
+pub mod model_ops;
 #[path = "../harness/store.rs"]
 pub mod store;

@@ -11,12 +11,19 @@
 //! - [`strategy`]: proptest strategies for operation traces, to compose with your own;
 //! - [`presence`]: a client's view of membership and presence built from the deltas it received,
 //!   and a check that it always equals the truth;
+//! - [`driver`]: the driver conformance check ([`driver_conformance`]): a driver of your own
+//!   against the five rules of the driver contract, restore on commit failure included;
 //! - [`journal`]: the journal conformance suite ([`journal_conformance`]), for a
 //!   [`Journal`](crate::Journal) of your own;
+//! - `arbitrary` (with the `arbitrary` feature): `Arbitrary` for `ClientMsg`, `Input` and
+//!   operation traces, for `cargo fuzz` targets;
 //! - [`assert_fold_invariants`]: the fold's own invariants, for any [`Snapshot`](crate::Snapshot).
 //!
 //! `docs/testing.md` ("Testing your integration") shows how to use each.
 
+#[cfg(feature = "arbitrary")]
+pub mod arbitrary;
+pub mod driver;
 mod fold;
 pub mod journal;
 pub mod model;
@@ -24,6 +31,7 @@ pub mod presence;
 pub mod sim;
 pub mod strategy;
 
+pub use driver::driver_conformance;
 pub use fold::assert_fold_invariants;
 pub use journal::journal_conformance;
 /// The proptest the strategies are built with, so your tests compose them with the same version.

@@ -181,13 +181,33 @@ impl<J: Journal> Sim<J> {
     /// Feeds one input without running the driver, to batch inputs as a driver does (call
     /// [`Sim::drain`] after).
     pub fn queue(&mut self, input: Input) {
+        self.track(&input);
         self.chat.handle(self.now, input);
     }
 
-    /// Feeds one input and runs the driver until quiescent.
+    /// Feeds one input and runs the driver until quiescent. A `Connect` opens the session's
+    /// inbox (so any input sequence, e.g. a fuzzed one, can be fed as is), a `Disconnect` closes
+    /// it, a `Request` forgets an earlier reply with the same id.
     pub fn input(&mut self, input: Input) {
-        self.chat.handle(self.now, input);
+        self.queue(input);
         self.drain();
+    }
+
+    fn track(&mut self, input: &Input) {
+        match input {
+            Input::Connect { session, .. } => {
+                self.inbox.entry(*session).or_default();
+                self.next_session = self.next_session.max(session.0.saturating_add(1));
+            }
+            Input::Disconnect { session } => {
+                self.inbox.remove(session);
+            }
+            Input::Request { request, .. } => {
+                self.replies.remove(request);
+                self.next_request = self.next_request.max(request.0.saturating_add(1));
+            }
+            _ => {}
+        }
     }
 
     /// Runs the driver until quiescent: one [`Chat::drain`] at a time, committed with
@@ -261,15 +281,12 @@ impl<J: Journal> Sim<J> {
     /// Connects a new session of `name` (see [`user`]).
     pub fn connect(&mut self, name: &str) -> SessionId {
         let session = SessionId(self.next_session);
-        self.next_session += 1;
-        self.inbox.insert(session, Vec::new());
         self.input(Input::Connect { session, user: user(name) });
         session
     }
 
     /// The session goes away.
     pub fn disconnect(&mut self, session: SessionId) {
-        self.inbox.remove(&session);
         self.input(Input::Disconnect { session });
     }
 
@@ -281,7 +298,6 @@ impl<J: Journal> Sim<J> {
     /// A sessionless request of `name`; returns its one reply (panics without one).
     pub fn request(&mut self, name: &str, msg: ClientMsg) -> ServerMsg {
         let request = RequestId(self.next_request);
-        self.next_request += 1;
         self.input(Input::Request { request, user: user(name), msg });
         self.replies.remove(&request).expect("every request gets a reply")
     }

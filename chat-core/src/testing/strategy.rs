@@ -28,6 +28,7 @@ pub const SLOTS: usize = 3;
 
 /// A room, relative to the session that names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Target {
     /// `group:g0`, `group:g1` (public, joined on demand), `group:g2` (private, created by
     /// [`Op::CreatePrivate`]).
@@ -38,6 +39,7 @@ pub enum Target {
 
 /// The text of a message, by what it tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Text {
     /// No mention.
     Plain,
@@ -58,6 +60,7 @@ pub enum Text {
 
 /// One operation of a trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[non_exhaustive]
 pub enum Op {
     /// A session of `USERS[user]` connects in `slot` (nothing when the slot is taken).
@@ -295,6 +298,7 @@ pub fn trace(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<Op>> {
 /// One operation of the presence check ([`presence::run`](super::presence::run)): users by index
 /// into [`USERS`], rooms by index into [`presence::ROOMS`](super::presence::ROOMS).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[non_exhaustive]
 pub enum PresenceOp {
     /// A session of the user connects (nothing when one is live).

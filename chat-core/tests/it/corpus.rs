@@ -8,8 +8,12 @@ use std::path::PathBuf;
 mod core_ops;
 #[path = "../../../fuzz/harness/decode_client.rs"]
 mod decode_client;
+#[path = "../../../fuzz/harness/inputs.rs"]
+mod inputs;
 #[path = "../../../fuzz/harness/mention.rs"]
 mod mention;
+#[path = "../../../fuzz/harness/model_ops.rs"]
+mod model_ops;
 
 /// Every file of one target's corpus, sorted by name; panics when there is none.
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -41,6 +45,16 @@ fn replay(target: &str, mut check: impl FnMut(&[u8])) {
 #[test]
 fn decode_client_corpus() {
     replay("decode_client", decode_client::check);
+}
+
+#[test]
+fn inputs_corpus() {
+    replay("inputs", inputs::run_bytes);
+}
+
+#[test]
+fn model_ops_corpus() {
+    replay("model_ops", model_ops::run_bytes);
 }
 
 #[test]
