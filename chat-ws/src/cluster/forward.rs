@@ -113,8 +113,12 @@ fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
     rmp_serde::from_slice(bytes).ok()
 }
 
-/// A down frame: kind (0 event, 1 close), session id, number, then the msgpack event or the
-/// close code and reason.
+/// The kind of the unnumbered down frame a leader sends to each gateway when it steps down: close
+/// every forwarded session now (clients reconnect and find the next leader).
+const STEPPING_DOWN: u8 = 2;
+
+/// A down frame: kind (0 event, 1 close, 2 stepping down), session id, number, then the msgpack
+/// event or the close code and reason.
 fn down_frame(kind: u8, sid: u64, n: u64, body: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(17 + body.len());
     out.put_u8(kind);
@@ -268,6 +272,12 @@ impl Gateway {
     fn down(&self, payload: &[u8]) {
         let Some((kind, sid, n, body)) = parse_down(payload) else { return };
         let mut sessions = self.sessions();
+        if kind == STEPPING_DOWN {
+            for remote in sessions.values() {
+                remote.close.close(LEADER_CHANGED);
+            }
+            return;
+        }
         let Some(remote) = sessions.get_mut(&sid) else { return };
         if n != remote.down_n + 1 {
             remote.close.close(FRAME_LOST);
@@ -491,9 +501,17 @@ pub(crate) async fn serve_gateways(
             }
         }
     }
-    for (_, entry) in served {
+    let mut gateways: Vec<String> = heard.into_keys().collect();
+    for ((node, _), entry) in served {
         entry.task.abort();
+        gateways.push(node);
     }
+    gateways.sort();
+    gateways.dedup();
+    for node in gateways {
+        let _ = client.publish(names.down(&node), down_frame(STEPPING_DOWN, 0, 0, &[])).await;
+    }
+    let _ = client.flush().await;
     counters.remote_sessions.store(0, Relaxed);
     Ok(())
 }
