@@ -57,6 +57,19 @@ pub enum ErrorCode {
     TooManyRooms,
     /// The user has as many live sessions as allowed.
     TooManySessions,
+    /// The message is not the caller's (only its sender edits it).
+    NotAuthor,
+    /// No message with that `seq` in the room.
+    MessageNotFound,
+    /// The message is deleted (it cannot be edited or reacted to).
+    MessageDeleted,
+    /// The message has as many distinct reactions as allowed, or the caller as many reactions
+    /// on it as allowed.
+    TooManyReactions,
+    /// The message is older than the edit window.
+    EditWindowPassed,
+    /// The reaction is not one emoji.
+    InvalidEmoji,
     /// Something failed on the server; nothing was changed.
     Internal,
 }
@@ -90,6 +103,12 @@ impl ErrorCode {
             ErrorCode::TooManyInvitations => "too_many_invitations",
             ErrorCode::TooManyRooms => "too_many_rooms",
             ErrorCode::TooManySessions => "too_many_sessions",
+            ErrorCode::NotAuthor => "not_author",
+            ErrorCode::MessageNotFound => "message_not_found",
+            ErrorCode::MessageDeleted => "message_deleted",
+            ErrorCode::TooManyReactions => "too_many_reactions",
+            ErrorCode::EditWindowPassed => "edit_window_passed",
+            ErrorCode::InvalidEmoji => "invalid_emoji",
             ErrorCode::Internal => "internal",
         }
     }

@@ -8,7 +8,7 @@
 //! start-up it hands the rows back to a [`Builder`], which checks them and gives the
 //! [`Snapshot`]. Nothing else of the snapshot's layout is visible outside the core.
 //!
-//! # Format, version 2 ([`FOLD_FORMAT_VERSION`])
+//! # Format, version 3 ([`FOLD_FORMAT_VERSION`])
 //!
 //! Row values are serde types; their serialized shape (field names and meaning) is the format.
 //! A change that an old reader would misread (a field removed or changing meaning, a new kind of
@@ -18,23 +18,26 @@
 //! | row | key | value |
 //! |---|---|---|
 //! | user | [`Touched::User`] `(user)` | [`UserState`]: `rooms` (sorted room keys), `next_notification`, `oldest_notification`, `unread_notifications`, `next_client_id`, `oldest_client_id` |
-//! | room | [`Touched::Room`] `(room)` | [`RoomState`]: `kind`, `owner`, `created`, `members` (sorted), `last_seq`, `last_timestamp` |
+//! | room | [`Touched::Room`] `(room)` | [`RoomState`]: `kind`, `owner`, `created`, `members` (sorted), `last_seq`, `last_timestamp`, `last_rev` (the room's latest event) |
 //! | read | [`Touched::Read`] `(user, room)` | [`ReadRow`]: `seq` (the read cursor) |
 //! | highlight | [`Touched::Highlight`] `(user, room, seq)` | none: the row exists while message `seq` mentions the user after their cursor (group rooms only; in a DM every unread message counts) |
-//! | notification | [`Touched::Notification`] `(user, id)` | [`Notification`]; a user's ids are consecutive |
+//! | notification | [`Touched::Notification`] `(user, id)` | [`Notification`]; a user's ids ascend (a retracted one leaves a gap) |
 //! | client id | [`Touched::ClientId`] `(user, position)` | `client_id` and its [`ClientIdRecord`]; a user's positions are consecutive |
+//! | deleted | [`Touched::Deleted`] `(room, seq)` | none: the row exists once message `seq` is deleted (unread counts skip it) |
 //!
 //! [`Touched::HighlightsThrough`] `(user, room, n)` is a range, not a row: delete every highlight
 //! row of `(user, room)` with `seq ≤ n`, before writing the batch's highlight rows (sorting the
 //! touched keys puts it first). Each highlight is so written once and deleted once: the work per
 //! entry is bounded, however many highlights a user collects.
 //!
-//! Version 1 stored the highlights inside the read row (`{seq, highlights: [seq…]}`), rewritten
+//! Version 2 had no `last_rev` (a room's events were its messages: `last_rev = last_seq`), no
+//! deleted rows, and consecutive notification ids. Version 1 stored the highlights inside the read row (`{seq, highlights: [seq…]}`), rewritten
 //! whole on every mention.
 //!
 //! A read row exists exactly while the user is a member of the room. A user's notification rows
 //! are the ids `oldest_notification..next_notification` that are still kept, and their client-id
-//! rows the positions `oldest_client_id..next_client_id`, each a run without gaps.
+//! rows the positions `oldest_client_id..next_client_id`, a run without gaps; their
+//! notification rows lie within `oldest_notification..next_notification`, ascending.
 
 use crate::log::LogEntry;
 use crate::name::UserName;
@@ -47,7 +50,7 @@ use crate::snapshot::ReadState;
 pub use crate::snapshot::{ClientIdRecord, ClientIdWindowError, RoomState, Touched, UserState};
 
 /// The version of the row format described in the [module docs](self).
-pub const FOLD_FORMAT_VERSION: u32 = 2;
+pub const FOLD_FORMAT_VERSION: u32 = 3;
 
 /// The value of a read row: one member's read cursor in one room.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +73,8 @@ pub enum Row<'a> {
     Highlight,
     /// A notification row.
     Notification(&'a Notification),
+    /// A deletion row (it has no value).
+    Deleted,
     /// A client-id row.
     ClientId {
         /// The sender's idempotency key.
@@ -93,6 +98,7 @@ impl Snapshot {
                 read.highlights.binary_search(seq).is_ok().then_some(Row::Highlight)
             }
             Touched::HighlightsThrough(..) => None,
+            Touched::Deleted(room, seq) => self.is_deleted(room, *seq).then_some(Row::Deleted),
             Touched::Notification(user, id) => self.notification(user, *id).map(Row::Notification),
             Touched::ClientId(user, position) => {
                 let (client_id, record) = self.client_ids.get(user)?.at(*position)?;
@@ -119,7 +125,7 @@ impl Snapshot {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RowError {
-    /// A user's notification ids are not consecutive, or not ascending.
+    /// A user's notification ids are not ascending.
     #[error("notification {id} of {user} does not follow the inbox (expected {expected})")]
     NotificationOutOfOrder {
         /// The user.
@@ -135,6 +141,14 @@ pub enum RowError {
     Highlight {
         /// The user.
         user: UserName,
+        /// The room.
+        room: RoomKey,
+        /// The refused `seq`.
+        seq: u64,
+    },
+    /// A room's deletion rows are out of order (or name `seq` 0).
+    #[error("deletion row {seq} of {room} is out of order")]
+    Deleted {
         /// The room.
         room: RoomKey,
         /// The refused `seq`.
@@ -193,10 +207,10 @@ impl Builder {
         Ok(())
     }
 
-    /// A notification row: its id must follow the user's previous one.
+    /// A notification row: its id must be above the user's previous one.
     pub fn notification(&mut self, user: UserName, notification: Notification) -> Result<(), RowError> {
         let expected = self.snapshot.notifications.get(&user).and_then(|inbox| inbox.back()).map(|n| n.id + 1);
-        if expected.is_some_and(|expected| expected != notification.id) {
+        if expected.is_some_and(|expected| notification.id < expected) {
             let expected = expected.unwrap_or_default();
             return Err(RowError::NotificationOutOfOrder { user, id: notification.id, expected });
         }
@@ -208,6 +222,16 @@ impl Builder {
     pub fn client_id(&mut self, user: UserName, client_id: &str, record: ClientIdRecord) -> Result<(), RowError> {
         let window = self.snapshot.client_ids.entry(user.clone()).or_default();
         window.append(client_id, record).map_err(|source| RowError::ClientId { user, source })
+    }
+
+    /// A deletion row: give a room's rows in ascending `seq` order.
+    pub fn deleted(&mut self, room: RoomKey, seq: u64) -> Result<(), RowError> {
+        let deleted = self.snapshot.deleted.entry(room.clone()).or_default();
+        if deleted.last().is_some_and(|&last| last >= seq) || seq == 0 {
+            return Err(RowError::Deleted { room, seq });
+        }
+        deleted.push(seq);
+        Ok(())
     }
 
     /// The snapshot the rows describe.

@@ -52,7 +52,7 @@
 //!     Input::Receive { session: SessionId(2), msg: ClientMsg::JoinRoom { room: lobby.clone() } },
 //!     Input::Receive {
 //!         session: SessionId(1),
-//!         msg: ClientMsg::SendMessage { room: lobby, content: "hi @bob".into(), client_id: None },
+//!         msg: ClientMsg::SendMessage { room: lobby, content: "hi @bob".into(), client_id: None, reply_to: None },
 //!     },
 //! ];
 //! for input in inputs {
@@ -102,6 +102,7 @@
 
 mod chat;
 mod driver;
+mod emoji;
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
@@ -130,7 +131,7 @@ pub use codec::{Codec, DecodeError};
 pub use driver::{Drain, LoadError};
 pub use error::ErrorCode;
 pub use journal::{HistoryQuery, HistoryRange, Journal, MemoryJournal};
-pub use log::{LogEntry, Message};
+pub use log::{LogEntry, Message, ReplyTo};
 pub use name::{MAX_NAME_LEN, NameError, RoomName, UserName};
 pub use protocol::{ClientMsg, ServerMsg};
 pub use room::{RoomKey, RoomKeyError, RoomKind, RoomRef, RoomType};

@@ -25,6 +25,13 @@ pub const MAX_CLIENT_ID_LEN: usize = 64;
 pub const DEFAULT_DIRECTORY_LIMIT: u32 = 100;
 /// Largest directory page a `list_rooms` / `list_users` request may ask for.
 pub const MAX_DIRECTORY_LIMIT: u32 = 1_000;
+/// Most distinct emoji on one message (`too_many_reactions` beyond).
+pub const MAX_DISTINCT_REACTIONS: usize = 20;
+/// Most reactions of one user on one message.
+pub const MAX_REACTIONS_PER_USER: usize = 5;
+/// Most reactions (user and emoji pairs) on one message, so a message with its reactions
+/// always fits a page.
+pub const MAX_REACTIONS_PER_MESSAGE: usize = 1_000;
 /// Most room summaries in `connected`, in one `room_summaries` page and in one `rooms` answer.
 pub const SUMMARY_PAGE: usize = 100;
 
@@ -93,6 +100,43 @@ pub enum ClientMsg {
         /// Idempotency key: a retry with the same id returns the original message.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// The `seq` of an earlier message of the same room this one answers (a deleted one is
+        /// allowed and quotes nothing).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
+    },
+    /// Replace the text of one of your own messages.
+    EditMessage {
+        /// The room.
+        #[serde(flatten)]
+        room: RoomRef,
+        /// The message.
+        seq: u64,
+        /// The new text (the rules of `send_message`).
+        content: String,
+        /// Echoed in a refusal, so a client can tell which edit failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    /// Delete a message (yours, or any in a private room you own).
+    DeleteMessage {
+        /// The room.
+        #[serde(flatten)]
+        room: RoomRef,
+        /// The message.
+        seq: u64,
+    },
+    /// Add or remove your reaction to a message.
+    React {
+        /// The room.
+        #[serde(flatten)]
+        room: RoomRef,
+        /// The message.
+        seq: u64,
+        /// One emoji (one grapheme cluster, at most 32 bytes, not plain ASCII).
+        emoji: String,
+        /// Add (`true`) or remove (`false`).
+        add: bool,
     },
     /// Move the read cursor forward (to `seq`, or to the latest message).
     MarkRead {
@@ -190,6 +234,11 @@ pub struct ResumePoint {
     pub room: String,
     /// The last `seq` the client saw (0 for none).
     pub last_seq: u64,
+    /// The last event (`rev`) the client saw in the room: changes after it to messages the
+    /// client holds come back as `message_updates`. Without it, changes after the creation of
+    /// message `last_seq` do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rev: Option<u64>,
 }
 
 /// A user and whether they are online now.
@@ -385,6 +434,59 @@ pub enum ServerMsg {
     /// A new message in one of the user's rooms (the same allocation as its
     /// [`LogEntry::Message`](crate::LogEntry::Message)).
     Message(Arc<Message>),
+    /// A message's text changed (its sender edited it).
+    MessageEdited {
+        /// The room key.
+        room: RoomKey,
+        /// The message.
+        seq: u64,
+        /// This event's position among the room's events.
+        rev: u64,
+        /// The new text.
+        content: String,
+        /// The new mentions.
+        mentions: Vec<UserName>,
+        /// When.
+        edited_at: Timestamp,
+    },
+    /// A message was deleted: show a tombstone (its content, mentions and reactions are gone).
+    MessageDeleted {
+        /// The room key.
+        room: RoomKey,
+        /// The message.
+        seq: u64,
+        /// This event's position among the room's events.
+        rev: u64,
+        /// When.
+        deleted_at: Timestamp,
+    },
+    /// A reaction was added to or removed from a message.
+    Reaction {
+        /// The room key.
+        room: RoomKey,
+        /// The message.
+        seq: u64,
+        /// This event's position among the room's events.
+        rev: u64,
+        /// The emoji.
+        emoji: String,
+        /// Who reacted.
+        username: UserName,
+        /// Added (`true`) or removed.
+        add: bool,
+    },
+    /// The current state of messages the client holds that changed while it was away (a page of
+    /// the answer to `resume`, before the missed messages), or of one message (the answer to a
+    /// lifecycle request that changed nothing). Replace your copies by `seq`.
+    MessageUpdates {
+        /// The room key.
+        room: RoomKey,
+        /// Messages in their current state, ascending by `seq`.
+        messages: Vec<Message>,
+        /// `true` when another `message_updates` page follows.
+        #[serde(default)]
+        more: bool,
+    },
     /// The sender's acknowledgement: the message is durably stored as `seq`.
     Ack {
         /// The room key.
@@ -412,10 +514,14 @@ pub enum ServerMsg {
     },
     /// A new notification (you were mentioned, or got a DM).
     MentionNotification(Notification),
-    /// The live count of unread notifications.
+    /// The live count of unread notifications, and the notifications retracted (their message
+    /// was deleted, or an edit removed the mention).
     NotificationUpdate {
         /// Unread notifications.
         unread: u32,
+        /// Ids of notifications that are gone (absent when none).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        removed: Vec<u64>,
     },
     /// The answer to `notifications`.
     Notifications {

@@ -64,9 +64,9 @@ pub(crate) struct Session {
     /// This session alone as a recipient list, shared by every reply so replies allocate no
     /// list of their own.
     pub(crate) only: Arc<[SessionId]>,
-    /// Latest `seq` per room at the time the session connected (or joined the room): messages
-    /// after it are delivered live, so `resume` resends only up to it.
-    pub(crate) watermarks: FxHashMap<RoomKey, u64>,
+    /// Latest `(seq, rev)` per room at the time the session connected (or joined the room):
+    /// messages and events after it are delivered live, so `resume` resends only up to it.
+    pub(crate) watermarks: FxHashMap<RoomKey, (u64, u64)>,
     /// Consecutive refused-for-rate frames; too many closes the session.
     pub(crate) strikes: u32,
     /// The user's [`RateLimits`] slot.

@@ -23,6 +23,8 @@ use crate::name::UserName;
 use crate::room::{RoomKey, RoomKind};
 use crate::time::Timestamp;
 
+mod lifecycle;
+
 /// The most notifications kept per user; older ones are dropped, oldest first.
 pub const NOTIFICATION_INBOX_CAP: u64 = 500;
 /// The most recent client ids remembered per user for idempotent sends.
@@ -93,6 +95,10 @@ pub struct RoomState {
     pub(crate) last_seq: u64,
     /// Time of the latest message (creation time before any).
     pub(crate) last_timestamp: Timestamp,
+    /// `rev` of the latest event (message, edit, deletion, reaction), 0 for none. Absent from
+    /// rows written before events were numbered (schema v2 migrates it to `last_seq`).
+    #[serde(default)]
+    pub(crate) last_rev: u64,
 }
 
 impl RoomState {
@@ -129,6 +135,11 @@ impl RoomState {
     /// Time of the latest message (creation time before any).
     pub fn last_timestamp(&self) -> Timestamp {
         self.last_timestamp
+    }
+
+    /// `rev` of the latest event (message, edit, deletion or reaction), 0 for none.
+    pub fn last_rev(&self) -> u64 {
+        self.last_rev
     }
 }
 
@@ -211,6 +222,8 @@ pub enum Touched {
     Notification(UserName, u64),
     /// The client id `user` remembered at this window position.
     ClientId(UserName, u64),
+    /// The deletion row `(room, seq)`: present once message `seq` is deleted.
+    Deleted(RoomKey, u64),
 }
 
 /// The state a [`Chat`](crate::Chat) needs at start-up: a pure fold of the log.
@@ -231,9 +244,13 @@ pub struct Snapshot {
     /// Read cursors: exactly one per (member, room), added and removed with the membership
     /// (so [`Snapshot::is_member`] is one hash lookup rather than a B-tree walk).
     pub(crate) reads: HashMap<(UserName, RoomKey), ReadState, FxBuild>,
-    /// Notification inboxes: each user's kept notifications, oldest first. Ids are consecutive
-    /// (eviction drops the oldest), so the one with id `n` is at index `n - front.id`.
+    /// Notification inboxes: each user's kept notifications, oldest first, ids ascending
+    /// (eviction drops the oldest; a retraction removes one from anywhere), found by binary
+    /// search.
     pub(crate) notifications: HashMap<UserName, VecDeque<Notification>, FxBuild>,
+    /// Deleted messages per room, `seq`s ascending: unread counts subtract those after a
+    /// cursor (one binary search).
+    pub(crate) deleted: HashMap<RoomKey, Vec<u64>, FxBuild>,
     /// Each user's remembered client ids (for idempotent sends), at most `CLIENT_ID_WINDOW`.
     pub(crate) client_ids: HashMap<UserName, ClientIdWindow, FxBuild>,
 }
@@ -435,6 +452,7 @@ impl Snapshot {
                         members: BTreeSet::new(),
                         last_seq: 0,
                         last_timestamp: *timestamp,
+                        last_rev: 0,
                     };
                     self.rooms.insert(room.clone(), state);
                     touched.touch(|| Touched::Room(room.clone()));
@@ -464,6 +482,9 @@ impl Snapshot {
                 }
             }
             LogEntry::NotificationsRead { user, ids } => self.read_notifications(user, ids.as_deref(), touched),
+            LogEntry::Edited(edit) => self.apply_edit(edit, touched),
+            LogEntry::Deleted(deletion) => self.apply_deletion(deletion, touched),
+            LogEntry::Reacted(reaction) => self.apply_reaction(reaction, touched),
         }
     }
 
@@ -471,7 +492,9 @@ impl Snapshot {
     pub fn unread(&self, user: &UserName, room: &RoomKey) -> Option<Unread> {
         let state = self.rooms.get(room)?;
         let read = self.reads.get(&(user.clone(), room.clone()))?;
-        let unread = state.last_seq.saturating_sub(read.seq);
+        // Every message after the cursor is someone else's (a sender's cursor moves to their own
+        // message); the deleted ones among them do not count.
+        let unread = state.last_seq.saturating_sub(read.seq).saturating_sub(self.deleted_after(room, read.seq));
         let highlight = if room.is_dm() { unread } else { read.highlights.len() as u64 };
         Some(Unread { read_seq: read.seq, unread, highlight })
     }
@@ -489,7 +512,7 @@ impl Snapshot {
     /// The user's notification `id`, if kept.
     pub fn notification(&self, user: &UserName, id: u64) -> Option<&Notification> {
         let inbox = self.notifications.get(user)?;
-        inbox.get(usize::try_from(id.checked_sub(inbox.front()?.id)?).ok()?)
+        inbox.binary_search_by_key(&id, |n| n.id).ok().map(|i| &inbox[i])
     }
 
     /// The user's newest notification, if they have one.
@@ -571,6 +594,12 @@ impl Snapshot {
 
     fn apply_message(&mut self, m: &Message, touched: &mut impl Tracker) {
         let Some(state) = self.rooms.get_mut(&m.room) else { return };
+        // A message written before events were numbered (rev 0) is its room's next event.
+        if m.rev != 0 {
+            state.last_rev = state.last_rev.max(m.rev);
+        } else if m.seq > state.last_seq {
+            state.last_rev += 1;
+        }
         state.last_seq = state.last_seq.max(m.seq);
         state.last_timestamp = state.last_timestamp.max(m.timestamp);
         touched.touch(|| Touched::Room(m.room.clone()));
@@ -599,7 +628,8 @@ impl Snapshot {
             let already = self.newest_notification(user).is_some_and(|n| n.room == m.room && n.seq == m.seq);
             if !already {
                 let kind = if is_dm { NotificationKind::Dm } else { NotificationKind::Mention };
-                self.push_notification(user, m, kind, touched);
+                let notice = Notice::of(m);
+                self.push_notification(user, &notice, kind, touched);
             }
         }
 
@@ -608,15 +638,18 @@ impl Snapshot {
         }
     }
 
-    fn push_notification(&mut self, user: &UserName, m: &Message, kind: NotificationKind, touched: &mut impl Tracker) {
+    pub(crate) fn push_notification(
+        &mut self,
+        user: &UserName,
+        m: &Notice<'_>,
+        kind: NotificationKind,
+        touched: &mut impl Tracker,
+    ) {
         let u = self.users.entry(user.clone()).or_insert_with(new_user);
         let id = u.next_notification;
         u.next_notification += 1;
         u.unread_notifications += 1;
-        let preview = match m.content.char_indices().nth(NOTIFICATION_PREVIEW_CHARS) {
-            Some((end, _)) => m.content[..end].to_owned(),
-            None => m.content.clone(),
-        };
+        let preview = crate::log::preview(m.content, NOTIFICATION_PREVIEW_CHARS);
         let n = Notification {
             id,
             kind,
@@ -687,11 +720,9 @@ impl Snapshot {
         match ids {
             None => inbox.iter_mut().for_each(&mut mark),
             Some(ids) => {
-                let first = inbox.front().map_or(0, |n| n.id);
                 for id in ids {
-                    let index = id.checked_sub(first).and_then(|i| usize::try_from(i).ok());
-                    if let Some(n) = index.and_then(|i| inbox.get_mut(i)) {
-                        mark(n);
+                    if let Ok(i) = inbox.binary_search_by_key(id, |n| n.id) {
+                        mark(&mut inbox[i]);
                     }
                 }
             }
@@ -702,8 +733,23 @@ impl Snapshot {
     }
 }
 
+/// What a notification is about: a message, or a message as an edit left it.
+pub(crate) struct Notice<'a> {
+    pub(crate) room: &'a RoomKey,
+    pub(crate) seq: u64,
+    pub(crate) sender: &'a UserName,
+    pub(crate) content: &'a str,
+    pub(crate) timestamp: Timestamp,
+}
+
+impl<'a> Notice<'a> {
+    fn of(m: &'a Message) -> Notice<'a> {
+        Notice { room: &m.room, seq: m.seq, sender: &m.sender, content: &m.content, timestamp: m.timestamp }
+    }
+}
+
 /// Where the fold reports touched keys. `NoTrack` skips building them (the live core's path).
-trait Tracker {
+pub(crate) trait Tracker {
     fn touch(&mut self, key: impl FnOnce() -> Touched);
 }
 
@@ -723,13 +769,19 @@ impl<F: FnMut(Touched)> Tracker for Track<'_, F> {
     }
 }
 
-fn new_user() -> UserState {
+pub(crate) fn new_user() -> UserState {
     UserState { next_notification: 1, oldest_notification: 1, ..UserState::default() }
 }
 
 /// Moves `user`'s cursor in `room` forward (never back) and drops the highlights it passes,
 /// reporting the read row and, when highlights were dropped, their range.
-fn advance_cursor(read: &mut ReadState, seq: u64, user: &UserName, room: &RoomKey, touched: &mut impl Tracker) {
+pub(crate) fn advance_cursor(
+    read: &mut ReadState,
+    seq: u64,
+    user: &UserName,
+    room: &RoomKey,
+    touched: &mut impl Tracker,
+) {
     if seq <= read.seq {
         return;
     }

@@ -199,7 +199,8 @@ pub(crate) async fn send(
     if !app.rest_sends.hit(std::time::Instant::now(), &caller.user) {
         return Err(ApiError::too_many());
     }
-    let msg = ClientMsg::SendMessage { room: body.room, content: body.content, client_id: body.client_id };
+    let msg =
+        ClientMsg::SendMessage { room: body.room, content: body.content, client_id: body.client_id, reply_to: None };
     ask(&app, &caller.user, msg).await
 }
 

@@ -46,6 +46,12 @@ fn message(room: &RoomKey, users: &[UserName], seq: u64) -> LogEntry {
         content: format!("message number {seq} with a bit of ordinary chat text in it"),
         mentions,
         client_id: (std::env::var_os("CHAT_STORE_BENCH_NO_CLIENT_IDS").is_none()).then(|| format!("c-{seq}")),
+        rev: 0,
+        edited_at: None,
+        deleted: false,
+        deleted_at: None,
+        reply_to: None,
+        reactions: Vec::new(),
     }))
 }
 

@@ -3,11 +3,12 @@
 use std::collections::HashMap;
 use std::ops::Bound;
 
-use chat_core::{HistoryQuery, HistoryRange, Journal, LogEntry, Message, RoomKey, Snapshot};
+use chat_core::{HistoryQuery, HistoryRange, Journal, LogEntry, Message, ReplyTo, RoomKey, Snapshot};
 use redb::ReadableTable;
 
 use crate::error::StoreError;
 use crate::store::Store;
+use crate::table::StoredMessage;
 use crate::{key, table};
 
 impl Journal for Store {
@@ -40,36 +41,53 @@ impl Journal for Store {
         Ok(snapshot)
     }
 
-    /// A page by range scan on `(room, seq)`; same pages as `MemoryJournal::history`.
+    /// A page by range scan on `(room, seq)` (or, for changed messages, on `changes`); same pages
+    /// as `MemoryJournal::history`.
     fn history(&self, query: &HistoryQuery) -> Result<Vec<Message>, StoreError> {
         let limit = query.limit as usize;
         if limit == 0 {
             return Ok(Vec::new());
         }
         let room = &query.room;
-        let (start, end) = match query.range {
-            HistoryRange::Latest => (Bound::Included(0), Bound::Included(u64::MAX)),
-            HistoryRange::Before(0) | HistoryRange::After(u64::MAX) => return Ok(Vec::new()),
-            HistoryRange::Before(before) => (Bound::Included(0), Bound::Excluded(before)),
-            HistoryRange::After(after) => (Bound::Excluded(after), Bound::Included(u64::MAX)),
-        };
-        let start = start.map(|seq| key::message(room, seq));
-        let end = end.map(|seq| key::message(room, seq));
         self.read(|txn| {
             let messages = txn.open_table(table::MESSAGES)?;
-            let range = messages.range::<&[u8]>((bound_ref(&start), bound_ref(&end)))?;
-            let mut page = Vec::with_capacity(limit.min(128));
-            if matches!(query.range, HistoryRange::After(_)) {
-                for row in range.take(limit) {
-                    let (k, v) = row?;
-                    page.push(table::decode_message(room, seq_of(k.value())?, v.value())?);
+            let mut page = match query.range {
+                HistoryRange::At(seq) => match messages.get(key::message(room, seq).as_slice())? {
+                    Some(v) => vec![table::decode_message(room, seq, v.value())?],
+                    None => Vec::new(),
+                },
+                HistoryRange::ChangedSince { rev, after, through } => {
+                    let changes = txn.open_table(table::CHANGES)?;
+                    let (start, end) = (key::message(room, rev), key::message(room, u64::MAX));
+                    let mut seqs = Vec::new();
+                    for row in
+                        changes.range::<&[u8]>((Bound::Excluded(start.as_slice()), Bound::Included(end.as_slice())))?
+                    {
+                        let (_, v) = row?;
+                        let seq = key::trailing_u64("changes", v.value())?;
+                        if seq > after && seq <= through {
+                            seqs.push(seq);
+                        }
+                    }
+                    seqs.sort_unstable();
+                    seqs.truncate(limit);
+                    let mut page = Vec::with_capacity(seqs.len());
+                    for seq in seqs {
+                        if let Some(v) = messages.get(key::message(room, seq).as_slice())? {
+                            page.push(table::decode_message(room, seq, v.value())?);
+                        }
+                    }
+                    page
                 }
-            } else {
-                for row in range.rev().take(limit) {
-                    let (k, v) = row?;
-                    page.push(table::decode_message(room, seq_of(k.value())?, v.value())?);
+                range => scan(&messages, room, range, limit)?,
+            };
+            // A reply quotes the answered message as it is now.
+            for m in &mut page {
+                if let Some(reply) = &mut m.reply_to
+                    && let Some(v) = messages.get(key::message(room, reply.seq).as_slice())?
+                {
+                    *reply = ReplyTo::of(&table::decode_message(room, reply.seq, v.value())?);
                 }
-                page.reverse();
             }
             Ok(page)
         })
@@ -95,6 +113,7 @@ impl Store {
         // and the next append reloads what is durable.
         self.write(|txn| {
             let mut messages = txn.open_table(table::MESSAGES)?;
+            let mut changes = txn.open_table(table::CHANGES)?;
             let mut last_seq: HashMap<RoomKey, u64> = HashMap::new();
             for entry in entries {
                 if let LogEntry::Message(m) = entry {
@@ -103,13 +122,30 @@ impl Store {
                         None => last_stored_seq(&messages, &m.room)?,
                     };
                     if last.is_none_or(|last| last < m.seq) {
-                        let value = table::encode_message(m)?;
+                        let value = table::encode_message(&StoredMessage::of(m))?;
                         messages.insert(key::message(&m.room, m.seq).as_slice(), value.as_slice())?;
                         last_seq.insert(m.room.clone(), m.seq);
                     }
+                } else if let Some((room, seq, rev)) = entry.changed_message() {
+                    // The message's row becomes its current state; its one row in `changes`
+                    // moves to this event.
+                    let k = key::message(room, seq);
+                    let Some(mut stored) =
+                        messages.get(k.as_slice())?.map(|v| table::decode_stored(v.value())).transpose()?
+                    else {
+                        continue;
+                    };
+                    if stored.apply(room, seq, entry) {
+                        if stored.changed != 0 {
+                            changes.remove(key::message(room, stored.changed).as_slice())?;
+                        }
+                        stored.changed = rev;
+                        changes.insert(key::message(room, rev).as_slice(), seq.to_be_bytes().as_slice())?;
+                        messages.insert(k.as_slice(), table::encode_message(&stored)?.as_slice())?;
+                    }
                 }
             }
-            drop(messages);
+            drop((messages, changes));
             let touched = snapshot.apply_batch(entries);
             table::write_touched(txn, &snapshot, &touched)?;
             if let Some((key, value)) = setting {
@@ -120,6 +156,38 @@ impl Store {
         writer.snapshot = Some(snapshot);
         Ok(())
     }
+}
+
+/// A `Latest`, `Before` or `After` page by range scan on `room 0x00 seq`.
+fn scan(
+    messages: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    room: &RoomKey,
+    range: HistoryRange,
+    limit: usize,
+) -> Result<Vec<Message>, StoreError> {
+    let (start, end) = match range {
+        HistoryRange::Before(0) | HistoryRange::After(u64::MAX) => return Ok(Vec::new()),
+        HistoryRange::Before(before) => (Bound::Included(0), Bound::Excluded(before)),
+        HistoryRange::After(after) => (Bound::Excluded(after), Bound::Included(u64::MAX)),
+        _ => (Bound::Included(0), Bound::Included(u64::MAX)),
+    };
+    let start = start.map(|seq| key::message(room, seq));
+    let end = end.map(|seq| key::message(room, seq));
+    let rows = messages.range::<&[u8]>((bound_ref(&start), bound_ref(&end)))?;
+    let mut page = Vec::with_capacity(limit.min(128));
+    if matches!(range, HistoryRange::After(_)) {
+        for row in rows.take(limit) {
+            let (k, v) = row?;
+            page.push(table::decode_message(room, seq_of(k.value())?, v.value())?);
+        }
+    } else {
+        for row in rows.rev().take(limit) {
+            let (k, v) = row?;
+            page.push(table::decode_message(room, seq_of(k.value())?, v.value())?);
+        }
+        page.reverse();
+    }
+    Ok(page)
 }
 
 fn bound_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {

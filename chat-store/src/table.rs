@@ -4,7 +4,9 @@
 //! | table             | key                           | value (rmp-serde, named fields) |
 //! |-------------------|-------------------------------|---------------------------------|
 //! | `meta`            | `"schema_version"`            | `u32` big-endian                |
-//! | `messages`        | `room 0x00 seq`               | [`StoredMessage`] (compact)     |
+//! | `messages`        | `room 0x00 seq`               | [`StoredMessage`] (compact; the current state) |
+//! | `changes`         | `room 0x00 rev`               | `seq` (u64 big-endian): the message whose latest change is event `rev` |
+//! | `deleted`         | `room 0x00 seq`               | empty (a deleted message: fold row) |
 //! | `users`           | `user`                        | [`UserState`]                   |
 //! | `rooms`           | `room`                        | [`RoomState`]                   |
 //! | `reads`           | `user 0x00 room`              | [`ReadRow`] (the cursor)        |
@@ -26,7 +28,8 @@
 //! [`Notification`]: chat_core::Notification
 
 use chat_core::fold::{Builder, ClientIdRecord, Row, Touched};
-use chat_core::{Message, RoomKey, Snapshot, Timestamp, UserName};
+use chat_core::log::Reactions;
+use chat_core::{LogEntry, Message, ReplyTo, RoomKey, Snapshot, Timestamp, UserName};
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -48,9 +51,11 @@ pub(crate) const HIGHLIGHTS: Def = TableDefinition::new("highlights");
 pub(crate) const ACCOUNTS: Def = TableDefinition::new("accounts");
 pub(crate) const TOKENS: Def = TableDefinition::new("tokens");
 pub(crate) const SETTINGS: Def = TableDefinition::new("settings");
+pub(crate) const CHANGES: Def = TableDefinition::new("changes");
+pub(crate) const DELETED: Def = TableDefinition::new("deleted");
 
 /// Every table, created together when a file is initialised.
-pub(crate) const ALL: [Def; 15] = [
+pub(crate) const ALL: [Def; 17] = [
     META,
     MESSAGES,
     USERS,
@@ -66,6 +71,8 @@ pub(crate) const ALL: [Def; 15] = [
     crate::admin::INVITES,
     crate::admin::RESETS,
     crate::admin::AUDIT,
+    CHANGES,
+    DELETED,
 ];
 
 /// The key in `meta` holding the schema version.
@@ -82,52 +89,93 @@ pub(crate) fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> 
     rmp_serde::from_slice(bytes).map_err(|e| key::corrupt(table, &e.to_string()))
 }
 
-/// A message as stored: the room and `seq` are the key, so the value holds the rest, as a
-/// compact rmp array (no field names, no room string): messages are most of the file and of
+/// A message as stored (schema v3): the room and `seq` are the key, so the value holds the rest,
+/// as a compact rmp array (no field names, no room string): messages are most of the file and of
 /// every commit's bytes. Any change to this layout is a schema version change.
-#[derive(Serialize)]
-struct StoredMessageRef<'a> {
-    timestamp: Timestamp,
-    sender: &'a UserName,
-    content: &'a str,
-    mentions: &'a [UserName],
-    client_id: Option<&'a str>,
+///
+/// It is the message's current state: an edit rewrites it, a deletion leaves the tombstone
+/// (content, mentions, reactions, client id and edit time emptied). `reply_to` is the answered
+/// `seq` only: its sender and preview are read from that message when history is read, so a
+/// reply never keeps a copy of text that was later edited or deleted. `changed` is the `rev` of
+/// the last event that changed the message (0 for none): its row in `changes`.
+#[derive(Clone, Serialize, serde::Deserialize)]
+pub(crate) struct StoredMessage {
+    pub(crate) timestamp: Timestamp,
+    pub(crate) sender: UserName,
+    pub(crate) content: String,
+    pub(crate) mentions: Vec<UserName>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) rev: u64,
+    pub(crate) edited_at: Option<Timestamp>,
+    pub(crate) deleted_at: Option<Timestamp>,
+    pub(crate) reply_to: Option<u64>,
+    pub(crate) reactions: Vec<(String, Vec<UserName>)>,
+    pub(crate) changed: u64,
 }
 
-/// The owned form of [`StoredMessageRef`], for reading.
-#[derive(serde::Deserialize)]
-pub(crate) struct StoredMessage {
-    timestamp: Timestamp,
-    sender: UserName,
-    content: String,
-    mentions: Vec<UserName>,
-    client_id: Option<String>,
+impl StoredMessage {
+    /// The stored form of a new message.
+    pub(crate) fn of(m: &Message) -> StoredMessage {
+        StoredMessage {
+            timestamp: m.timestamp,
+            sender: m.sender.clone(),
+            content: m.content.clone(),
+            mentions: m.mentions.clone(),
+            client_id: m.client_id.clone(),
+            rev: m.rev,
+            edited_at: m.edited_at,
+            deleted_at: m.deleted_at,
+            reply_to: m.reply_to.as_ref().map(|r| r.seq),
+            reactions: m.reactions.iter().map(|g| (g.emoji.clone(), g.users.clone())).collect(),
+            changed: 0,
+        }
+    }
+
+    /// The message it holds (`reply_to` with the answered `seq` only; see [`fill_reply`]).
+    pub(crate) fn into_message(self, room: &RoomKey, seq: u64) -> Message {
+        Message {
+            room: room.clone(),
+            seq,
+            rev: self.rev,
+            timestamp: self.timestamp,
+            sender: self.sender.clone(),
+            content: self.content,
+            mentions: self.mentions,
+            client_id: self.client_id,
+            edited_at: self.edited_at,
+            deleted: self.deleted_at.is_some(),
+            deleted_at: self.deleted_at,
+            reply_to: self.reply_to.map(|seq| ReplyTo { seq, sender: self.sender, preview: String::new() }),
+            reactions: self.reactions.into_iter().map(|(emoji, users)| Reactions { emoji, users }).collect(),
+        }
+    }
+
+    /// Applies a change entry with the core's interpreter ([`Message::apply_change`]); returns
+    /// whether it changed anything.
+    pub(crate) fn apply(&mut self, room: &RoomKey, seq: u64, entry: &LogEntry) -> bool {
+        let mut m = StoredMessage { reply_to: None, ..self.clone() }.into_message(room, seq);
+        if !m.apply_change(entry) {
+            return false;
+        }
+        let (reply_to, changed) = (self.reply_to, self.changed);
+        *self = StoredMessage { reply_to, changed, ..StoredMessage::of(&m) };
+        true
+    }
 }
 
 /// Encodes the value of a message (its key is [`key::message`]).
-pub(crate) fn encode_message(m: &Message) -> Result<Vec<u8>, StoreError> {
-    let stored = StoredMessageRef {
-        timestamp: m.timestamp,
-        sender: &m.sender,
-        content: &m.content,
-        mentions: &m.mentions,
-        client_id: m.client_id.as_deref(),
-    };
-    rmp_serde::to_vec(&stored).map_err(|e| StoreError::Encode { what: "message", detail: e.to_string() })
+pub(crate) fn encode_message(m: &StoredMessage) -> Result<Vec<u8>, StoreError> {
+    rmp_serde::to_vec(m).map_err(|e| StoreError::Encode { what: "message", detail: e.to_string() })
 }
 
-/// Decodes a message stored under `room 0x00 seq`.
+/// Decodes the value of a message.
+pub(crate) fn decode_stored(bytes: &[u8]) -> Result<StoredMessage, StoreError> {
+    decode("messages", bytes)
+}
+
+/// Decodes a message stored under `room 0x00 seq` (`reply_to` not yet filled).
 pub(crate) fn decode_message(room: &RoomKey, seq: u64, bytes: &[u8]) -> Result<Message, StoreError> {
-    let m: StoredMessage = decode("messages", bytes)?;
-    Ok(Message {
-        room: room.clone(),
-        seq,
-        timestamp: m.timestamp,
-        sender: m.sender,
-        content: m.content,
-        mentions: m.mentions,
-        client_id: m.client_id,
-    })
+    Ok(decode_stored(bytes)?.into_message(room, seq))
 }
 
 /// Reads the materialised tables back into a [`Snapshot`]. Reads no message.
@@ -152,6 +200,13 @@ pub(crate) fn load_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot, Sto
         let (user, room, seq) = split_highlight(k.value())?;
         // Rows arrive sorted by (user, room, seq), after every read row.
         rows.highlight(user, room, seq).map_err(|e| key::corrupt("highlights", &e.to_string()))?;
+    }
+    for row in txn.open_table(DELETED)?.iter()? {
+        let (k, _) = row?;
+        let (room, seq) = key::split("deleted", k.value())?;
+        let (room, seq) = (key::room("deleted", room)?, key::trailing_u64("deleted", seq)?);
+        // Rows arrive sorted by (room, seq).
+        rows.deleted(room, seq).map_err(|e| key::corrupt("deleted", &e.to_string()))?;
     }
     for row in txn.open_table(NOTIFICATIONS)?.iter()? {
         let (k, v) = row?;
@@ -218,7 +273,7 @@ pub(crate) fn write_touched(
 
 // The tables below are the rows of this fold format: a new format must be mapped here (and get a
 // schema version) before the store builds again.
-const _: () = assert!(chat_core::fold::FOLD_FORMAT_VERSION == 2, "chat-store maps fold format 2");
+const _: () = assert!(chat_core::fold::FOLD_FORMAT_VERSION == 3, "chat-store maps fold format 3");
 
 /// A kind of row this build has no table for (only possible if the fold format moved on).
 fn unknown_row(what: &impl std::fmt::Debug) -> StoreError {
@@ -233,6 +288,7 @@ fn table_of(touched: &Touched) -> Result<Def, StoreError> {
         Touched::Notification(..) => NOTIFICATIONS,
         Touched::ClientId(..) => CLIENT_IDS,
         Touched::Highlight(..) | Touched::HighlightsThrough(..) => HIGHLIGHTS,
+        Touched::Deleted(..) => DELETED,
         other => return Err(unknown_row(other)),
     })
 }
@@ -246,6 +302,7 @@ fn key_of(touched: &Touched) -> Result<Vec<u8>, StoreError> {
         Touched::Notification(user, id) => key::name_u64(user.as_str(), *id),
         Touched::ClientId(user, position) => key::name_u64(user.as_str(), *position),
         Touched::Highlight(user, room, seq) => key::highlight(user, room, *seq),
+        Touched::Deleted(room, seq) => key::message(room, *seq),
         other => return Err(unknown_row(other)),
     })
 }
@@ -257,7 +314,7 @@ fn encode_row(row: Row<'_>) -> Result<Vec<u8>, StoreError> {
         Row::Read(v) => encode("read cursor", &v),
         Row::Notification(v) => encode("notification", v),
         Row::ClientId { client_id, record } => encode("client id", &StoredClientIdRef { client_id, record }),
-        Row::Highlight => Ok(Vec::new()),
+        Row::Highlight | Row::Deleted => Ok(Vec::new()),
         other => Err(unknown_row(&other)),
     }
 }

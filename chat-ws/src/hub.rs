@@ -42,7 +42,7 @@ type Query = Box<dyn FnOnce(&Chat) + Send>;
 pub(crate) enum Command {
     Connect { identity: Identity, reply: oneshot::Sender<Result<SessionLink, HubError>> },
     Receive { session: SessionId, msg: ClientMsg },
-    Request { user: UserName, msg: ClientMsg, reply: ReplyTo },
+    Request { user: UserName, msg: ClientMsg, admin: bool, reply: ReplyTo },
     AddUser { user: UserName, reply: oneshot::Sender<Result<(), HubError>> },
     Query(Query),
     Shutdown { reply: oneshot::Sender<()> },
@@ -170,7 +170,15 @@ impl HubHandle {
     /// its one reply after the batch it changed was committed.
     pub async fn request(&self, user: UserName, msg: ClientMsg) -> Result<ServerMsg, HubError> {
         let (reply, rx) = oneshot::channel();
-        self.call(Command::Request { user, msg, reply }, rx).await
+        self.call(Command::Request { user, msg, admin: false, reply }, rx).await
+    }
+
+    /// A sessionless request on behalf of a server administrator: `Input::AdminRequest`. The
+    /// caller (the server) vouches that `user` is one; the core then lets `delete_message`
+    /// delete any message of any room, and handles everything else as [`HubHandle::request`].
+    pub async fn admin_request(&self, user: UserName, msg: ClientMsg) -> Result<ServerMsg, HubError> {
+        let (reply, rx) = oneshot::channel();
+        self.call(Command::Request { user, msg, admin: true, reply }, rx).await
     }
 
     /// Makes `user` known (at registration); resolves after the `UserAdded` entry (if any) is
@@ -417,13 +425,17 @@ impl Hub {
                     self.chat.handle(now, Input::Receive { session, msg });
                 }
             }
-            Command::Request { user, msg, reply } => {
+            Command::Request { user, msg, admin, reply } => {
                 if self.stop.stopping {
                     let _ = reply.send(Err(HubError::ShuttingDown));
                     return;
                 }
                 let request = self.requests.insert(reply);
-                self.chat.handle(now, Input::Request { request, user, msg });
+                let input = match admin {
+                    true => Input::AdminRequest { request, user, msg },
+                    false => Input::Request { request, user, msg },
+                };
+                self.chat.handle(now, input);
             }
             Command::AddUser { user, reply } => {
                 self.chat.handle(now, Input::AddUser { user });

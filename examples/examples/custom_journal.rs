@@ -171,7 +171,8 @@ fn chat_through(journal: &mut FileJournal) -> Result<(), FileJournalError> {
     for session in [alice, bob] {
         chat.handle(now, Input::Receive { session, msg: ClientMsg::JoinRoom { room: lobby.clone() } });
     }
-    let hello = ClientMsg::SendMessage { room: lobby, content: "hi @bob, from a file".into(), client_id: None };
+    let hello =
+        ClientMsg::SendMessage { room: lobby, content: "hi @bob, from a file".into(), client_id: None, reply_to: None };
     chat.handle(now, Input::Receive { session: alice, msg: hello });
     let drain = chat.drain();
     for output in drain.commit(journal)? {

@@ -216,7 +216,12 @@ async fn run_demo(addr: std::net::SocketAddr) -> Result<(), Error> {
         client.send(&ClientMsg::JoinRoom { room: lobby.clone() }).await?;
         client.wait_for(|m| matches!(m, ServerMsg::RoomJoined(_))).await?;
     }
-    let say = |content: &str| ClientMsg::SendMessage { room: lobby.clone(), content: content.into(), client_id: None };
+    let say = |content: &str| ClientMsg::SendMessage {
+        room: lobby.clone(),
+        content: content.into(),
+        client_id: None,
+        reply_to: None,
+    };
     alice.send(&say("hi @bob, this is plain TCP")).await?;
     bob.wait_for(|m| matches!(m, ServerMsg::MentionNotification(_))).await?;
     bob.send(&say("hello @alice, no WebSocket in sight")).await?;

@@ -41,7 +41,8 @@ fn main() {
     }
     drain(&mut chat, &mut journal);
 
-    let hello = ClientMsg::SendMessage { room: lobby, content: "hi @bob, lunch?".into(), client_id: None };
+    let hello =
+        ClientMsg::SendMessage { room: lobby, content: "hi @bob, lunch?".into(), client_id: None, reply_to: None };
     chat.handle(now, Input::Receive { session: a, msg: hello });
     drain(&mut chat, &mut journal);
 

@@ -78,7 +78,9 @@ fn command(line: &str, current: &mut RoomRef) -> Command {
             println!("commands: /join <room>, /dm <user>, /history, /rooms, /read, /quit");
             return Command::Nothing;
         }
-        _ => ClientMsg::SendMessage { room: current.clone(), content: line.to_owned(), client_id: None },
+        _ => {
+            ClientMsg::SendMessage { room: current.clone(), content: line.to_owned(), client_id: None, reply_to: None }
+        }
     };
     Command::Send(msg)
 }

@@ -678,6 +678,7 @@ impl Msg {
                 room: room.to_ref(caller),
                 content: render(text),
                 client_id: client_id.map(|c| format!("c{}", c % 8)),
+                reply_to: None,
             },
             Msg::MarkRead { room, seq } => ClientMsg::MarkRead { room: room.to_ref(caller), seq: seq.map(u64::from) },
             Msg::Typing { room, active } => ClientMsg::Typing { room: room.to_ref(caller), active: *active },
@@ -689,7 +690,7 @@ impl Msg {
             },
             Msg::Resume { room, last_seq } => {
                 let room = room.to_ref(caller).room.unwrap_or_else(|| "group:lobby".into());
-                ClientMsg::Resume { rooms: vec![ResumePoint { room, last_seq: u64::from(*last_seq) }] }
+                ClientMsg::Resume { rooms: vec![ResumePoint { room, last_seq: u64::from(*last_seq), last_rev: None }] }
             }
             Msg::Notifications { limit } => ClientMsg::Notifications { limit: limit.map(u32::from) },
             Msg::MarkNotificationsRead { ids } => ClientMsg::MarkNotificationsRead {
@@ -1136,6 +1137,7 @@ impl Driver {
                     HistoryRange::Latest => newest(log),
                     HistoryRange::Before(b) => newest(&log[..log.iter().filter(|m| m.seq < b).count()]),
                     HistoryRange::After(a) => log.iter().filter(|m| m.seq > a).take(limit as usize).cloned().collect(),
+                    HistoryRange::At(_) | HistoryRange::ChangedSince { .. } => unreachable!("not asked above"),
                 };
                 assert_eq!(page, expected, "history page {range:?} of {room}");
             }

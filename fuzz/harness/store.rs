@@ -215,6 +215,12 @@ impl Reader<'_, '_> {
                     content,
                     mentions,
                     client_id,
+                    rev: 0,
+                    edited_at: None,
+                    deleted: false,
+                    deleted_at: None,
+                    reply_to: None,
+                    reactions: Vec::new(),
                 }))
             }
             6 => LogEntry::ReadCursor { user: user(self.u8()), room: room(self.u8()), seq: u64::from(self.u8() % 16) },

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{Answer, Caller, Chat, Handled, Refusal};
 use crate::error::ErrorCode;
-use crate::log::{LogEntry, Message};
+use crate::log::{LogEntry, Message, ReplyTo};
 use crate::mention::{MentionTarget, mentions};
 use crate::name::UserName;
 use crate::protocol::{DEFAULT_HISTORY_LIMIT, MAX_CLIENT_ID_LEN, MAX_HISTORY_LIMIT, ServerMsg};
@@ -13,6 +13,13 @@ use crate::room::{RoomKey, RoomRef};
 
 /// Most ids one `mark_notifications_read` may name.
 const MAX_NOTIFICATION_IDS: usize = 1_000;
+
+/// What a reply quotes: the answered `seq` as asked (loaded first), or its loaded quote.
+#[derive(Debug, Clone)]
+pub(crate) enum Quote {
+    Seq(u64),
+    Loaded(ReplyTo),
+}
 
 impl Chat {
     pub(super) fn send(
@@ -22,6 +29,7 @@ impl Chat {
         room: &RoomRef,
         content: String,
         client_id: Option<String>,
+        quote: Option<Quote>,
     ) -> Handled {
         let refuse = |code, msg: &str| Refusal::new(code, msg).client_id(client_id.clone());
         if let Some(id) = &client_id {
@@ -39,37 +47,45 @@ impl Chat {
             }
         }
         let key = self.resolve(user, room).map_err(|r| r.client_id(client_id.clone()))?;
-        if content.trim().is_empty() {
-            return Err(refuse(ErrorCode::EmptyMessage, "message is empty").room(&key));
-        }
-        let max = self.config.max_message_chars;
-        if content.len() > max && content.chars().count() > max {
-            let msg = format!("message is longer than {max} characters");
-            return Err(refuse(ErrorCode::MessageTooLong, &msg).room(&key));
-        }
-        if let Some(c) = refused_char(&content) {
-            let msg = format!("message contains a refused control character (U+{:04X})", u32::from(c));
-            return Err(refuse(ErrorCode::InvalidContent, &msg).room(&key));
-        }
+        self.check_content(&key, &content).map_err(|r| r.client_id(client_id.clone()))?;
         if key.is_dm() && !self.state.rooms.contains_key(&key) {
             self.open_dm(caller, user, &key).map_err(|r| r.client_id(client_id.clone()))?;
         }
         let Some(r) = self.state.rooms.get(&key) else {
             return Err(refuse(ErrorCode::RoomNotFound, "no such room").room(&key));
         };
+        let (last_seq, last_rev) = (r.last_seq, r.last_rev);
         if !self.state.is_member(user, &key) {
             return Err(refuse(ErrorCode::NotAMember, "join the room first").room(&key));
         }
+        let reply_to = match quote {
+            None => None,
+            Some(Quote::Loaded(quote)) => Some(quote),
+            Some(Quote::Seq(seq)) => {
+                if seq == 0 || seq > last_seq {
+                    return Err(refuse(ErrorCode::MessageNotFound, "no message with that seq in this room").room(&key));
+                }
+                // The quote needs the target's text: send once it is loaded.
+                let op = super::lifecycle::Op::Reply { content, client_id: client_id.clone() };
+                return self.start_op(caller, user, key, seq, op).map_err(|r| r.client_id(client_id));
+            }
+        };
 
         let mentioned = self.resolve_mentions(&key, user, &content);
         let message = Message {
             room: key.clone(),
-            seq: r.last_seq + 1,
+            seq: last_seq + 1,
+            rev: last_rev + 1,
             timestamp: self.now,
             sender: user.clone(),
             content,
             mentions: mentioned,
             client_id,
+            edited_at: None,
+            deleted: false,
+            deleted_at: None,
+            reply_to,
+            reactions: Vec::new(),
         };
         let ack = ServerMsg::Ack {
             room: key.clone(),
@@ -94,8 +110,25 @@ impl Chat {
         Ok(Answer::Reply(ack))
     }
 
+    /// Refuses text that `send_message` (and `edit_message`) would not store.
+    pub(super) fn check_content(&self, key: &RoomKey, content: &str) -> Result<(), Refusal> {
+        if content.trim().is_empty() {
+            return Err(Refusal::new(ErrorCode::EmptyMessage, "message is empty").room(key));
+        }
+        let max = self.config.max_message_chars;
+        if content.len() > max && content.chars().count() > max {
+            let msg = format!("message is longer than {max} characters");
+            return Err(Refusal::new(ErrorCode::MessageTooLong, msg).room(key));
+        }
+        if let Some(c) = refused_char(content) {
+            let msg = format!("message contains a refused control character (U+{:04X})", u32::from(c));
+            return Err(Refusal::new(ErrorCode::InvalidContent, msg).room(key));
+        }
+        Ok(())
+    }
+
     /// Room members named by the text's mentions, excluding the sender, each once, in order.
-    fn resolve_mentions(&self, room: &RoomKey, sender: &UserName, content: &str) -> Vec<UserName> {
+    pub(super) fn resolve_mentions(&self, room: &RoomKey, sender: &UserName, content: &str) -> Vec<UserName> {
         let mut out: Vec<UserName> = Vec::new();
         if !content.contains('@') {
             return out;
@@ -134,7 +167,7 @@ impl Chat {
             self.deliver_to_user(user, None, ServerMsg::MentionNotification(n));
         }
         let unread = self.unread_notifications(user);
-        self.deliver_to_user(user, None, ServerMsg::NotificationUpdate { unread });
+        self.deliver_to_user(user, None, ServerMsg::NotificationUpdate { unread, removed: Vec::new() });
     }
 
     pub(super) fn mark_read(&mut self, caller: Caller, user: &UserName, room: &RoomRef, seq: Option<u64>) -> Handled {
@@ -186,9 +219,10 @@ impl Chat {
         }
         let unread = self.unread_notifications(user);
         if unread != unread_before {
-            self.deliver_to_user(user, caller.session(), ServerMsg::NotificationUpdate { unread });
+            let update = ServerMsg::NotificationUpdate { unread, removed: Vec::new() };
+            self.deliver_to_user(user, caller.session(), update);
         }
-        Ok(Answer::Reply(ServerMsg::NotificationUpdate { unread }))
+        Ok(Answer::Reply(ServerMsg::NotificationUpdate { unread, removed: Vec::new() }))
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod directory;
 mod history;
+mod lifecycle;
 mod messages;
 mod presence;
 mod recipients;
@@ -9,6 +10,8 @@ mod resolve;
 mod rooms;
 mod summary;
 mod typing;
+
+pub(crate) use messages::refused_char;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -63,6 +66,9 @@ pub struct Config {
     /// Most pending invitations per user (default 100): further invites answer
     /// `too_many_invitations`.
     pub max_invitations_per_user: usize,
+    /// How long after sending a message its sender may edit it, in ms; `None` (the default)
+    /// for no limit. Later edits answer `edit_window_passed`.
+    pub edit_window_ms: Option<u64>,
     /// Budget of one `history` page, in bytes of its worst-case encoding (default 128 KiB): a
     /// page is cut (with `more: true`) before it would exceed it, and always holds at least one
     /// message. Keeps every frame far under a transport's write buffer.
@@ -86,6 +92,7 @@ impl Default for Config {
             max_sessions_per_user: 20,
             max_invitations_per_user: 100,
             max_page_bytes: 128 * 1024,
+            edit_window_ms: None,
         }
     }
 }
@@ -139,6 +146,17 @@ pub enum Input {
         /// Minted by the driver.
         request: RequestId,
         /// The authenticated caller.
+        user: UserName,
+        /// What they ask for.
+        msg: ClientMsg,
+    },
+    /// A sessionless call on behalf of a server administrator: the driver vouches that `user`
+    /// is one. Answered by one `Output::Reply`, like [`Input::Request`]; the one difference is
+    /// that `delete_message` may delete any message of any room (membership not needed).
+    AdminRequest {
+        /// Minted by the driver.
+        request: RequestId,
+        /// The administrator.
         user: UserName,
         /// What they ask for.
         msg: ClientMsg,
@@ -313,6 +331,8 @@ pub struct Chat {
     room_keys: FxHashMap<Box<str>, RoomKey>,
     /// History reads in flight.
     loads: Loads,
+    /// Lifecycle operations waiting for their target message, one in flight per message.
+    targets: lifecycle::Targets,
 }
 
 impl Chat {
@@ -337,6 +357,7 @@ impl Chat {
             typing: Typing::default(),
             room_keys: FxHashMap::default(),
             loads: Loads::default(),
+            targets: lifecycle::Targets::default(),
         }
     }
 
@@ -351,7 +372,8 @@ impl Chat {
             Input::Connect { session, user } => self.connect(session, user),
             Input::Disconnect { session } => self.disconnect(session),
             Input::Receive { session, msg } => self.receive(session, msg),
-            Input::Request { request, user, msg } => self.request(request, user, msg),
+            Input::Request { request, user, msg } => self.request(request, user, msg, false),
+            Input::AdminRequest { request, user, msg } => self.request(request, user, msg, true),
             Input::Loaded { load, result } => self.loaded(load, result),
             Input::AddUser { user } => self.ensure_user(&user),
             Input::Tick => {}
@@ -432,7 +454,7 @@ impl Chat {
 
     fn bucket(msg: &ClientMsg) -> Bucket {
         match msg {
-            ClientMsg::SendMessage { .. } => Bucket::Send,
+            ClientMsg::SendMessage { .. } | ClientMsg::EditMessage { .. } => Bucket::Send,
             _ => Bucket::Op,
         }
     }
@@ -447,7 +469,7 @@ impl Chat {
                 return;
             }
             let client_id = match msg {
-                ClientMsg::SendMessage { client_id, .. } => client_id,
+                ClientMsg::SendMessage { client_id, .. } | ClientMsg::EditMessage { client_id, .. } => client_id,
                 _ => None,
             };
             let refusal = Refusal::new(ErrorCode::RateLimited, "too many requests; slow down").client_id(client_id);
@@ -460,7 +482,7 @@ impl Chat {
         self.answer(Caller::Session(session), answer);
     }
 
-    fn request(&mut self, request: RequestId, user: UserName, msg: ClientMsg) {
+    fn request(&mut self, request: RequestId, user: UserName, msg: ClientMsg, admin: bool) {
         self.ensure_user(&user);
         let rates = self.rates();
         let slot = self.limits.slot(self.now, &user, rates);
@@ -472,6 +494,9 @@ impl Chat {
         let answer = match msg {
             ClientMsg::Typing { .. } | ClientMsg::Resume { .. } => {
                 Err(Refusal::new(ErrorCode::Unsupported, "not available without a live session"))
+            }
+            ClientMsg::DeleteMessage { room, seq } if admin => {
+                self.delete(Caller::Request(request), &user, &room, seq, true)
             }
             msg => self.dispatch(Caller::Request(request), &user, msg),
         };
@@ -491,7 +516,14 @@ impl Chat {
             ClientMsg::CreateRoom { room_name, private } => self.create_room(caller, user, &room_name, private),
             ClientMsg::Invite { room, username } => self.invite(caller, user, &room, &username),
             ClientMsg::Remove { room, username } => self.remove(caller, user, &room, &username),
-            ClientMsg::SendMessage { room, content, client_id } => self.send(caller, user, &room, content, client_id),
+            ClientMsg::SendMessage { room, content, client_id, reply_to } => {
+                self.send(caller, user, &room, content, client_id, reply_to.map(messages::Quote::Seq))
+            }
+            ClientMsg::EditMessage { room, seq, content, client_id } => {
+                self.edit(caller, user, &room, seq, content, client_id)
+            }
+            ClientMsg::DeleteMessage { room, seq } => self.delete(caller, user, &room, seq, false),
+            ClientMsg::React { room, seq, emoji, add } => self.react(caller, user, &room, seq, emoji, add),
             ClientMsg::MarkRead { room, seq } => self.mark_read(caller, user, &room, seq),
             ClientMsg::Typing { room, active } => self.typing(caller, user, &room, active),
             ClientMsg::History { room, before, after, limit } => {

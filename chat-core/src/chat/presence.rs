@@ -34,7 +34,7 @@ impl Chat {
         if let Some(s) = self.sessions.get_mut(&session) {
             for room in &rooms {
                 if let Some(r) = self.state.rooms.get(room) {
-                    s.watermarks.insert(room.clone(), r.last_seq);
+                    s.watermarks.insert(room.clone(), (r.last_seq, r.last_rev));
                 }
             }
         }

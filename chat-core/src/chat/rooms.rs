@@ -75,9 +75,9 @@ impl Chat {
     fn add_member(&mut self, caller: Caller, room: &RoomKey, user: &UserName) {
         self.persist(LogEntry::MemberAdded { room: room.clone(), user: user.clone() });
         self.invalidate_room(room);
-        let last_seq = self.state.rooms.get(room).map_or(0, |r| r.last_seq);
+        let mark = self.state.rooms.get(room).map_or((0, 0), |r| (r.last_seq, r.last_rev));
         self.sessions.for_each_of(user, |s| {
-            s.watermarks.insert(room.clone(), last_seq);
+            s.watermarks.insert(room.clone(), mark);
         });
         if let Some(summary) = self.summary(user, room) {
             let except = self.own_session(caller, user);

@@ -137,11 +137,25 @@ fn directory(u: &mut Unstructured<'_>) -> Result<DirectoryQuery> {
 impl<'a> Arbitrary<'a> for ClientMsg {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<ClientMsg> {
         // Weighted towards the frames that build state; every variant is reachable.
-        let msg = match u.int_in_range(0..=29)? {
+        let msg = match u.int_in_range(0..=33)? {
             0..=7 => ClientMsg::SendMessage {
                 room: RoomRef::arbitrary(u)?,
                 content: text(u)?,
                 client_id: if bool::arbitrary(u)? { Some(pick(u, &["c1", "c2", "c3"])?) } else { None },
+                reply_to: if u.int_in_range(0..=3)? == 0 { small(u)? } else { None },
+            },
+            30 | 31 => ClientMsg::EditMessage {
+                room: RoomRef::arbitrary(u)?,
+                seq: u.int_in_range(0..=12)?,
+                content: text(u)?,
+                client_id: None,
+            },
+            32 => ClientMsg::DeleteMessage { room: RoomRef::arbitrary(u)?, seq: u.int_in_range(0..=12)? },
+            33 => ClientMsg::React {
+                room: RoomRef::arbitrary(u)?,
+                seq: u.int_in_range(0..=12)?,
+                emoji: pick(u, &["👍", "🎉", "x", "👍👍", "❤️"])?,
+                add: bool::arbitrary(u)?,
             },
             8..=11 => ClientMsg::JoinRoom { room: RoomRef::arbitrary(u)? },
             12..=14 => ClientMsg::MarkRead { room: RoomRef::arbitrary(u)?, seq: small(u)? },
@@ -162,7 +176,10 @@ impl<'a> Arbitrary<'a> for ClientMsg {
             },
             23 => {
                 let rooms = (0..u.int_in_range(0..=3)?)
-                    .map(|_| Ok(ResumePoint { room: pick(u, &ROOMS)?, last_seq: u.int_in_range(0..=12)? }))
+                    .map(|_| {
+                        let (room, last_seq) = (pick(u, &ROOMS)?, u.int_in_range(0..=12)?);
+                        Ok(ResumePoint { room, last_seq, last_rev: small(u)? })
+                    })
                     .collect::<Result<_>>()?;
                 ClientMsg::Resume { rooms }
             }
@@ -204,7 +221,10 @@ fn covers(msg: &ClientMsg) {
         | ClientMsg::ListRooms(_)
         | ClientMsg::ListUsers(_)
         | ClientMsg::RoomUsers { .. }
-        | ClientMsg::MyRooms { .. } => {}
+        | ClientMsg::MyRooms { .. }
+        | ClientMsg::EditMessage { .. }
+        | ClientMsg::DeleteMessage { .. }
+        | ClientMsg::React { .. } => {}
     }
 }
 
@@ -216,6 +236,7 @@ fn covers_input(input: &Input) {
         | Input::Disconnect { .. }
         | Input::Receive { .. }
         | Input::Request { .. }
+        | Input::AdminRequest { .. }
         | Input::Loaded { .. }
         | Input::AddUser { .. }
         | Input::Tick => {}
@@ -226,7 +247,7 @@ impl<'a> Arbitrary<'a> for Input {
     /// Mostly frames of sessions, connects and disconnects; sometimes REST requests, new users,
     /// answers to (possibly unknown) loads and ticks.
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Input> {
-        let input = match u.int_in_range(0..=19)? {
+        let input = match u.int_in_range(0..=20)? {
             0..=9 => Input::Receive { session: SessionId::arbitrary(u)?, msg: ClientMsg::arbitrary(u)? },
             10..=12 => Input::Connect { session: SessionId::arbitrary(u)?, user: UserName::arbitrary(u)? },
             13 => Input::Disconnect { session: SessionId::arbitrary(u)? },
@@ -236,6 +257,11 @@ impl<'a> Arbitrary<'a> for Input {
                 msg: ClientMsg::arbitrary(u)?,
             },
             16 => Input::AddUser { user: UserName::arbitrary(u)? },
+            20 => Input::AdminRequest {
+                request: RequestId::arbitrary(u)?,
+                user: UserName::arbitrary(u)?,
+                msg: ClientMsg::arbitrary(u)?,
+            },
             17 => Input::Loaded {
                 load: LoadId::arbitrary(u)?,
                 result: match u.int_in_range(0..=2)? {

@@ -281,6 +281,7 @@ fn script() -> Vec<(&'static str, u8, Step)> {
         room: room("group:lobby"),
         content: content.into(),
         client_id: Some(id.into()),
+        reply_to: None,
     };
     let history = || ClientMsg::History { room: room("group:lobby"), before: None, after: None, limit: Some(10) };
     vec![
@@ -340,6 +341,7 @@ fn script() -> Vec<(&'static str, u8, Step)> {
                         room: room("dm:alice:carol"),
                         content: "@alice over REST".into(),
                         client_id: None,
+                        reply_to: None,
                     },
                 }],
             ),

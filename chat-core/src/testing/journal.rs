@@ -200,6 +200,7 @@ impl<'a, J: Journal + 'a> JournalSuite<'a, J> {
                 room: super::sim::room("group:lobby"),
                 content: "again".into(),
                 client_id: Some(client_id.clone()),
+                reply_to: None,
             };
             sim.recv(a, msg);
             let duplicate = sim.take(a).iter().find_map(|f| match f {
@@ -241,6 +242,7 @@ impl<'a, J: Journal + 'a> JournalSuite<'a, J> {
                 room: super::sim::room("group:lobby"),
                 content: "hello @bob".into(),
                 client_id: Some("retry-me".into()),
+                reply_to: None,
             };
             // One batch of several entries: a read cursor (after round 0), a message, a new user.
             sim.queue(Input::Receive {
@@ -403,7 +405,10 @@ pub fn reference_log() -> Vec<LogEntry> {
         let (s, key) = [(a, "group:lobby"), (b, "group:lobby"), (c, "group:lobby"), (a, "group:secret")][i % 4];
         let content = ["hi @bob", "@room deploy", "ok", "see @carol and @alice", "`@bob` no"][i % 5];
         let client_id = (i % 3 == 0).then(|| format!("c{i}"));
-        sim.recv(s, ClientMsg::SendMessage { room: super::sim::room(key), content: content.into(), client_id });
+        sim.recv(
+            s,
+            ClientMsg::SendMessage { room: super::sim::room(key), content: content.into(), client_id, reply_to: None },
+        );
         sim.advance(1_000);
     }
     sim.recv(a, send("dm:alice:bob", "psst @bob"));
@@ -436,6 +441,7 @@ fn window_log() -> (Vec<LogEntry>, Vec<(String, bool)>) {
             room: super::sim::room("group:lobby"),
             content: "hey @bob".into(),
             client_id: Some(format!("id-{i}")),
+            reply_to: None,
         };
         sim.queue(Input::Receive { session: a, msg });
         if i % 50 == 49 {

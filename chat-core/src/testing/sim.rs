@@ -74,7 +74,7 @@ pub fn room(key: &str) -> RoomRef {
 
 /// A `send_message` frame without a client id.
 pub fn send(key: &str, content: &str) -> ClientMsg {
-    ClientMsg::SendMessage { room: room(key), content: content.into(), client_id: None }
+    ClientMsg::SendMessage { room: room(key), content: content.into(), client_id: None, reply_to: None }
 }
 
 /// A `join_room` frame.
@@ -299,6 +299,15 @@ impl<J: Journal> Sim<J> {
     pub fn request(&mut self, name: &str, msg: ClientMsg) -> ServerMsg {
         let request = RequestId(self.next_request);
         self.input(Input::Request { request, user: user(name), msg });
+        self.replies.remove(&request).expect("every request gets a reply")
+    }
+
+    /// A sessionless request of `name` as a server administrator
+    /// ([`Input::AdminRequest`]); returns its one reply.
+    pub fn admin_request(&mut self, name: &str, msg: ClientMsg) -> ServerMsg {
+        let request = RequestId(self.next_request);
+        self.next_request += 1;
+        self.input(Input::AdminRequest { request, user: user(name), msg });
         self.replies.remove(&request).expect("every request gets a reply")
     }
 

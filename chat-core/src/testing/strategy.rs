@@ -189,6 +189,7 @@ impl Op {
                 room: target.to_ref(me),
                 content: text.content(),
                 client_id: client_id.map(|c| format!("{me}-{c}")),
+                reply_to: None,
             },
             Op::MarkRead { target, seq, .. } => ClientMsg::MarkRead { room: target.to_ref(me), seq: *seq },
             Op::Typing { target, .. } => ClientMsg::Typing { room: target.to_ref(me), active: true },

@@ -6,7 +6,7 @@ use chat_core::{ClientMsg, Codec, ErrorCode, RoomRef, RoomType, ServerMsg};
 fn seed_style_frames_decode() {
     let frame = br#"{"type":"send_message","room_type":"group","room_name":"lobby","content":"hi"}"#;
     let msg = Codec::Json.decode_client(frame).unwrap();
-    let ClientMsg::SendMessage { room, content, client_id } = msg else { panic!("wrong variant") };
+    let ClientMsg::SendMessage { room, content, client_id, .. } = msg else { panic!("wrong variant") };
     assert_eq!(room.room_type, Some(RoomType::Group));
     assert_eq!(room.room_name.as_deref(), Some("lobby"));
     assert_eq!(content, "hi");

@@ -99,7 +99,9 @@ fn resume_sends_exactly_what_was_missed() {
     sim.recv(a, send("group:lobby", "m8 live")); // arrives live before the resume
     sim.recv(
         b,
-        ClientMsg::Resume { rooms: vec![chat_core::protocol::ResumePoint { room: "group:lobby".into(), last_seq: 3 }] },
+        ClientMsg::Resume {
+            rooms: vec![chat_core::protocol::ResumePoint { room: "group:lobby".into(), last_seq: 3, last_rev: None }],
+        },
     );
     let frames = sim.take(b);
     let live: Vec<u64> = messages(&frames).iter().map(|m| m.1).collect();
@@ -125,13 +127,17 @@ fn resume_beyond_the_bound_is_an_explicit_reset() {
     sim.take(b);
     sim.recv(
         b,
-        ClientMsg::Resume { rooms: vec![chat_core::protocol::ResumePoint { room: "group:lobby".into(), last_seq: 2 }] },
+        ClientMsg::Resume {
+            rooms: vec![chat_core::protocol::ResumePoint { room: "group:lobby".into(), last_seq: 2, last_rev: None }],
+        },
     );
     let frames = sim.take(b);
     assert!(matches!(&frames[..], [ServerMsg::ResumeReset { latest_seq: 10, .. }]), "{frames:?}");
     sim.recv(
         b,
-        ClientMsg::Resume { rooms: vec![chat_core::protocol::ResumePoint { room: "group:lobby".into(), last_seq: 7 }] },
+        ClientMsg::Resume {
+            rooms: vec![chat_core::protocol::ResumePoint { room: "group:lobby".into(), last_seq: 7, last_rev: None }],
+        },
     );
     assert_eq!(page(&sim.take(b)), [8, 9, 10]);
 }
@@ -177,6 +183,12 @@ fn stored_room_with(config: Config, contents: &[String]) -> Sim {
             content: content.clone(),
             mentions: Vec::new(),
             client_id: None,
+            rev: 0,
+            edited_at: None,
+            deleted: false,
+            deleted_at: None,
+            reply_to: None,
+            reactions: Vec::new(),
         };
         log.push(LogEntry::Message(Arc::new(m)));
     }
@@ -293,7 +305,10 @@ fn resume_continues_over_several_pages_until_done() {
     }
     let b = sim.connect("bob");
     sim.take(b);
-    sim.recv(b, ClientMsg::Resume { rooms: vec![ResumePoint { room: "group:lobby".into(), last_seq: 0 }] });
+    sim.recv(
+        b,
+        ClientMsg::Resume { rooms: vec![ResumePoint { room: "group:lobby".into(), last_seq: 0, last_rev: None }] },
+    );
     let got = pages(&sim.take(b));
     assert!(got.len() > 1, "several frames");
     let (last, rest) = got.split_last().unwrap();
@@ -320,7 +335,8 @@ fn resume_of_several_rooms_pages_each_room_in_order() {
     }
     let b = sim.connect("alice");
     sim.take(b);
-    let rooms = ["group:one", "group:two"].map(|r| ResumePoint { room: r.into(), last_seq: 5 }).to_vec();
+    let rooms =
+        ["group:one", "group:two"].map(|r| ResumePoint { room: r.into(), last_seq: 5, last_rev: None }).to_vec();
     sim.recv(b, ClientMsg::Resume { rooms });
     let frames = sim.take(b);
     for key in ["group:one", "group:two"] {
@@ -405,7 +421,7 @@ proptest! {
         let n = contents.len() as u64;
         let a = sim.connect("alice");
         sim.take(a);
-        sim.recv(a, ClientMsg::Resume { rooms: vec![ResumePoint { room: "group:lobby".into(), last_seq }] });
+        sim.recv(a, ClientMsg::Resume { rooms: vec![ResumePoint { room: "group:lobby".into(), last_seq, last_rev: None }] });
         let got = pages(&sim.take(a));
         let seen: Vec<u64> = got.iter().flat_map(|p| p.0.clone()).collect();
         prop_assert_eq!(seen, (last_seq + 1..=n).collect::<Vec<_>>());

@@ -12,6 +12,7 @@ mod directory; // room and user directory, my_rooms, room_users
 mod history; // history pages and resume
 mod invitations; // pending invitations and the room cap
 mod invitations_model; // invitations against a naive fold of the log
+mod lifecycle; // edits, deletions, reactions, replies: rules, refusals and counts
 mod limits; // rate limits and abuse
 mod messaging; // seq, limits, idempotency, mentions
 mod model; // model-based property tests against a naive reference

@@ -68,8 +68,12 @@ fn empty_and_oversized_messages_are_refused_and_store_nothing() {
 #[test]
 fn retries_with_a_client_id_store_once_even_across_restart() {
     let (mut sim, a, b) = two_in_lobby();
-    let msg =
-        ClientMsg::SendMessage { room: room("group:lobby"), content: "once".into(), client_id: Some("c-1".into()) };
+    let msg = ClientMsg::SendMessage {
+        room: room("group:lobby"),
+        content: "once".into(),
+        client_id: Some("c-1".into()),
+        reply_to: None,
+    };
     sim.recv(a, msg.clone());
     sim.recv(a, msg.clone());
     let acks: Vec<(u64, bool)> = sim.take_where(a, |f| match f {
@@ -147,7 +151,15 @@ fn sending_to_a_room_you_are_not_in_is_refused() {
 #[test]
 fn errors_for_sends_carry_the_client_id() {
     let (mut sim, a, _) = two_in_lobby();
-    sim.recv(a, ClientMsg::SendMessage { room: room("group:lobby"), content: " ".into(), client_id: Some("x".into()) });
+    sim.recv(
+        a,
+        ClientMsg::SendMessage {
+            room: room("group:lobby"),
+            content: " ".into(),
+            client_id: Some("x".into()),
+            reply_to: None,
+        },
+    );
     let frames = sim.take(a);
     assert!(matches!(&frames[..], [ServerMsg::Error { client_id: Some(id), .. }] if id == "x"), "{frames:?}");
 }

@@ -26,7 +26,7 @@ fn mentions_and_dms_fill_the_inbox_and_can_be_marked_read() {
     let counts: Vec<u32> = frames
         .iter()
         .filter_map(|f| match f {
-            ServerMsg::NotificationUpdate { unread } => Some(*unread),
+            ServerMsg::NotificationUpdate { unread, .. } => Some(*unread),
             _ => None,
         })
         .collect();
@@ -41,11 +41,11 @@ fn mentions_and_dms_fill_the_inbox_and_can_be_marked_read() {
 
     let first = items[1].id;
     sim.recv(b, ClientMsg::MarkNotificationsRead { ids: Some(vec![first, 999]) });
-    assert!(matches!(sim.take(b)[..], [ServerMsg::NotificationUpdate { unread: 1 }]));
+    assert!(matches!(sim.take(b)[..], [ServerMsg::NotificationUpdate { unread: 1, .. }]));
     sim.recv(b, ClientMsg::MarkNotificationsRead { ids: None });
-    assert!(matches!(sim.take(b)[..], [ServerMsg::NotificationUpdate { unread: 0 }]));
+    assert!(matches!(sim.take(b)[..], [ServerMsg::NotificationUpdate { unread: 0, .. }]));
     sim.recv(b, ClientMsg::MarkNotificationsRead { ids: None });
-    assert!(matches!(sim.take(b)[..], [ServerMsg::NotificationUpdate { unread: 0 }]));
+    assert!(matches!(sim.take(b)[..], [ServerMsg::NotificationUpdate { unread: 0, .. }]));
     let persisted_reads =
         sim.journal().entries().iter().filter(|e| matches!(e, chat_core::LogEntry::NotificationsRead { .. })).count();
     assert_eq!(persisted_reads, 2, "a no-op mark-read writes nothing");

@@ -111,6 +111,7 @@ fn dms_are_private_to_their_two_users() {
             },
             content: "hi bob".into(),
             client_id: None,
+            reply_to: None,
         },
     );
     assert_eq!(messages(&sim.take(b)), [("dm:alice:bob".into(), 1, "hi bob".into())]);

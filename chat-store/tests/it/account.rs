@@ -266,6 +266,12 @@ fn message(room: &chat_core::RoomKey, seq: u64, sender: &str, content: &str) -> 
         content: content.to_owned(),
         mentions: vec![],
         client_id: None,
+        rev: 0,
+        edited_at: None,
+        deleted: false,
+        deleted_at: None,
+        reply_to: None,
+        reactions: Vec::new(),
     }))
 }
 

@@ -132,6 +132,12 @@ pub fn raw_entries(batches: &[Vec<RawOp>]) -> Vec<Vec<LogEntry>> {
                                     .map(|i| user(USERS[i]))
                                     .collect(),
                                 client_id: client_id.map(|c| format!("c{c}")),
+                                rev: 0,
+                                edited_at: None,
+                                deleted: false,
+                                deleted_at: None,
+                                reply_to: None,
+                                reactions: Vec::new(),
                             }))
                         }
                         RawOp::ReadCursor(u, r, seq) => {
@@ -235,7 +241,7 @@ pub fn chat_entries(batches: &[Vec<ChatOp>]) -> Vec<Vec<LogEntry>> {
                     if room.room.is_none() {
                         continue;
                     }
-                    (*u, ClientMsg::SendMessage { room, content, client_id })
+                    (*u, ClientMsg::SendMessage { room, content, client_id, reply_to: None })
                 }
                 ChatOp::MarkRead(u, g, seq) => (*u, ClientMsg::MarkRead { room: group_ref(*g), seq: *seq }),
                 ChatOp::ReadNotifications(u, ids) => (*u, ClientMsg::MarkNotificationsRead { ids: ids.clone() }),

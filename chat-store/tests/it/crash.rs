@@ -45,6 +45,12 @@ fn message(seq: u64) -> LogEntry {
         content: format!("message {seq}"),
         mentions: if seq.is_multiple_of(3) { vec![user("bob")] } else { vec![] },
         client_id: Some(format!("crash-{seq}")),
+        rev: 0,
+        edited_at: None,
+        deleted: false,
+        deleted_at: None,
+        reply_to: None,
+        reactions: Vec::new(),
     }))
 }
 

@@ -1,5 +1,5 @@
 //! Committed files of every schema version (`tests/data/golden-v1.redb`, written by the v1 code,
-//! `golden-v2.redb` and `golden-v3.redb`) must keep opening with exactly the contents they were written with; an
+//! `golden-v2.redb`, `golden-v3.redb` and `golden-v4.redb`) must keep opening with exactly the contents they were written with; an
 //! older one is migrated on open. If this fails after a change to the store or to the types it
 //! stores, the on-disk format changed: bump `SCHEMA_VERSION`, write the migration (see the
 //! chat-store section of docs/design.md) and add a new golden file; never regenerate an old one.
@@ -7,14 +7,16 @@
 //! Write the current version's file (only when adding a new version):
 //! `cargo test -p chat-store --test it golden::generate -- --ignored`
 
-use chat_core::{HistoryQuery, HistoryRange, Journal, LogEntry, Message, RoomKind, Snapshot, Timestamp};
+use chat_core::log::{Deletion, Edit, Reaction, Reactions};
+use chat_core::{HistoryQuery, HistoryRange, Journal, LogEntry, Message, ReplyTo, RoomKind, Snapshot, Timestamp};
 use chat_store::{AuditEntry, Invite, ResetCode, SCHEMA_VERSION, SessionMeta, Store, TokenRecord};
 
 use crate::common::*;
 
 const GOLDEN_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v1.redb");
 const GOLDEN_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v2.redb");
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v3.redb");
+const GOLDEN_V3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v3.redb");
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v4.redb");
 
 /// The log the golden file holds, written out literally so that it cannot drift with helpers.
 fn golden_log() -> Vec<Vec<LogEntry>> {
@@ -36,6 +38,12 @@ fn golden_log() -> Vec<Vec<LogEntry>> {
             content: content.to_owned(),
             mentions,
             client_id: cid.map(str::to_owned),
+            rev: 0,
+            edited_at: None,
+            deleted: false,
+            deleted_at: None,
+            reply_to: None,
+            reactions: Vec::new(),
         }))
     };
     vec![
@@ -72,15 +80,113 @@ fn golden_log() -> Vec<Vec<LogEntry>> {
     ]
 }
 
+/// What the v4 file adds: a room whose messages were edited, reacted to, deleted and replied to.
+fn lifecycle_log() -> Vec<Vec<LogEntry>> {
+    let (alice, bob) = (user("alice"), user("bob"));
+    let life = room("group:life");
+    let msg = |seq,
+               rev,
+               t,
+               sender: &chat_core::UserName,
+               content: &str,
+               mentions,
+               reply: Option<(u64, &chat_core::UserName)>| {
+        LogEntry::Message(std::sync::Arc::new(Message {
+            room: life.clone(),
+            seq,
+            rev,
+            timestamp: Timestamp(T0 + t),
+            sender: sender.clone(),
+            content: content.to_owned(),
+            mentions,
+            client_id: None,
+            edited_at: None,
+            deleted: false,
+            deleted_at: None,
+            reply_to: reply.map(|(seq, sender)| ReplyTo { seq, sender: sender.clone(), preview: "quoted".into() }),
+            reactions: Vec::new(),
+        }))
+    };
+    vec![
+        vec![
+            LogEntry::RoomCreated {
+                room: life.clone(),
+                kind: RoomKind::Public,
+                owner: None,
+                timestamp: Timestamp(T0 + 100),
+            },
+            LogEntry::MemberAdded { room: life.clone(), user: alice.clone() },
+            LogEntry::MemberAdded { room: life.clone(), user: bob.clone() },
+            msg(1, 1, 110, &alice, "hi @bob", vec![bob.clone()], None),
+            msg(2, 2, 120, &bob, "yes", vec![], Some((1, &alice))),
+        ],
+        vec![
+            LogEntry::Edited(Box::new(Edit {
+                room: life.clone(),
+                seq: 1,
+                rev: 3,
+                sender: alice.clone(),
+                timestamp: Timestamp(T0 + 110),
+                content: "hi all".into(),
+                mentions: vec![],
+                previous_mentions: vec![bob.clone()],
+                edited_at: Timestamp(T0 + 130),
+            })),
+            LogEntry::Reacted(Box::new(Reaction {
+                room: life.clone(),
+                seq: 1,
+                rev: 4,
+                user: bob.clone(),
+                emoji: "👍".into(),
+                add: true,
+            })),
+            LogEntry::Deleted(Box::new(Deletion {
+                room: life.clone(),
+                seq: 2,
+                rev: 5,
+                sender: bob.clone(),
+                mentions: vec![],
+                deleted_at: Timestamp(T0 + 140),
+            })),
+            msg(3, 6, 150, &alice, "see above", vec![], Some((2, &bob))),
+        ],
+    ]
+}
+
+/// The lifecycle facts of the v4 file.
+fn check_lifecycle(store: &Store) {
+    let life = room("group:life");
+    let snapshot = store.snapshot().unwrap();
+    let r = snapshot.room(&life).unwrap();
+    assert_eq!((r.last_seq(), r.last_rev()), (3, 6));
+    assert!(snapshot.is_deleted(&life, 2) && !snapshot.is_deleted(&life, 1));
+    assert_eq!(snapshot.unread(&user("bob"), &life).map(|u| (u.read_seq, u.unread, u.highlight)), Some((2, 1, 0)));
+    assert_eq!(snapshot.notification_about(&user("bob"), &life, 1), None, "the edit retracted the mention");
+    let page = store.history(&HistoryQuery { room: life.clone(), range: HistoryRange::Latest, limit: 10 }).unwrap();
+    assert_eq!(page.len(), 3);
+    assert_eq!((page[0].content.as_str(), page[0].edited_at), ("hi all", Some(Timestamp(T0 + 130))));
+    assert_eq!(page[0].reactions, [Reactions { emoji: "👍".into(), users: vec![user("bob")] }]);
+    assert!(page[1].deleted && page[1].content.is_empty() && page[1].deleted_at == Some(Timestamp(T0 + 140)));
+    assert_eq!(page[1].reply_to, Some(ReplyTo { seq: 1, sender: user("alice"), preview: "hi all".into() }));
+    assert_eq!(page[2].reply_to, Some(ReplyTo { seq: 2, sender: user("bob"), preview: String::new() }));
+    assert_eq!(page.iter().map(|m| m.rev).collect::<Vec<_>>(), [1, 2, 6]);
+    let changed = |rev| {
+        let range = HistoryRange::ChangedSince { rev, after: 0, through: 3 };
+        let page = store.history(&HistoryQuery { room: life.clone(), range, limit: 10 }).unwrap();
+        page.iter().map(|m| m.seq).collect::<Vec<_>>()
+    };
+    assert_eq!((changed(0), changed(4), changed(5)), (vec![1, 2], vec![2], vec![]));
+}
+
 const TOKEN_HASH: [u8; 32] = [7; 32];
 const INVITE_HASH: [u8; 32] = [8; 32];
 
 #[test]
-#[ignore = "writes tests/data/golden-v3.redb: run on purpose when adding a schema version"]
+#[ignore = "writes tests/data/golden-v4.redb: run on purpose when adding a schema version"]
 fn generate() {
     let _ = std::fs::remove_file(GOLDEN);
     let mut store = Store::open(GOLDEN).unwrap();
-    for batch in golden_log() {
+    for batch in golden_log().into_iter().chain(lifecycle_log()) {
         store.append(&batch).unwrap();
     }
     assert!(store.create_account(&user("alice"), "$argon2id$v=19$golden", Timestamp(T0)).unwrap());
@@ -137,9 +243,10 @@ fn raw_highlights_and_version(path: &std::path::Path) -> (Vec<(String, String, u
 }
 
 /// The golden log's facts, through the store's public API.
-fn check_contents(store: &Store) {
+fn check_contents(store: &Store, lifecycle: bool) {
     let snapshot = store.snapshot().unwrap();
-    let log: Vec<LogEntry> = golden_log().into_iter().flatten().collect();
+    let extra = if lifecycle { lifecycle_log() } else { Vec::new() };
+    let log: Vec<LogEntry> = golden_log().into_iter().chain(extra).flatten().collect();
     assert_eq!(snapshot, Snapshot::from_log(&log));
 
     // The same facts, spelled out (independent of today's fold).
@@ -215,7 +322,8 @@ fn append_on_top(mut store: Store, path: &std::path::Path) {
 #[test]
 fn golden_v1_file_is_migrated_with_exact_contents() {
     let (_dir, path, store) = open_copy(GOLDEN_V1);
-    check_contents(&store);
+    check_contents(&store, false);
+    check_numbered(&store);
     drop(store);
     let backup = path.with_file_name("golden.redb.v1.bak");
     {
@@ -233,14 +341,15 @@ fn golden_v1_file_is_migrated_with_exact_contents() {
     assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
     // A migrated file opens again as the current version, unchanged.
     let store = Store::open(&path).unwrap();
-    check_contents(&store);
+    check_contents(&store, false);
     append_on_top(store, &path);
 }
 
 #[test]
 fn golden_v2_file_is_migrated_with_exact_contents() {
     let (_dir, path, store) = open_copy(GOLDEN_V2);
-    check_contents(&store);
+    check_contents(&store, false);
+    check_numbered(&store);
     // v2 → v3: nobody is an administrator until `chat-server admin grant`.
     let alice = store.account(&user("alice")).unwrap().unwrap();
     assert!(!alice.admin && !alice.disabled && alice.deleted.is_none() && alice.last_seen.is_none());
@@ -256,13 +365,43 @@ fn golden_v2_file_is_migrated_with_exact_contents() {
 }
 
 #[test]
-fn golden_v3_file_opens_with_exact_contents() {
-    let (_dir, path, store) = open_copy(GOLDEN);
-    check_contents(&store);
+fn golden_v3_file_is_migrated_with_exact_contents() {
+    let (_dir, path, store) = open_copy(GOLDEN_V3);
+    check_contents(&store, false);
     check_v3_accounts(&store);
+    check_numbered(&store);
+    drop(store);
+    assert!(path.with_file_name("golden.redb.v3.bak").exists(), "the v3 file is kept beside");
+    let (rows, version) = raw_highlights_and_version(&path);
+    assert_eq!(version, SCHEMA_VERSION);
+    let lobby = "group:lobby".to_owned();
+    assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
+    append_on_top(Store::open(&path).unwrap(), &path);
+}
+
+/// What an older file reads as after its migration to v4: each message's `rev` is its `seq`,
+/// each room's `last_rev` its `last_seq`, nothing changed or deleted.
+fn check_numbered(store: &Store) {
+    let lobby = room("group:lobby");
+    let snapshot = store.snapshot().unwrap();
+    assert_eq!(snapshot.room(&lobby).map(|r| (r.last_seq(), r.last_rev())), Some((3, 3)));
+    assert_eq!(snapshot.room(&room("dm:alice:bob")).map(|r| r.last_rev()), Some(1));
+    let page = store.history(&HistoryQuery { room: lobby.clone(), range: HistoryRange::Latest, limit: 10 }).unwrap();
+    assert_eq!(page.iter().map(|m| (m.seq, m.rev)).collect::<Vec<_>>(), [(1, 1), (2, 2), (3, 3)]);
+    assert!(page.iter().all(|m| !m.deleted && m.edited_at.is_none() && m.reactions.is_empty() && m.reply_to.is_none()));
+    let range = HistoryRange::ChangedSince { rev: 0, after: 0, through: 3 };
+    assert!(store.history(&HistoryQuery { room: lobby, range, limit: 10 }).unwrap().is_empty());
+}
+
+#[test]
+fn golden_v4_file_opens_with_exact_contents() {
+    let (_dir, path, store) = open_copy(GOLDEN);
+    check_contents(&store, true);
+    check_v3_accounts(&store);
+    check_lifecycle(&store);
     drop(store);
     let (rows, version) = raw_highlights_and_version(&path);
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let lobby = "group:lobby".to_owned();
     assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
     append_on_top(Store::open(&path).unwrap(), &path);

@@ -32,6 +32,12 @@ fn mention(seq: u64) -> LogEntry {
         content: format!("@bob {seq}"),
         mentions: vec![user("bob")],
         client_id: None,
+        rev: 0,
+        edited_at: None,
+        deleted: false,
+        deleted_at: None,
+        reply_to: None,
+        reactions: Vec::new(),
     }))
 }
 

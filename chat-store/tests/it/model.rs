@@ -143,6 +143,12 @@ fn eviction_paths_match_memory_journal() {
                     content: format!("@bob number {seq}"),
                     mentions: vec![bob.clone()],
                     client_id: Some(format!("id-{seq}")),
+                    rev: 0,
+                    edited_at: None,
+                    deleted: false,
+                    deleted_at: None,
+                    reply_to: None,
+                    reactions: Vec::new(),
                 }))
             })
             .collect();

@@ -63,6 +63,10 @@ struct Up {
 struct Request {
     user: UserName,
     msg: ClientMsg,
+    /// An administrator's request (`HubHandle::admin_request`), vouched for by the gateway's
+    /// server; absent from requests of nodes that predate it.
+    #[serde(default)]
+    admin: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -313,10 +317,10 @@ impl Gateway {
                     let _ = reply.send(gateway.open(identity).await);
                 });
             }
-            Command::Request { user, msg, reply } => {
+            Command::Request { user, msg, admin, reply } => {
                 tokio::spawn(async move {
-                    let answer =
-                        gateway.ask::<Result<ServerMsg, RemoteError>>("request", encode(&Request { user, msg })).await;
+                    let request = Request { user, msg, admin };
+                    let answer = gateway.ask::<Result<ServerMsg, RemoteError>>("request", encode(&request)).await;
                     let _ = reply.send(answer.and_then(|r| r.map_err(HubError::from)));
                 });
             }
@@ -461,7 +465,12 @@ pub(crate) async fn serve_gateways(
                 tokio::spawn(async move {
                     let Some(reply) = message.reply else { return };
                     let answer = match decode::<Request>(&message.payload) {
-                        Some(Request { user, msg }) => hub.request(user, msg).await.map_err(|e| RemoteError::from(&e)),
+                        Some(Request { user, msg, admin: false }) => {
+                            hub.request(user, msg).await.map_err(|e| RemoteError::from(&e))
+                        }
+                        Some(Request { user, msg, admin: true }) => {
+                            hub.admin_request(user, msg).await.map_err(|e| RemoteError::from(&e))
+                        }
                         None => Err(RemoteError::Closed),
                     };
                     let _ = client.publish(reply, encode(&answer)).await;

@@ -100,7 +100,10 @@ async fn reconnect_and_resume_gets_exactly_the_missed_messages() {
     alice.send_acked("group:lobby", "three", None).await;
 
     let mut bob = server.client("bob", Codec::MsgPack).await;
-    bob.send(&ClientMsg::Resume { rooms: vec![ResumePoint { room: "group:lobby".into(), last_seq: 1 }] }).await;
+    bob.send(&ClientMsg::Resume {
+        rooms: vec![ResumePoint { room: "group:lobby".into(), last_seq: 1, last_rev: None }],
+    })
+    .await;
     let missed = bob
         .until(|m| match m {
             ServerMsg::History { messages, resume: true, .. } => Some(messages.clone()),

@@ -181,7 +181,12 @@ pub fn room(key: &str) -> RoomRef {
 }
 
 pub fn send(key: &str, content: &str, client_id: Option<&str>) -> ClientMsg {
-    ClientMsg::SendMessage { room: room(key), content: content.into(), client_id: client_id.map(Into::into) }
+    ClientMsg::SendMessage {
+        room: room(key),
+        content: content.into(),
+        client_id: client_id.map(Into::into),
+        reply_to: None,
+    }
 }
 
 /// A test client.

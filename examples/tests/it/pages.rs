@@ -47,6 +47,12 @@ fn stored() -> Vec<LogEntry> {
                 content: content.clone(),
                 mentions: Vec::new(),
                 client_id: None,
+                rev: 0,
+                edited_at: None,
+                deleted: false,
+                deleted_at: None,
+                reply_to: None,
+                reactions: Vec::new(),
             })));
         }
     }
@@ -137,7 +143,11 @@ async fn large_pages_and_resume_fit_the_write_buffer() {
 
     // Bob missed all 300 busy messages: one resume, several frames, each message once, in order.
     let mut bob = connect(&base, "bob").await;
-    send(&mut bob, &ClientMsg::Resume { rooms: vec![ResumePoint { room: "group:busy".into(), last_seq: 0 }] }).await;
+    send(
+        &mut bob,
+        &ClientMsg::Resume { rooms: vec![ResumePoint { room: "group:busy".into(), last_seq: 0, last_rev: None }] },
+    )
+    .await;
     let (mut seen, mut frames) = (Vec::new(), 0);
     loop {
         let (seqs, resume, more, bytes) = next_page(&mut bob).await;
