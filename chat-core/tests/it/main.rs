@@ -13,6 +13,7 @@ mod history; // history pages and resume
 mod invitations; // pending invitations and the room cap
 mod invitations_model; // invitations against a naive fold of the log
 mod lifecycle; // edits, deletions, reactions, replies: rules, refusals and counts
+mod lifecycle_model; // the lifecycle against a naive model: counts, history, fold
 mod limits; // rate limits and abuse
 mod messaging; // seq, limits, idempotency, mentions
 mod model; // model-based property tests against a naive reference
