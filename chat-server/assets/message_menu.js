@@ -53,6 +53,8 @@ export class MessageMenu {
     this.trigger = trigger;
     trigger.setAttribute('aria-expanded', 'true');
     li.appendChild(this.el);
+    // Near the bottom of the pane a popup would open out of sight.
+    this.el.scrollIntoView({ block: 'nearest' });
     items[0].focus();
     return undefined;
   }
@@ -126,6 +128,7 @@ export class MessageMenu {
       keep,
     );
     li.appendChild(box);
+    box.scrollIntoView({ block: 'nearest' });
     keep.focus();
   }
 }

@@ -112,6 +112,8 @@ export class ReactionPicker {
     );
     this.opener = opener;
     li.appendChild(this.el);
+    // Near the bottom of the pane a popup would open out of sight.
+    this.el.scrollIntoView({ block: 'nearest' });
     buttons[0].focus();
   }
 

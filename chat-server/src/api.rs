@@ -127,7 +127,7 @@ pub(crate) async fn registration(State(app): AppState) -> Result<Json<serde_json
 // ---- chat -----------------------------------------------------------------------------------
 
 /// Asks the core on behalf of `user`; a refusal becomes an HTTP error with its code.
-async fn ask(app: &App, user: &UserName, msg: ClientMsg) -> Result<Json<ServerMsg>, ApiError> {
+pub(crate) async fn ask(app: &App, user: &UserName, msg: ClientMsg) -> Result<Json<ServerMsg>, ApiError> {
     match app.hub.request(user.clone(), msg).await.map_err(hub_error)? {
         ServerMsg::Error { code, message, .. } => Err(ApiError::from_core(code, message)),
         answer => Ok(Json(answer)),
@@ -188,9 +188,12 @@ pub(crate) struct SendBody {
     content: String,
     #[serde(default)]
     client_id: Option<String>,
+    /// The message this one replies to (`send_message.reply_to`).
+    #[serde(default)]
+    reply_to: Option<u64>,
 }
 
-/// `POST /api/messages {room, content, client_id?}`: answers with the `ack`.
+/// `POST /api/messages {room, content, client_id?, reply_to?}`: answers with the `ack`.
 pub(crate) async fn send(
     State(app): AppState,
     caller: Caller,
@@ -199,8 +202,12 @@ pub(crate) async fn send(
     if !app.rest_sends.hit(std::time::Instant::now(), &caller.user) {
         return Err(ApiError::too_many());
     }
-    let msg =
-        ClientMsg::SendMessage { room: body.room, content: body.content, client_id: body.client_id, reply_to: None };
+    let msg = ClientMsg::SendMessage {
+        room: body.room,
+        content: body.content,
+        client_id: body.client_id,
+        reply_to: body.reply_to,
+    };
     ask(&app, &caller.user, msg).await
 }
 

@@ -225,7 +225,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::NotAMember | ErrorCode::Forbidden | ErrorCode::OwnerCannotLeave | ErrorCode::CannotLeaveDm => {
             StatusCode::FORBIDDEN
         }
-        ErrorCode::RoomNotFound | ErrorCode::UnknownUser => StatusCode::NOT_FOUND,
+        ErrorCode::RoomNotFound | ErrorCode::UnknownUser | ErrorCode::MessageNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::NotAuthor | ErrorCode::EditWindowPassed => StatusCode::FORBIDDEN,
+        ErrorCode::MessageDeleted | ErrorCode::TooManyReactions => StatusCode::CONFLICT,
         ErrorCode::RoomExists | ErrorCode::AlreadyMember | ErrorCode::AlreadyInvited => StatusCode::CONFLICT,
         ErrorCode::NoInvitation => StatusCode::NOT_FOUND,
         ErrorCode::TooManyRooms | ErrorCode::TooManyInvitations => StatusCode::CONFLICT,

@@ -70,6 +70,7 @@ pub(crate) fn router(app: Arc<App>, request_timeout: Duration, max_body_bytes: u
         .route("/api/admin/invites/revoke", post(api_admin::revoke_invite))
         .route("/api/admin/audit", get(api_admin::audit))
         .route("/api/admin/registration", get(api_admin::registration).post(api_admin::set_registration))
+        .merge(crate::api_messages::routes())
         // API answers are never cached.
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
     let timeout = ServiceBuilder::new()

@@ -30,7 +30,8 @@
 //! | `/api/account/{password,sessions,sessions/revoke,logout_all,export,delete,redeem_reset}` | the caller's own account |
 //! | `/api/admin/{users,users/disable,users/enable,users/reset_password,invites,invites/revoke,audit,registration}` | administrators only (403 `forbidden` otherwise) |
 //! | `GET /api/messages?room=&before=&after=&limit=` | a history page (`history`) |
-//! | `POST /api/messages` | `{room, content, client_id?}` → `ack` |
+//! | `POST /api/messages` | `{room, content, client_id?, reply_to?}` → `ack` |
+//! | `POST /api/messages/{edit,delete,react}` | `edit_message`, `delete_message`, `react` → the event |
 //! | `GET /api/room_users?room=` | `room_users_update` |
 //! | `GET /api/notifications?limit=` | `notifications` |
 //! | `POST /api/notifications/read` | `{ids?}` → `notification_update` |
@@ -54,6 +55,7 @@ mod accounts;
 mod api;
 mod api_account;
 mod api_admin;
+mod api_messages;
 pub mod assets;
 pub mod cli;
 #[cfg(feature = "cluster")]
