@@ -196,7 +196,7 @@ impl Journal for MemoryJournal {
                 if let Some(reply) = &mut message.reply_to
                     && let Some(now) = quote(reply.seq)
                 {
-                    *reply = now;
+                    **reply = now;
                 }
                 message
             })

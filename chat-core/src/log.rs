@@ -54,7 +54,7 @@ pub struct Message {
     pub deleted_at: Option<Timestamp>,
     /// The earlier message of the same room this one replies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reply_to: Option<ReplyTo>,
+    pub reply_to: Option<Box<ReplyTo>>,
     /// Reactions, in order of each emoji's first reaction (absent when none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reactions>,

@@ -86,7 +86,7 @@ impl Journal for Store {
                 if let Some(reply) = &mut m.reply_to
                     && let Some(v) = messages.get(key::message(room, reply.seq).as_slice())?
                 {
-                    *reply = ReplyTo::of(&table::decode_message(room, reply.seq, v.value())?);
+                    **reply = ReplyTo::of(&table::decode_message(room, reply.seq, v.value())?);
                 }
             }
             Ok(page)

@@ -145,7 +145,7 @@ impl StoredMessage {
             edited_at: self.edited_at,
             deleted: self.deleted_at.is_some(),
             deleted_at: self.deleted_at,
-            reply_to: self.reply_to.map(|seq| ReplyTo { seq, sender: self.sender, preview: String::new() }),
+            reply_to: self.reply_to.map(|seq| Box::new(ReplyTo { seq, sender: self.sender, preview: String::new() })),
             reactions: self.reactions.into_iter().map(|(emoji, users)| Reactions { emoji, users }).collect(),
         }
     }

@@ -357,11 +357,11 @@ mod tests {
             edited_at: Some(crate::Timestamp(u64::MAX)),
             deleted: true,
             deleted_at: Some(crate::Timestamp(u64::MAX)),
-            reply_to: Some(crate::ReplyTo {
+            reply_to: Some(Box::new(crate::ReplyTo {
                 seq: u64::MAX,
                 sender: "bob".parse().unwrap(),
                 preview: "\"\u{1}".repeat(60),
-            }),
+            })),
             reactions: vec![crate::log::Reactions {
                 emoji: "👍🏽".into(),
                 users: vec!["bob".parse().unwrap(), "carol".parse().unwrap()],

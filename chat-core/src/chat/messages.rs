@@ -60,7 +60,7 @@ impl Chat {
         }
         let reply_to = match quote {
             None => None,
-            Some(Quote::Loaded(quote)) => Some(quote),
+            Some(Quote::Loaded(quote)) => Some(Box::new(quote)),
             Some(Quote::Seq(seq)) => {
                 if seq == 0 || seq > last_seq {
                     return Err(refuse(ErrorCode::MessageNotFound, "no message with that seq in this room").room(&key));
@@ -72,7 +72,19 @@ impl Chat {
         };
 
         let mentioned = self.resolve_mentions(&key, user, &content);
-        let message = Message {
+        let notified: Vec<UserName> = match key.dm_peer(user) {
+            Some(peer) => vec![peer.clone()],
+            None => mentioned.clone(),
+        };
+        let ack = ServerMsg::Ack {
+            room: key.clone(),
+            seq: last_seq + 1,
+            timestamp: self.now,
+            client_id: client_id.clone(),
+            duplicate: false,
+        };
+        // Built in place in its allocation: a `Message` is large, and every move is a copy.
+        let message = Arc::new(Message {
             room: key.clone(),
             seq: last_seq + 1,
             rev: last_rev + 1,
@@ -86,19 +98,7 @@ impl Chat {
             deleted_at: None,
             reply_to,
             reactions: Vec::new(),
-        };
-        let ack = ServerMsg::Ack {
-            room: key.clone(),
-            seq: message.seq,
-            timestamp: message.timestamp,
-            client_id: message.client_id.clone(),
-            duplicate: false,
-        };
-        let notified: Vec<UserName> = match key.dm_peer(user) {
-            Some(peer) => vec![peer.clone()],
-            None => message.mentions.clone(),
-        };
-        let message = Arc::new(message);
+        });
         let event = Arc::new(ServerMsg::Message(message.clone()));
         self.persist(LogEntry::Message(message));
         self.stop_typing_quietly(&key, user);

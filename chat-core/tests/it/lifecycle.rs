@@ -360,7 +360,7 @@ fn a_reply_quotes_its_target_as_it_is_and_needs_an_earlier_message() {
             _ => None,
         })
         .collect();
-    assert_eq!(quoted, [ReplyTo { seq: 1, sender: user("alice"), preview: "question?".into() }]);
+    assert_eq!(quoted, [Box::new(ReplyTo { seq: 1, sender: user("alice"), preview: "question?".into() })]);
     assert!(sim.take(b).iter().any(|f| matches!(f, ServerMsg::Ack { seq: 2, .. })));
     sim.recv(b, reply("group:lobby", 3, "to the future"));
     sim.recv(b, reply("group:lobby", 0, "to nothing"));
@@ -370,7 +370,10 @@ fn a_reply_quotes_its_target_as_it_is_and_needs_an_earlier_message() {
     sim.recv(a, edit("group:lobby", 1, "better question?"));
     assert_eq!(history(&sim)[1].reply_to.as_ref().unwrap().preview, "better question?");
     sim.recv(a, delete("group:lobby", 1));
-    assert_eq!(history(&sim)[1].reply_to, Some(ReplyTo { seq: 1, sender: user("alice"), preview: String::new() }));
+    assert_eq!(
+        history(&sim)[1].reply_to,
+        Some(Box::new(ReplyTo { seq: 1, sender: user("alice"), preview: String::new() }))
+    );
     sim.recv(b, reply("group:lobby", 1, "to a tombstone"));
     let page = history(&sim);
     assert_eq!(page[2].reply_to.as_ref().map(|r| r.preview.as_str()), Some(""), "allowed, quoting nothing");

@@ -103,7 +103,8 @@ fn lifecycle_log() -> Vec<Vec<LogEntry>> {
             edited_at: None,
             deleted: false,
             deleted_at: None,
-            reply_to: reply.map(|(seq, sender)| ReplyTo { seq, sender: sender.clone(), preview: "quoted".into() }),
+            reply_to: reply
+                .map(|(seq, sender)| Box::new(ReplyTo { seq, sender: sender.clone(), preview: "quoted".into() })),
             reactions: Vec::new(),
         }))
     };
@@ -167,8 +168,8 @@ fn check_lifecycle(store: &Store) {
     assert_eq!((page[0].content.as_str(), page[0].edited_at), ("hi all", Some(Timestamp(T0 + 130))));
     assert_eq!(page[0].reactions, [Reactions { emoji: "👍".into(), users: vec![user("bob")] }]);
     assert!(page[1].deleted && page[1].content.is_empty() && page[1].deleted_at == Some(Timestamp(T0 + 140)));
-    assert_eq!(page[1].reply_to, Some(ReplyTo { seq: 1, sender: user("alice"), preview: "hi all".into() }));
-    assert_eq!(page[2].reply_to, Some(ReplyTo { seq: 2, sender: user("bob"), preview: String::new() }));
+    assert_eq!(page[1].reply_to, Some(Box::new(ReplyTo { seq: 1, sender: user("alice"), preview: "hi all".into() })));
+    assert_eq!(page[2].reply_to, Some(Box::new(ReplyTo { seq: 2, sender: user("bob"), preview: String::new() })));
     assert_eq!(page.iter().map(|m| m.rev).collect::<Vec<_>>(), [1, 2, 6]);
     let changed = |rev| {
         let range = HistoryRange::ChangedSince { rev, after: 0, through: 3 };
