@@ -12,7 +12,10 @@ use hyper::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 
+use chat_core::{ClientMsg, RoomRef, ServerMsg};
+
 use crate::accounts::AuthError;
+use crate::api::hub_error;
 use crate::config::Registration;
 use crate::error::ApiError;
 use crate::extract::{Admin, ApiJson, ApiQuery};
@@ -166,4 +169,39 @@ pub(crate) async fn set_registration(
         Registration::parse(&body.mode).ok_or_else(|| ApiError::bad_request("mode is open, invite or closed"))?;
     app.accounts.set_registration(Some(&admin.user), mode).await.map_err(AuthError::into_api)?;
     Ok(Json(json!({ "mode": mode.as_str() })))
+}
+
+/// `delete_message`'s fields.
+#[derive(Deserialize)]
+pub(crate) struct DeleteMessageBody {
+    #[serde(flatten)]
+    room: RoomRef,
+    seq: u64,
+}
+
+/// `POST /api/admin/messages/delete {room, seq}` → `message_deleted`: an administrator deletes
+/// any message of any room, DMs included, without being a member (the core's
+/// `Input::AdminRequest`). The deletion reaches the room's members as any other; it is audited
+/// as `message_delete` with the room and seq.
+pub(crate) async fn delete_message(
+    State(app): AppState,
+    Admin(admin): Admin,
+    ApiJson(body): ApiJson<DeleteMessageBody>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    let seq = body.seq;
+    let answer = app
+        .hub
+        .admin_request(admin.user.clone(), ClientMsg::DeleteMessage { room: body.room, seq })
+        .await
+        .map_err(hub_error)?;
+    match answer {
+        ServerMsg::Error { code, message, .. } => Err(ApiError::from_core(code, message)),
+        answer => {
+            if let ServerMsg::MessageDeleted { room, .. } = &answer {
+                let target = Some(format!("{room}#{seq}"));
+                app.accounts.audit_action(Some(&admin.user), "message_delete", target, None).await;
+            }
+            Ok(Json(answer))
+        }
+    }
 }

@@ -69,6 +69,7 @@ pub(crate) fn router(app: Arc<App>, request_timeout: Duration, max_body_bytes: u
         .route("/api/admin/invites", get(api_admin::invites).post(api_admin::create_invite))
         .route("/api/admin/invites/revoke", post(api_admin::revoke_invite))
         .route("/api/admin/audit", get(api_admin::audit))
+        .route("/api/admin/messages/delete", post(api_admin::delete_message))
         .route("/api/admin/registration", get(api_admin::registration).post(api_admin::set_registration))
         .merge(crate::api_messages::routes())
         // API answers are never cached.

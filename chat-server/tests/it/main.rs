@@ -22,6 +22,8 @@ mod websocket;
 mod hardening;
 // The WebSocket frame budget shared by the connections of one client address.
 mod frame_budget;
+// An administrator deletes any message (audited); nobody else may.
+mod admin_messages;
 // HTTPS with the self-signed certificate.
 mod tls;
 // Stop and start on the same database file.
