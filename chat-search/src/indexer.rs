@@ -41,6 +41,8 @@ impl Default for IndexerConfig {
 
 enum Op {
     Index(Arc<Message>),
+    /// An edit: the same `(room, seq)` with its new text.
+    Edit(Box<chat_core::log::Edit>),
     Remove(RoomKey, u64),
     Flush(SyncSender<()>),
     Stop,
@@ -81,9 +83,11 @@ impl IndexerHandle {
     /// channel is full.
     pub fn committed(&self, entries: &[LogEntry]) {
         for entry in entries {
-            #[allow(clippy::single_match)] // more variants (edits, deletions) join here
             match entry {
                 LogEntry::Message(m) => self.send(Op::Index(m.clone()), &m.room, m.seq),
+                LogEntry::Edited(e) => self.send(Op::Edit(e.clone()), &e.room, e.seq),
+                LogEntry::Deleted(d) => self.send(Op::Remove(d.room.clone(), d.seq), &d.room, d.seq),
+                // Reactions, reads, membership: nothing to index.
                 _ => {}
             }
         }
@@ -333,6 +337,7 @@ impl<J: Journal> Worker<J> {
         }
         let result = match op {
             Op::Index(m) => self.index().index(&m),
+            Op::Edit(e) => self.index().index_text(&e.room, e.seq, &e.sender, e.timestamp, &e.content),
             Op::Remove(room, seq) => {
                 self.index().remove(&room, seq);
                 Ok(())

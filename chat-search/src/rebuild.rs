@@ -128,5 +128,10 @@ pub fn rebuild<J: Journal>(
 
 /// Writes a message as the store holds it now.
 pub(crate) fn apply_stored(index: &mut SearchIndex, message: &Message) -> Result<(), IndexError> {
+    if message.deleted {
+        // A tombstone has no text left to find.
+        index.remove(&message.room, message.seq);
+        return Ok(());
+    }
     index.index(message)
 }

@@ -115,3 +115,48 @@ fn an_overflowed_removal_of_a_seq_the_store_lacks_removes_it() {
     assert!(indexer.handle().flush());
     assert_eq!(total(&indexer), 0, "{indexed} were indexed before the removals");
 }
+
+#[test]
+fn edits_and_deletions_from_the_log_are_reflected_live_and_after_a_rebuild() {
+    use chat_core::log::{Deletion, Edit};
+    let (dir, mut store, indexer) = start(IndexerConfig::default());
+    commit(&mut store, &indexer, &[entry(message("group:lobby", 1, 10, "alice", "lunch at noon @bob"))]);
+    commit(&mut store, &indexer, &[entry(message("group:lobby", 2, 11, "alice", "lunch is cancelled"))]);
+    let edit = Edit {
+        room: room("group:lobby"),
+        seq: 1,
+        rev: 3,
+        sender: user("alice"),
+        timestamp: chat_core::Timestamp(10),
+        content: "dinner at seven".into(),
+        mentions: Vec::new(),
+        previous_mentions: vec![user("bob")],
+        edited_at: chat_core::Timestamp(20),
+    };
+    commit(&mut store, &indexer, &[LogEntry::Edited(Box::new(edit))]);
+    let deletion = Deletion {
+        room: room("group:lobby"),
+        seq: 2,
+        rev: 4,
+        sender: user("alice"),
+        mentions: Vec::new(),
+        deleted_at: chat_core::Timestamp(21),
+    };
+    commit(&mut store, &indexer, &[LogEntry::Deleted(Box::new(deletion))]);
+    assert!(indexer.handle().flush());
+    let expect = |indexer: &Indexer| {
+        assert_eq!(hits(indexer, "dinner"), [("group:lobby".into(), 1)], "the edit's text is found");
+        assert!(hits(indexer, "lunch").is_empty(), "neither the old text nor the deleted message");
+        assert!(hits(indexer, "cancelled").is_empty());
+        assert_eq!(total(indexer), 1);
+    };
+    expect(&indexer);
+
+    // The same from the store's current state: delete the index directory and rebuild.
+    drop(indexer);
+    std::fs::remove_dir_all(dir.path().join("search")).unwrap();
+    let opened = SearchIndex::open(dir.path().join("search")).unwrap();
+    let indexer = Indexer::spawn(opened, store.clone(), IndexerConfig::default()).unwrap();
+    assert!(indexer.handle().flush(), "the rebuild finished");
+    expect(&indexer);
+}
