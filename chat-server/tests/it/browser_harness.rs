@@ -338,7 +338,8 @@ impl Page {
     pub async fn wait_online(&self) {
         self.wait(
             "connection online",
-            "return document.querySelector('#conn-status').dataset.state === 'online';",
+            // Null-safe: the page may still be navigating (from settings.html to the chat).
+            "const e = document.querySelector('#conn-status'); return e !== null && e.dataset.state === 'online';",
             vec![],
         )
         .await;
