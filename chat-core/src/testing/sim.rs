@@ -187,7 +187,7 @@ impl<J: Journal> Sim<J> {
 
     /// Feeds one input and runs the driver until quiescent. A `Connect` opens the session's
     /// inbox (so any input sequence, e.g. a fuzzed one, can be fed as is), a `Disconnect` closes
-    /// it, a `Request` forgets an earlier reply with the same id.
+    /// it, a `Request` (or `AdminRequest`) forgets an earlier reply with the same id.
     pub fn input(&mut self, input: Input) {
         self.queue(input);
         self.drain();
@@ -202,7 +202,7 @@ impl<J: Journal> Sim<J> {
             Input::Disconnect { session } => {
                 self.inbox.remove(session);
             }
-            Input::Request { request, .. } => {
+            Input::Request { request, .. } | Input::AdminRequest { request, .. } => {
                 self.replies.remove(request);
                 self.next_request = self.next_request.max(request.0.saturating_add(1));
             }
