@@ -2,33 +2,8 @@
 // create) and the audit log. The server refuses every call of a non-administrator (403); this
 // page only mirrors that. Every string from the server becomes text (dom.js), never HTML.
 
+import { call, when } from './api.js';
 import { byId, h, replaceChildren } from './dom.js';
-
-async function call(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: 'same-origin',
-  });
-  let data = null;
-  try {
-    data = await res.json();
-  } catch {
-    data = null;
-  }
-  if (!res.ok) {
-    const message = data && data.error && typeof data.error.message === 'string' ? data.error.message : `${res.status}`;
-    const err = new Error(message);
-    err.status = res.status;
-    throw err;
-  }
-  return data;
-}
-
-function when(ms) {
-  return typeof ms === 'number' && ms > 0 ? new Date(ms).toLocaleString() : 'never';
-}
 
 function fail(text) {
   const el = byId('page-status');

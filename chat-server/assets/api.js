@@ -1,9 +1,15 @@
-// The REST calls the page needs: sign up, log in, log out, and a session probe.
+// The REST calls the pages need: one JSON `call` helper (the chat, admin and settings pages
+// share it), sign up, log in, log out, and a session probe.
 
-async function post(path, body) {
+/**
+ * One JSON call: `method` on `path` with an optional JSON `body`, with the session cookie.
+ * Resolves to the parsed answer (or null); rejects with an Error whose `message` is the
+ * server's error text and whose `status` is the HTTP status.
+ */
+export async function call(method, path, body) {
   const res = await fetch(path, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
     credentials: 'same-origin',
   });
@@ -13,8 +19,16 @@ async function post(path, body) {
   } catch {
     data = null;
   }
-  if (!res.ok) throw new Error(errorText(res, data));
+  if (!res.ok) {
+    const err = new Error(errorText(res, data));
+    err.status = res.status;
+    throw err;
+  }
   return data;
+}
+
+function post(path, body) {
+  return call('POST', path, body);
 }
 
 function errorText(res, data) {
@@ -56,4 +70,9 @@ export async function sessionState() {
   } catch {
     return 'unknown';
   }
+}
+
+/** A server time (ms since the epoch) as local text, or 'never' when absent. */
+export function when(ms) {
+  return typeof ms === 'number' && ms > 0 ? new Date(ms).toLocaleString() : 'never';
 }

@@ -14,15 +14,6 @@ fn token_of(r: &Resp) -> String {
     r.json()["token"].as_str().unwrap_or_else(|| panic!("a token in {:?}", r.json())).to_owned()
 }
 
-fn actions(audit: &Value) -> Vec<(String, String)> {
-    audit["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["action"].as_str().unwrap().to_owned(), e["target"].as_str().unwrap_or("").to_owned()))
-        .collect()
-}
-
 #[tokio::test]
 async fn the_first_account_is_the_administrator_and_nobody_else_may_administer() {
     let server = start().await;
@@ -139,7 +130,7 @@ async fn invite_mode_needs_a_code_that_is_spent_and_closed_mode_only_admins_crea
     assert_eq!(bad_mode.status, 400);
 
     let audit = get(addr, "/api/admin/audit", Some(&root)).await.json();
-    let done: Vec<String> = actions(&audit).into_iter().map(|(a, _)| a).collect();
+    let done: Vec<String> = audit_actions(&audit).into_iter().map(|(a, _)| a).collect();
     assert_eq!(
         done,
         [
@@ -188,7 +179,7 @@ async fn disabling_closes_sockets_at_once_and_refuses_tokens_until_enabled() {
     assert_eq!(get(addr, "/api/me", Some(&bob)).await.status, 401, "old tokens stay revoked");
     assert_eq!(login(addr, "bob", "password-bob").await.status, 200);
     let audit = get(addr, "/api/admin/audit", Some(&root)).await.json();
-    assert_eq!(actions(&audit), [("enable".into(), "bob".into()), ("disable".into(), "bob".into())]);
+    assert_eq!(audit_actions(&audit), [("enable".into(), "bob".into()), ("disable".into(), "bob".into())]);
     server.shutdown().await;
 }
 
@@ -218,7 +209,7 @@ async fn a_reset_code_is_redeemed_once_and_ends_every_session() {
     let nobody = post(addr, "/api/admin/users/reset_password", Some(&root), json!({"username": "nobody"})).await;
     assert_eq!(nobody.status, 404);
     let audit = get(addr, "/api/admin/audit", Some(&root)).await.json();
-    assert_eq!(actions(&audit), [("reset_password".into(), "bob".into())]);
+    assert_eq!(audit_actions(&audit), [("reset_password".into(), "bob".into())]);
     server.shutdown().await;
 }
 
@@ -243,7 +234,7 @@ async fn revoked_administrators_are_refused_at_once() {
     let addr = server.local_addr();
     assert_eq!(get(addr, "/api/admin/users", Some(&bob)).await.status, 200);
     let audit = get(addr, "/api/admin/audit", Some(&bob)).await.json();
-    assert_eq!(actions(&audit), [("admin_grant".into(), "bob".into())]);
+    assert_eq!(audit_actions(&audit), [("admin_grant".into(), "bob".into())]);
     assert!(audit["entries"][0]["actor"].is_null(), "the command line has no account");
     server.shutdown().await;
 }

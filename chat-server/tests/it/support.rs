@@ -163,3 +163,13 @@ pub async fn ws_closed(ws: &mut Ws) -> Option<u16> {
         }
     }
 }
+
+/// The `(action, target)` pairs of an `/api/admin/audit` answer, newest first.
+pub fn audit_actions(audit: &Value) -> Vec<(String, String)> {
+    audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap().to_owned(), e["target"].as_str().unwrap_or("").to_owned()))
+        .collect()
+}
