@@ -70,6 +70,12 @@ pub enum ErrorCode {
     EditWindowPassed,
     /// The reaction is not one emoji.
     InvalidEmoji,
+    /// A `search` the index refused (bad syntax, too long, a cursor it did not hand out).
+    InvalidQuery,
+    /// This server has no search index, or it failed; try again later.
+    SearchUnavailable,
+    /// The caller has as many searches in flight as allowed.
+    TooManySearches,
     /// Something failed on the server; nothing was changed.
     Internal,
 }
@@ -109,6 +115,9 @@ impl ErrorCode {
             ErrorCode::TooManyReactions => "too_many_reactions",
             ErrorCode::EditWindowPassed => "edit_window_passed",
             ErrorCode::InvalidEmoji => "invalid_emoji",
+            ErrorCode::InvalidQuery => "invalid_query",
+            ErrorCode::SearchUnavailable => "search_unavailable",
+            ErrorCode::TooManySearches => "too_many_searches",
             ErrorCode::Internal => "internal",
         }
     }

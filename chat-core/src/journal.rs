@@ -23,6 +23,10 @@ pub enum HistoryRange {
     Before(u64),
     /// The oldest `limit` messages with `seq > after`.
     After(u64),
+    /// The context of message `seq`: the newest `limit / 2` messages with a `seq` below it,
+    /// then the oldest `limit - limit / 2` messages from `seq` on (it first, when stored). For
+    /// `history {around}` (jumping to a search hit).
+    Around(u64),
     /// The message `seq` alone (none if it was never stored): the target of an edit, deletion,
     /// reaction or reply.
     At(u64),
@@ -173,6 +177,11 @@ impl Journal for MemoryJournal {
             HistoryRange::After(a) => {
                 let start = after(a);
                 messages[start..(start + limit).min(messages.len())].iter().collect()
+            }
+            HistoryRange::Around(seq) => {
+                let mid = messages.partition_point(|m| m.message.seq < seq);
+                let start = mid.saturating_sub(limit / 2);
+                messages[start..(mid + (limit - limit / 2)).min(messages.len())].iter().collect()
             }
             HistoryRange::At(seq) => {
                 let start = after(seq.saturating_sub(1));

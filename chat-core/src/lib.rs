@@ -125,6 +125,10 @@ pub mod testing;
 mod time;
 mod typing;
 
+pub use chat::search::{
+    DEFAULT_SEARCH_LIMIT, MAX_SEARCH_CURSOR_BYTES, MAX_SEARCH_LIMIT, MAX_SEARCH_QUERY_BYTES, SearchFailure,
+    SearchFrame, SearchItem, SearchOrder, SearchRequest, SearchResults,
+};
 pub use chat::{Chat, CloseReason, Config, Input, LoadId, Output, RequestId};
 #[cfg(feature = "codec")]
 pub use codec::{Codec, DecodeError};

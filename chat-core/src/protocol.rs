@@ -170,6 +170,10 @@ pub enum ClientMsg {
         /// At most this many (≤ 100, default 50).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
+        /// The context of message `around`: up to `limit / 2` messages before it, then it and
+        /// the messages after it ([`HistoryRange::Around`](crate::HistoryRange::Around)).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        around: Option<u64>,
     },
     /// After a reconnect: the last `seq` seen per room; the server sends what was missed.
     Resume {
@@ -198,6 +202,9 @@ pub enum ClientMsg {
         #[serde(flatten)]
         room: RoomRef,
     },
+    /// Full-text search of the messages of the rooms the caller is a member of now (answered
+    /// by `search_results`; see [`SearchFrame`](crate::SearchFrame)).
+    Search(crate::SearchFrame),
     /// A page of the caller's own rooms as summaries (answered by `rooms`), in room-key order.
     MyRooms {
         /// Rooms with a key after this one (the last key of the previous page).
@@ -595,6 +602,8 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         next: Option<String>,
     },
+    /// The answer to `search`: a page of hits, each in a room the caller is a member of.
+    SearchResults(crate::SearchResults),
     /// A refused request. `code` is stable; `message` is for people.
     Error {
         /// Stable snake_case code.

@@ -168,16 +168,23 @@ pub(crate) struct HistoryQuery {
     before: Option<u64>,
     after: Option<u64>,
     limit: Option<u32>,
+    around: Option<u64>,
 }
 
-/// `GET /api/messages?room=…&before=…&after=…&limit=…` (or the seed's `room_type`,
+/// `GET /api/messages?room=…&before=…&after=…&around=…&limit=…` (or the seed's `room_type`,
 /// `room_name`, `target`).
 pub(crate) async fn history(
     State(app): AppState,
     caller: Caller,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<ServerMsg>, ApiError> {
-    let msg = ClientMsg::History { room: q.room.room_ref()?, before: q.before, after: q.after, limit: q.limit };
+    let msg = ClientMsg::History {
+        room: q.room.room_ref()?,
+        before: q.before,
+        after: q.after,
+        limit: q.limit,
+        around: q.around,
+    };
     ask(&app, &caller.user, msg).await
 }
 

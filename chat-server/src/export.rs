@@ -86,6 +86,7 @@ pub(crate) async fn export(State(app): State<Arc<App>>, caller: Caller) -> Resul
                 before: None,
                 after: Some(after),
                 limit: Some(chat_core::protocol::MAX_HISTORY_LIMIT),
+                around: None,
             };
             let ServerMsg::History { messages: page, more, .. } = ask(&app, &user, msg).await? else { break };
             scanned += page.len();

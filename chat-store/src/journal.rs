@@ -79,6 +79,12 @@ impl Journal for Store {
                     }
                     page
                 }
+                HistoryRange::Around(seq) => {
+                    let mut page = scan(&messages, room, HistoryRange::Before(seq), limit / 2)?;
+                    let from = HistoryRange::After(seq.saturating_sub(1));
+                    page.extend(scan(&messages, room, from, limit - limit / 2)?);
+                    page
+                }
                 range => scan(&messages, room, range, limit)?,
             };
             // A reply quotes the answered message as it is now.

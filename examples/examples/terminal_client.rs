@@ -71,7 +71,9 @@ fn command(line: &str, current: &mut RoomRef) -> Command {
             *current = RoomRef { room_type: Some(RoomType::Dm), target: Some(arg.to_owned()), ..RoomRef::default() };
             ClientMsg::JoinRoom { room: current.clone() }
         }
-        "/history" => ClientMsg::History { room: current.clone(), before: None, after: None, limit: Some(20) },
+        "/history" => {
+            ClientMsg::History { room: current.clone(), before: None, after: None, limit: Some(20), around: None }
+        }
         "/rooms" => ClientMsg::ListRooms(Default::default()),
         "/read" => ClientMsg::MarkRead { room: current.clone(), seq: None },
         w if w.starts_with('/') => {

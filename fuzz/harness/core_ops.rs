@@ -687,6 +687,7 @@ impl Msg {
                 before: before.map(u64::from),
                 after: after.map(u64::from),
                 limit: limit.map(|l| u32::from(l % 120)),
+                around: None,
             },
             Msg::Resume { room, last_seq } => {
                 let room = room.to_ref(caller).room.unwrap_or_else(|| "group:lobby".into());
@@ -1137,7 +1138,9 @@ impl Driver {
                     HistoryRange::Latest => newest(log),
                     HistoryRange::Before(b) => newest(&log[..log.iter().filter(|m| m.seq < b).count()]),
                     HistoryRange::After(a) => log.iter().filter(|m| m.seq > a).take(limit as usize).cloned().collect(),
-                    HistoryRange::At(_) | HistoryRange::ChangedSince { .. } => unreachable!("not asked above"),
+                    HistoryRange::At(_) | HistoryRange::Around(_) | HistoryRange::ChangedSince { .. } => {
+                        unreachable!("not asked above")
+                    }
                 };
                 assert_eq!(page, expected, "history page {range:?} of {room}");
             }

@@ -58,8 +58,7 @@ impl Chat {
         caller: Caller,
         user: &UserName,
         room: &RoomRef,
-        before: Option<u64>,
-        after: Option<u64>,
+        (before, after, around): (Option<u64>, Option<u64>, Option<u64>),
         limit: Option<u32>,
     ) -> Handled {
         let key = self.member_room(user, room)?;
@@ -67,12 +66,14 @@ impl Chat {
         if limit == 0 || limit > MAX_HISTORY_LIMIT {
             return Err(Refusal::new(ErrorCode::InvalidRequest, "limit must be 1-100").room(&key));
         }
-        let range = match (before, after) {
-            (None, None) => HistoryRange::Latest,
-            (Some(b), None) => HistoryRange::Before(b),
-            (None, Some(a)) => HistoryRange::After(a),
-            (Some(_), Some(_)) => {
-                return Err(Refusal::new(ErrorCode::InvalidRequest, "give 'before' or 'after', not both").room(&key));
+        let range = match (before, after, around) {
+            (None, None, None) => HistoryRange::Latest,
+            (Some(b), None, None) => HistoryRange::Before(b),
+            (None, Some(a), None) => HistoryRange::After(a),
+            (None, None, Some(seq)) => HistoryRange::Around(seq),
+            _ => {
+                let message = "give at most one of 'before', 'after' and 'around'";
+                return Err(Refusal::new(ErrorCode::InvalidRequest, message).room(&key));
             }
         };
         self.load(caller, user, key, range, limit, Page::History(range));
@@ -227,6 +228,10 @@ impl Chat {
                 let last_seq = self.state.rooms.get(&room).map_or(0, |r| r.last_seq);
                 (messages.last().is_some_and(|m| m.seq < last_seq), None)
             }
+            Page::History(HistoryRange::Around(seq)) => {
+                keep_around(&mut messages, seq, budget);
+                (messages.first().is_some_and(|m| m.seq > 1), None)
+            }
             // Seqs are gap-free from 1: older messages exist exactly when the first is not 1.
             Page::History(HistoryRange::Latest | HistoryRange::Before(_)) => {
                 keep_newest(&mut messages, budget);
@@ -256,6 +261,26 @@ fn keep_oldest(messages: &mut Vec<Message>, budget: usize) {
 fn keep_newest(messages: &mut Vec<Message>, budget: usize) {
     let n = fitting(messages.iter().rev(), budget);
     messages.drain(..messages.len() - n);
+}
+
+/// Keeps a run around message `seq` whose bounds fit `budget` (at least one message), dropping
+/// from whichever end has more messages on its side of `seq`.
+fn keep_around(messages: &mut Vec<Message>, seq: u64, budget: usize) {
+    let mut used: usize = messages.iter().map(message_bound).fold(0, usize::saturating_add);
+    let (mut lo, mut hi) = (0, messages.len());
+    while used > budget && hi - lo > 1 {
+        let before = messages[lo..hi].iter().filter(|m| m.seq < seq).count();
+        let after = hi - lo - before;
+        if before > after {
+            used -= message_bound(&messages[lo]);
+            lo += 1;
+        } else {
+            hi -= 1;
+            used -= message_bound(&messages[hi]);
+        }
+    }
+    messages.truncate(hi);
+    messages.drain(..lo);
 }
 
 /// How many of `messages`, taken in order, fit `budget` (at least one, if there is one).

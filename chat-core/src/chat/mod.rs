@@ -8,6 +8,7 @@ mod presence;
 mod recipients;
 mod resolve;
 mod rooms;
+pub(crate) mod search;
 mod summary;
 mod typing;
 
@@ -73,6 +74,9 @@ pub struct Config {
     /// page is cut (with `more: true`) before it would exceed it, and always holds at least one
     /// message. Keeps every frame far under a transport's write buffer.
     pub max_page_bytes: usize,
+    /// Most `search`es one user may have in flight (all their sessions and requests; default
+    /// 4): more answer `too_many_searches`.
+    pub max_searches_per_user: u32,
 }
 
 impl Default for Config {
@@ -93,6 +97,7 @@ impl Default for Config {
             max_invitations_per_user: 100,
             max_page_bytes: 128 * 1024,
             edit_window_ms: None,
+            max_searches_per_user: 4,
         }
     }
 }
@@ -168,6 +173,13 @@ pub enum Input {
         /// The page, ascending by `seq`, or why it could not be read.
         result: Result<Vec<Message>, LoadError>,
     },
+    /// The answer to an [`Output::Search`].
+    Searched {
+        /// The search it answers.
+        load: LoadId,
+        /// The hits (the core checks each against the caller's membership), or why none.
+        result: Result<search::SearchResults, search::SearchFailure>,
+    },
     /// Makes a user known (for example at registration) so others can DM or invite them.
     AddUser {
         /// The user.
@@ -203,6 +215,19 @@ pub enum Output {
         load: LoadId,
         /// What to read; already authorised.
         query: HistoryQuery,
+    },
+    /// Run this search off the driver's loop and answer with [`Input::Searched`] (after
+    /// committing earlier `Persist`s). A driver without an index answers
+    /// [`SearchFailure::Unavailable`](crate::SearchFailure::Unavailable).
+    Search {
+        /// Echo it back in `Input::Searched`.
+        load: LoadId,
+        /// Who searches.
+        user: UserName,
+        /// The rooms to search, already authorised: no hit may come from another room.
+        rooms: Vec<RoomKey>,
+        /// What to search for (boxed: searches are rare, and a small `Output` is cheap to move).
+        query: Box<search::SearchRequest>,
     },
     /// Close this session.
     Close {
@@ -298,9 +323,15 @@ impl Default for Loads {
 impl Loads {
     /// Records `pending` under a new load id.
     pub(crate) fn start(&mut self, pending: PendingLoad) -> LoadId {
+        let id = self.mint();
+        self.pending.insert(id, pending);
+        id
+    }
+
+    /// A new load id, for another kind of driver read (a search).
+    pub(crate) fn mint(&mut self) -> LoadId {
         let id = LoadId(self.next);
         self.next += 1;
-        self.pending.insert(id, pending);
         id
     }
 
@@ -333,6 +364,8 @@ pub struct Chat {
     loads: Loads,
     /// Lifecycle operations waiting for their target message, one in flight per message.
     targets: lifecycle::Targets,
+    /// Searches in flight.
+    searches: search::Searches,
 }
 
 impl Chat {
@@ -358,6 +391,7 @@ impl Chat {
             room_keys: FxHashMap::default(),
             loads: Loads::default(),
             targets: lifecycle::Targets::default(),
+            searches: search::Searches::default(),
         }
     }
 
@@ -375,6 +409,7 @@ impl Chat {
             Input::Request { request, user, msg } => self.request(request, user, msg, false),
             Input::AdminRequest { request, user, msg } => self.request(request, user, msg, true),
             Input::Loaded { load, result } => self.loaded(load, result),
+            Input::Searched { load, result } => self.searched(load, result),
             Input::AddUser { user } => self.ensure_user(&user),
             Input::Tick => {}
         }
@@ -526,9 +561,10 @@ impl Chat {
             ClientMsg::React { room, seq, emoji, add } => self.react(caller, user, &room, seq, emoji, add),
             ClientMsg::MarkRead { room, seq } => self.mark_read(caller, user, &room, seq),
             ClientMsg::Typing { room, active } => self.typing(caller, user, &room, active),
-            ClientMsg::History { room, before, after, limit } => {
-                self.history(caller, user, &room, before, after, limit)
+            ClientMsg::History { room, before, after, limit, around } => {
+                self.history(caller, user, &room, (before, after, around), limit)
             }
+            ClientMsg::Search(frame) => self.search(caller, user, frame),
             ClientMsg::Resume { rooms } => self.resume(caller, user, &rooms),
             ClientMsg::Notifications { limit } => self.list_notifications(user, limit),
             ClientMsg::MarkNotificationsRead { ids } => self.mark_notifications_read(caller, user, ids),

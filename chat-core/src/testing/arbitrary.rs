@@ -137,7 +137,7 @@ fn directory(u: &mut Unstructured<'_>) -> Result<DirectoryQuery> {
 impl<'a> Arbitrary<'a> for ClientMsg {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<ClientMsg> {
         // Weighted towards the frames that build state; every variant is reachable.
-        let msg = match u.int_in_range(0..=33)? {
+        let msg = match u.int_in_range(0..=34)? {
             0..=7 => ClientMsg::SendMessage {
                 room: RoomRef::arbitrary(u)?,
                 content: text(u)?,
@@ -173,6 +173,7 @@ impl<'a> Arbitrary<'a> for ClientMsg {
                 before: small(u)?,
                 after: small(u)?,
                 limit: limit(u)?,
+                around: small(u)?,
             },
             23 => {
                 let rooms = (0..u.int_in_range(0..=3)?)
@@ -194,6 +195,12 @@ impl<'a> Arbitrary<'a> for ClientMsg {
             26 => ClientMsg::ListRooms(directory(u)?),
             27 => ClientMsg::ListUsers(directory(u)?),
             28 => ClientMsg::RoomUsers { room: RoomRef::arbitrary(u)? },
+            34 => ClientMsg::Search(crate::SearchFrame {
+                query: pick(u, &["deploy", "", "@bob", "\"a b\"", "from:ann x"])?,
+                room: if bool::arbitrary(u)? { Some(pick(u, &ROOMS)?) } else { None },
+                limit: limit(u)?,
+                ..crate::SearchFrame::default()
+            }),
             _ => ClientMsg::MyRooms { after: Option::arbitrary(u)?, limit: limit(u)? },
         };
         Ok(msg)
@@ -224,7 +231,8 @@ fn covers(msg: &ClientMsg) {
         | ClientMsg::MyRooms { .. }
         | ClientMsg::EditMessage { .. }
         | ClientMsg::DeleteMessage { .. }
-        | ClientMsg::React { .. } => {}
+        | ClientMsg::React { .. }
+        | ClientMsg::Search(_) => {}
     }
 }
 
@@ -238,6 +246,7 @@ fn covers_input(input: &Input) {
         | Input::Request { .. }
         | Input::AdminRequest { .. }
         | Input::Loaded { .. }
+        | Input::Searched { .. }
         | Input::AddUser { .. }
         | Input::Tick => {}
     }
@@ -247,7 +256,7 @@ impl<'a> Arbitrary<'a> for Input {
     /// Mostly frames of sessions, connects and disconnects; sometimes REST requests, new users,
     /// answers to (possibly unknown) loads and ticks.
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Input> {
-        let input = match u.int_in_range(0..=20)? {
+        let input = match u.int_in_range(0..=21)? {
             0..=9 => Input::Receive { session: SessionId::arbitrary(u)?, msg: ClientMsg::arbitrary(u)? },
             10..=12 => Input::Connect { session: SessionId::arbitrary(u)?, user: UserName::arbitrary(u)? },
             13 => Input::Disconnect { session: SessionId::arbitrary(u)? },
@@ -268,6 +277,30 @@ impl<'a> Arbitrary<'a> for Input {
                     0 => Ok(Vec::new()),
                     1 => Err(LoadError::Busy),
                     _ => Err(LoadError::Stopped),
+                },
+            },
+            // An answer from an index that ignores the rooms it was given: the core must drop
+            // every hit outside the caller's membership.
+            21 => Input::Searched {
+                load: LoadId::arbitrary(u)?,
+                result: if bool::arbitrary(u)? {
+                    let items = (0..u.int_in_range(0..=3)?)
+                        .map(|_| {
+                            Ok(crate::SearchItem {
+                                room: pick(u, &ROOMS)?.parse().map_err(|_| arbitrary::Error::IncorrectFormat)?,
+                                seq: u.int_in_range(1..=12)?,
+                                sender: UserName::arbitrary(u)?,
+                                timestamp: crate::Timestamp(0),
+                                snippet: "x".into(),
+                                highlights: Vec::new(),
+                                cut_before: false,
+                                cut_after: false,
+                            })
+                        })
+                        .collect::<Result<_>>()?;
+                    Ok(crate::SearchResults { items, next: None, stale: false })
+                } else {
+                    Err(crate::SearchFailure::Unavailable)
                 },
             },
             _ => Input::Tick,

@@ -215,11 +215,13 @@ impl ReferenceDriver {
                 return;
             };
             let mut loads = Vec::new();
+            let mut searches = Vec::new();
             for output in rest {
                 match output {
                     Output::Deliver { sessions, msg } => world.deliver(&sessions, &msg),
                     Output::Reply { request, msg } => world.reply(request, &msg),
                     Output::Load { load, query } => loads.push((load, query)),
+                    Output::Search { load, rooms, query, .. } => searches.push((load, rooms, query)),
                     Output::Close { session, .. } => {
                         self.sessions.remove(&session);
                         world.close(session);
@@ -231,6 +233,10 @@ impl ReferenceDriver {
             for (load, query) in loads {
                 let result = self.journal.history(&query).map_err(LoadError::journal);
                 self.chat.handle(now, Input::Loaded { load, result });
+            }
+            for (load, rooms, query) in searches {
+                let result = super::sim::naive_search(&self.journal, &rooms, &query);
+                self.chat.handle(now, Input::Searched { load, result });
             }
         }
     }
@@ -283,7 +289,8 @@ fn script() -> Vec<(&'static str, u8, Step)> {
         client_id: Some(id.into()),
         reply_to: None,
     };
-    let history = || ClientMsg::History { room: room("group:lobby"), before: None, after: None, limit: Some(10) };
+    let history =
+        || ClientMsg::History { room: room("group:lobby"), before: None, after: None, limit: Some(10), around: None };
     vec![
         (
             "connect and join, batched",

@@ -374,7 +374,9 @@ fn same_history<J: Journal>(journal: &J, reference: &MemoryJournal, log: &[LogEn
         let last = fold.room(&room).map_or(0, |r| r.last_seq());
         let mut ranges = vec![HistoryRange::Latest];
         let bounds: Vec<u64> = if exhaustive { (0..=last + 1).collect() } else { vec![0, last / 2, last] };
-        ranges.extend(bounds.iter().flat_map(|&b| [HistoryRange::Before(b), HistoryRange::After(b)]));
+        ranges.extend(
+            bounds.iter().flat_map(|&b| [HistoryRange::Before(b), HistoryRange::After(b), HistoryRange::Around(b)]),
+        );
         for range in ranges {
             for &limit in limits {
                 let query = HistoryQuery { room: room.clone(), range, limit };
@@ -383,6 +385,23 @@ fn same_history<J: Journal>(journal: &J, reference: &MemoryJournal, log: &[LogEn
                 let seqs = |page: &[Message]| page.iter().map(|m| m.seq).collect::<Vec<_>>();
                 assert_eq!(seqs(&got), seqs(&want), "the seqs of the page {range:?} limit {limit} of {room}");
                 assert!(got == want, "the messages of the page {range:?} limit {limit} of {room} differ from the log");
+                if let HistoryRange::Around(seq) = range {
+                    // The context of `seq`: the older half, then `seq` and what follows.
+                    let mut parts = history(
+                        journal,
+                        &HistoryQuery { range: HistoryRange::Before(seq), limit: limit / 2, ..query.clone() },
+                    );
+                    let after = HistoryRange::After(seq.saturating_sub(1));
+                    parts.extend(history(
+                        journal,
+                        &HistoryQuery { range: after, limit: limit - limit / 2, ..query.clone() },
+                    ));
+                    assert_eq!(
+                        seqs(&got),
+                        seqs(&parts),
+                        "the page {range:?} limit {limit} of {room} is not its halves"
+                    );
+                }
             }
         }
     }

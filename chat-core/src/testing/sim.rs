@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::{
-    Chat, ClientMsg, Config, ErrorCode, Input, Journal, LoadError, LogEntry, MemoryJournal, Output, RequestId, RoomRef,
+    Chat, ClientMsg, Config, ErrorCode, HistoryQuery, HistoryRange, Input, Journal, LoadError, LoadId, LogEntry,
+    MemoryJournal, Output, RequestId, RoomKey, RoomRef, SearchFailure, SearchItem, SearchRequest, SearchResults,
     ServerMsg, SessionId, Timestamp, UserName,
 };
 
@@ -57,6 +58,21 @@ pub struct Sim<J: Journal = MemoryJournal> {
     closed: Vec<SessionId>,
     trace: Vec<Event>,
     failed_commits: Vec<Vec<LogEntry>>,
+    /// Searches not answered yet, when [`Sim::hold_searches`] asked for it.
+    held: Option<Vec<HeldSearch>>,
+}
+
+/// An [`Output::Search`] the simulator holds (see [`Sim::hold_searches`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldSearch {
+    /// Answer with this in [`Input::Searched`].
+    pub load: LoadId,
+    /// Who searches.
+    pub user: UserName,
+    /// The rooms the core authorised.
+    pub rooms: Vec<RoomKey>,
+    /// The search.
+    pub query: SearchRequest,
 }
 
 /// The start of virtual time (a fixed wall-clock time in ms).
@@ -117,6 +133,7 @@ impl<J: Journal> Sim<J> {
             closed: Vec::new(),
             trace: Vec::new(),
             failed_commits: Vec::new(),
+            held: None,
         }
     }
 
@@ -228,6 +245,7 @@ impl<J: Journal> Sim<J> {
             };
             self.trace.extend(persisted.into_iter().map(Event::Persist));
             let mut loads = Vec::new();
+            let mut searches = Vec::new();
             for output in rest {
                 match output {
                     Output::Deliver { sessions, msg } => {
@@ -244,6 +262,9 @@ impl<J: Journal> Sim<J> {
                         self.trace.push(Event::Reply(request, *msg));
                     }
                     Output::Load { load, query } => loads.push((load, query)),
+                    Output::Search { load, user, rooms, query } => {
+                        searches.push(HeldSearch { load, user, rooms, query: *query });
+                    }
                     Output::Close { session, .. } => {
                         self.trace.push(Event::Close(session));
                         self.closed.push(session);
@@ -257,7 +278,28 @@ impl<J: Journal> Sim<J> {
                 let result = self.journal.history(&query).map_err(LoadError::journal);
                 self.chat.handle(self.now, Input::Loaded { load, result });
             }
+            for search in searches {
+                match &mut self.held {
+                    Some(held) => held.push(search),
+                    None => {
+                        let result = naive_search(&self.journal, &search.rooms, &search.query);
+                        self.chat.handle(self.now, Input::Searched { load: search.load, result });
+                    }
+                }
+            }
         }
+    }
+
+    /// From now on, [`Output::Search`]es are held instead of answered by [`naive_search`]:
+    /// take them with [`Sim::take_searches`] and answer them (any way you like, e.g. with hits
+    /// from rooms the caller cannot read) with [`Input::Searched`].
+    pub fn hold_searches(&mut self) {
+        self.held.get_or_insert_with(Vec::new);
+    }
+
+    /// The searches held so far (see [`Sim::hold_searches`]).
+    pub fn take_searches(&mut self) -> Vec<HeldSearch> {
+        self.held.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Driver rule 3: replace the chat with the journal's fold and close every session.
@@ -334,6 +376,75 @@ impl<J: Journal> Sim<J> {
     pub fn take_where<T>(&mut self, session: SessionId, f: impl Fn(&ServerMsg) -> Option<T>) -> Vec<T> {
         self.take(session).iter().filter_map(f).collect()
     }
+}
+
+/// A naive search for tests: the messages of `rooms` (read from `journal`, not deleted) whose
+/// text contains every word of the query (case-insensitive substrings; `from`, `before` and
+/// `after` applied), newest first; the snippet is the whole text with the first occurrence of
+/// each word highlighted; the cursor is an offset. What the simulator's driver answers an
+/// [`Output::Search`] with.
+pub fn naive_search<J: Journal>(
+    journal: &J,
+    rooms: &[RoomKey],
+    query: &SearchRequest,
+) -> Result<SearchResults, SearchFailure> {
+    let words: Vec<String> = query.text.split_whitespace().map(str::to_lowercase).collect();
+    let offset: usize = match &query.cursor {
+        Some(c) => c.parse().map_err(|_| SearchFailure::Query("invalid cursor".into()))?,
+        None => 0,
+    };
+    let mut hits = Vec::new();
+    for room in rooms {
+        let all = HistoryQuery { room: room.clone(), range: HistoryRange::After(0), limit: u32::MAX };
+        for m in journal.history(&all).map_err(SearchFailure::index)? {
+            let text = m.content.to_lowercase();
+            let ok = !m.deleted
+                && words.iter().all(|w| text.contains(w.as_str()))
+                && query.from.as_ref().is_none_or(|f| *f == m.sender)
+                && query.before.is_none_or(|t| m.timestamp < t)
+                && query.after.is_none_or(|t| m.timestamp > t);
+            if ok {
+                hits.push(m);
+            }
+        }
+    }
+    hits.sort_by(|a, b| (b.timestamp, &b.room, b.seq).cmp(&(a.timestamp, &a.room, a.seq)));
+    let more = hits.len() > offset + query.limit as usize;
+    let items = hits
+        .into_iter()
+        .skip(offset)
+        .take(query.limit as usize)
+        .map(|m| {
+            let lower = m.content.to_lowercase();
+            // Highlights only when lower-casing kept the byte offsets (ASCII-like text).
+            let mut highlights: Vec<[u32; 2]> = if lower.len() == m.content.len() {
+                words
+                    .iter()
+                    .filter_map(|w| lower.find(w.as_str()).map(|at| (at, at + w.len())))
+                    .map(|(a, b)| [utf16(&m.content[..a]), utf16(&m.content[..b])])
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            highlights.sort_unstable();
+            highlights.dedup_by(|next, prev| next[0] < prev[1]);
+            SearchItem {
+                room: m.room,
+                seq: m.seq,
+                sender: m.sender,
+                timestamp: m.timestamp,
+                snippet: m.content,
+                highlights,
+                cut_before: false,
+                cut_after: false,
+            }
+        })
+        .collect();
+    Ok(SearchResults { items, next: more.then(|| (offset + query.limit as usize).to_string()), stale: false })
+}
+
+fn utf16(s: &str) -> u32 {
+    s.encode_utf16().count() as u32
 }
 
 /// Alice and Bob, both connected and members of `group:lobby`, with their inboxes emptied.

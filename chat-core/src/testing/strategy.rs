@@ -193,9 +193,13 @@ impl Op {
             },
             Op::MarkRead { target, seq, .. } => ClientMsg::MarkRead { room: target.to_ref(me), seq: *seq },
             Op::Typing { target, .. } => ClientMsg::Typing { room: target.to_ref(me), active: true },
-            Op::History { target, before, .. } => {
-                ClientMsg::History { room: target.to_ref(me), before: *before, after: None, limit: Some(5) }
-            }
+            Op::History { target, before, .. } => ClientMsg::History {
+                room: target.to_ref(me),
+                before: *before,
+                after: None,
+                limit: Some(5),
+                around: None,
+            },
             Op::Connect { .. } | Op::Disconnect { .. } | Op::Advance { .. } | Op::Restart => return None,
         };
         Some(msg)

@@ -47,7 +47,7 @@ fn page(frames: &[ServerMsg]) -> Vec<u64> {
 }
 
 fn history(before: Option<u64>, after: Option<u64>, limit: Option<u32>) -> ClientMsg {
-    ClientMsg::History { room: room("group:lobby"), before, after, limit }
+    ClientMsg::History { room: room("group:lobby"), before, after, limit, around: None }
 }
 
 #[test]

@@ -23,4 +23,5 @@ mod presence; // presence and typing
 mod presence_model; // presence and membership deltas against the truth
 mod readme; // the README's embed snippet stays the tested one
 mod rooms; // public, private and DM rooms
+mod search; // search: authorised rooms, the check on the answer, bounds; history around
 mod unread; // unread/highlight counts, cursors, receipts

@@ -86,7 +86,10 @@ fn private_rooms_are_invite_only_and_owned() {
     assert!(sim.take(b).iter().any(|f| matches!(f, ServerMsg::RoomLeft { .. })));
     sim.recv(a, send("group:secret", "bob is gone"));
     assert!(messages(&sim.take(b)).is_empty());
-    sim.recv(b, ClientMsg::History { room: room("group:secret"), before: None, after: None, limit: None });
+    sim.recv(
+        b,
+        ClientMsg::History { room: room("group:secret"), before: None, after: None, limit: None, around: None },
+    );
     assert_eq!(errors(&sim.take(b)), [ErrorCode::RoomNotFound]);
 
     sim.recv(a, ClientMsg::LeaveRoom { room: room("group:secret") });
@@ -119,7 +122,7 @@ fn dms_are_private_to_their_two_users() {
     for msg in [
         join("dm:alice:bob"),
         send("dm:alice:bob", "let me in"),
-        ClientMsg::History { room: room("dm:alice:bob"), before: None, after: None, limit: None },
+        ClientMsg::History { room: room("dm:alice:bob"), before: None, after: None, limit: None, around: None },
         ClientMsg::MarkRead { room: room("dm:alice:bob"), seq: None },
         ClientMsg::Typing { room: room("dm:alice:bob"), active: true },
     ] {
@@ -150,11 +153,15 @@ fn requests_answer_exactly_once_and_are_authorised() {
     assert!(matches!(joined, ServerMsg::RoomJoined(_)));
     let ack = sim.request("alice", send("dm:alice:bob", "via rest"));
     assert!(matches!(ack, ServerMsg::Ack { seq: 1, .. }), "{ack:?}");
-    let denied =
-        sim.request("carol", ClientMsg::History { room: room("dm:alice:bob"), before: None, after: None, limit: None });
+    let denied = sim.request(
+        "carol",
+        ClientMsg::History { room: room("dm:alice:bob"), before: None, after: None, limit: None, around: None },
+    );
     assert!(matches!(denied, ServerMsg::Error { code: ErrorCode::Forbidden, .. }), "{denied:?}");
-    let page =
-        sim.request("bob", ClientMsg::History { room: room("dm:alice:bob"), before: None, after: None, limit: None });
+    let page = sim.request(
+        "bob",
+        ClientMsg::History { room: room("dm:alice:bob"), before: None, after: None, limit: None, around: None },
+    );
     let ServerMsg::History { messages, .. } = page else { panic!("{page:?}") };
     assert_eq!(messages.len(), 1);
     let typing = sim.request("alice", ClientMsg::Typing { room: room("group:lobby"), active: true });

@@ -234,8 +234,13 @@ async fn a_history_page_of_the_largest_messages_is_answered() {
     for _ in 0..40 {
         alice.send_acked("group:lobby", &big, None).await;
     }
-    let history =
-        ClientMsg::History { room: crate::support::room("group:lobby"), before: None, after: None, limit: Some(100) };
+    let history = ClientMsg::History {
+        room: crate::support::room("group:lobby"),
+        before: None,
+        after: None,
+        limit: Some(100),
+        around: None,
+    };
     alice.send(&history).await;
     let (count, more) = alice
         .until(|m| match m {

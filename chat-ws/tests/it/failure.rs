@@ -87,8 +87,13 @@ async fn failed_commit_acknowledges_nothing_and_clients_can_resume() {
     // Reconnect: nothing was stored, and the same client id is accepted as new.
     let mut alice = server.client("alice", Codec::Json).await;
     let mut bob = server.client("bob", Codec::MsgPack).await;
-    let history =
-        ClientMsg::History { room: crate::support::room("group:lobby"), before: None, after: None, limit: None };
+    let history = ClientMsg::History {
+        room: crate::support::room("group:lobby"),
+        before: None,
+        after: None,
+        limit: None,
+        around: None,
+    };
     bob.send(&history).await;
     let stored = bob
         .until(|m| match m {

@@ -48,7 +48,13 @@ async fn messages_survive_a_restart_on_chat_store() {
     // The retry after the restart is recognised: stored once.
     assert_eq!(alice.send_acked("group:lobby", "durable", Some("d-1")).await, (1, true));
     alice
-        .send(&ClientMsg::History { room: crate::support::room("group:lobby"), before: None, after: None, limit: None })
+        .send(&ClientMsg::History {
+            room: crate::support::room("group:lobby"),
+            before: None,
+            after: None,
+            limit: None,
+            around: None,
+        })
         .await;
     let page = alice
         .until(|m| match m {

@@ -127,7 +127,11 @@ async fn large_pages_and_resume_fit_the_write_buffer() {
     let mut alice = connect(&base, "alice").await;
     let (mut before, mut seen, mut frames) = (None, Vec::new(), 0);
     loop {
-        send(&mut alice, &ClientMsg::History { room: room("group:big"), before, after: None, limit: Some(50) }).await;
+        send(
+            &mut alice,
+            &ClientMsg::History { room: room("group:big"), before, after: None, limit: Some(50), around: None },
+        )
+        .await;
         let (seqs, _, more, bytes) = next_page(&mut alice).await;
         assert!(bytes <= FRAME_LIMIT, "a {bytes}-byte frame");
         assert!(!seqs.is_empty());
