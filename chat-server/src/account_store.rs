@@ -30,10 +30,15 @@ pub(crate) enum AccountStoreError {
     /// chat-store failed (I/O, a damaged row, a failed commit).
     #[error("account storage failed")]
     Store(#[from] chat_store::StoreError),
+    /// The cluster's accounts log could not take or apply a write (NATS unreachable, this
+    /// node far behind).
+    #[cfg(feature = "cluster")]
+    #[error("cluster-wide account storage failed")]
+    Cluster(#[source] chat_ws::cluster::ClusterError),
 }
 
 /// The settings key of the run-time registration mode.
-const REGISTRATION_KEY: &str = "registration";
+pub(crate) const REGISTRATION_KEY: &str = "registration";
 
 /// Durable accounts, sessions, invites, reset codes and the audit log. Each method is one
 /// atomic step (one transaction in chat-store).

@@ -60,6 +60,8 @@ pub mod assets;
 pub mod cli;
 #[cfg(feature = "cluster")]
 mod cluster;
+#[cfg(feature = "cluster")]
+mod cluster_accounts;
 pub mod commands;
 mod config;
 mod conn;

@@ -155,11 +155,26 @@ impl Server {
         let local_addr = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
 
         let (rest_ops, rest_sends) = state::rest_throttles(&config.chat);
-        let accounts = Accounts::new(Arc::new(store.clone()), &config.limits);
+        // In a cluster, accounts and sessions are cluster-wide (crate::cluster_accounts).
+        #[cfg(feature = "cluster")]
+        let on_ended: Arc<std::sync::OnceLock<crate::cluster_accounts::OnEnded>> = Arc::default();
+        #[cfg(feature = "cluster")]
+        let account_store: Arc<dyn crate::account_store::AccountStore> = match &cluster {
+            Some(node) => {
+                Arc::new(crate::cluster_accounts::ClusterAccounts::start(node, store.clone(), on_ended.clone()).await?)
+            }
+            None => Arc::new(store.clone()),
+        };
+        #[cfg(not(feature = "cluster"))]
+        let account_store: Arc<dyn crate::account_store::AccountStore> = Arc::new(store.clone());
+        let accounts = Accounts::new(account_store, &config.limits);
         if let Some(mode) = config.registration {
             // Given on the command line: it wins over the mode an administrator stored.
-            use crate::account_store::AccountStore;
-            store.set_registration(mode).map_err(|crate::account_store::AccountStoreError::Store(e)| e)?;
+            accounts.store.set_registration(mode).map_err(|e| match e {
+                crate::account_store::AccountStoreError::Store(e) => StartError::Snapshot(e),
+                #[cfg(feature = "cluster")]
+                crate::account_store::AccountStoreError::Cluster(e) => StartError::Cluster(e),
+            })?;
         }
         if store.admin_count()? == 0 && !store.accounts(None, 1)?.is_empty() {
             tracing::warn!("no administrator: run `chat-server admin grant NAME --db FILE` with the server stopped");
@@ -179,6 +194,16 @@ impl Server {
             #[cfg(feature = "cluster")]
             cluster: cluster.clone(),
         });
+        #[cfg(feature = "cluster")]
+        {
+            let app = Arc::downgrade(&app);
+            let close: crate::cluster_accounts::OnEnded = Box::new(move |tokens| {
+                if let Some(app) = app.upgrade() {
+                    app.end_sessions(tokens);
+                }
+            });
+            let _ = on_ended.set(close);
+        }
         let router = crate::http::router(app.clone(), config.limits.request_timeout, config.limits.max_body_bytes);
         let scheme = if tls.is_some() { "https" } else { "http" };
         let urls = crate::net::urls(scheme, local_addr, &lan);

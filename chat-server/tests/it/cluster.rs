@@ -45,7 +45,7 @@ async fn three_nodes_chat_mention_dm_read_and_resume_across_nodes() {
     leader(&nodes.iter().collect::<Vec<_>>()).await;
     let (n1, n2, n3) = (&nodes[0], &nodes[1], &nodes[2]);
 
-    // Accounts are per node until they are cluster-wide: each user signs up where they connect.
+    // Accounts are cluster-wide: each user signs up on one node and may use any.
     let alice = register(n1.addr, "alice").await;
     let bob = register(n2.addr, "bob").await;
     let carol = register(n3.addr, "carol").await;
@@ -97,7 +97,7 @@ async fn three_nodes_chat_mention_dm_read_and_resume_across_nodes() {
         let body = json!({"room": "group:lobby", "content": content, "client_id": format!("a-{}", i + 2)});
         assert_eq!(post(n1.addr, "/api/messages", Some(&alice), body).await.status, 200);
     }
-    let bob_on_n3 = register(n3.addr, "bob").await;
+    let bob_on_n3 = login(n3.addr, "bob").await;
     let mut bob_ws = ws_as(n3, &bob_on_n3).await;
     ws_send(&mut bob_ws, json!({"type": "resume", "rooms": [{"room": "group:lobby", "last_seq": 1}]})).await;
     let page = next_of(&mut bob_ws, "history").await;
@@ -181,12 +181,14 @@ async fn leader_killed_under_load_loses_no_acknowledged_message_and_a_stale_copy
     let first = leader(&nodes.iter().collect::<Vec<_>>()).await;
     let addrs: Vec<_> = nodes.iter().map(|n| n.addr).collect();
 
-    // Six users, each signed up on every node (accounts are per node for now), in one room.
+    // Six users, each signed up on one node and logged in on every other, in one room.
     let mut tokens: Vec<HashMap<usize, String>> = Vec::new();
     for u in 0..6 {
         let mut per_node = HashMap::new();
+        let name = format!("user{u}");
         for (i, node) in nodes.iter().enumerate() {
-            per_node.insert(i, register(node.addr, &format!("user{u}")).await);
+            let token = if i == 0 { register(node.addr, &name).await } else { login(node.addr, &name).await };
+            per_node.insert(i, token);
         }
         let r = post(addrs[0], "/api/rooms/join", Some(&per_node[&0]), json!({"room": "group:load"})).await;
         assert_eq!(r.status, 200, "{:?}", r.json());
@@ -290,11 +292,12 @@ async fn send_until_acked(
     }
 }
 
-/// Registers `user` on every node (accounts are per node for now) and joins `group:ops`.
+/// Registers `user` on the first node, logs it in on every other, and joins `group:ops`.
 async fn everywhere(nodes: &[Node], user: &str) -> HashMap<usize, String> {
     let mut tokens = HashMap::new();
     for (i, node) in nodes.iter().enumerate() {
-        tokens.insert(i, register(node.addr, user).await);
+        let token = if i == 0 { register(node.addr, user).await } else { login(node.addr, user).await };
+        tokens.insert(i, token);
     }
     let r = post(nodes[0].addr, "/api/rooms/join", Some(&tokens[&0]), json!({"room": "group:ops"})).await;
     assert_eq!(r.status, 200, "{:?}", r.json());

@@ -238,6 +238,15 @@ pub async fn leader(nodes: &[&Node]) -> usize {
     .await
 }
 
+/// Logs `name` (registered by `support::register`, on any node) in on the node at `addr`; the
+/// token.
+pub async fn login(addr: SocketAddr, name: &str) -> String {
+    let body = serde_json::json!({"username": name, "password": format!("password-{name}")});
+    let r = crate::support::post(addr, "/api/login", None, body).await;
+    assert_eq!(r.status, 200, "login {name}: {:?}", String::from_utf8_lossy(&r.body));
+    r.json()["token"].as_str().unwrap().to_owned()
+}
+
 /// The log position a node reports.
 pub async fn position(node: &Node) -> Option<u64> {
     node.health().await?["position"].as_u64()

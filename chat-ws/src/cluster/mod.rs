@@ -15,6 +15,10 @@
 //!   record (fenced like every record, so an older leader can no longer append), restores the
 //!   core from its store and leads.
 //!
+//! - State beside the chat (the server's accounts) is replicated with an [`OpLog`]: any node
+//!   appends operations to a stream of their own, and every node applies all of them in stream
+//!   order to its own copy.
+//!
 //! [`start`] runs a node; `docs/scaling.md` has the design, the failure table and the limits.
 
 mod forward;
@@ -22,12 +26,14 @@ mod journal;
 mod lease;
 mod log;
 mod node;
+mod oplog;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 pub use node::{ClusterNode, start};
+pub use oplog::{Apply, ApplyError, MAX_OP_BYTES, OpLog};
 
 /// How to join a cluster.
 #[derive(Debug, Clone)]
@@ -108,6 +114,13 @@ pub enum ClusterError {
     /// This node is no longer the leader: another node appended to the log.
     #[error("this node is no longer the leader")]
     Deposed,
+    /// An operation of an [`OpLog`] could not be applied to the local copy (it is retried).
+    #[error("applying an operation failed")]
+    Apply(#[source] oplog::ApplyError),
+    /// This node did not apply an operation of an [`OpLog`] in time (it is far behind, or its
+    /// local store keeps failing).
+    #[error("operation {0} was not applied on this node in time")]
+    NotApplied(u64),
     /// The log's sequence skipped a record (the stream lost data).
     #[error("log gap: expected record {expected}, got {got}")]
     Gap {

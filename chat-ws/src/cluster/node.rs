@@ -16,6 +16,7 @@ use super::forward::{Gateway, serve_gateways};
 use super::journal::{ClusterJournal, Fence};
 use super::lease::Lease;
 use super::log::{self, Record};
+use super::oplog::{Apply, OpLog};
 use super::{ClusterConfig, ClusterError, ClusterStatus, Counters, Names, Role, SharedCounters};
 use crate::hub::{Command, HubError, HubHandle, Shared, refuse_with, spawn_hub_in};
 use crate::limits::HubConfig;
@@ -41,12 +42,22 @@ const ROUTE_PATIENCE: Duration = Duration::from_secs(8);
 pub struct ClusterNode {
     node_id: String,
     counters: SharedCounters,
+    js: Context,
+    config: ClusterConfig,
+    stop: watch::Receiver<bool>,
 }
 
 impl ClusterNode {
     /// The node's view of the cluster now.
     pub fn status(&self) -> ClusterStatus {
         self.counters.status(&self.node_id)
+    }
+
+    /// Opens the cluster's operation log `name` (1–32 of `a-z 0-9 _`; its stream is created if
+    /// missing) and applies it with `apply`, from the operation after `from` (the last one
+    /// this node's copy holds, 0 for none) on, until the node stops. See [`OpLog`].
+    pub async fn op_log(&self, name: &str, from: u64, apply: Apply) -> Result<OpLog, ClusterError> {
+        OpLog::open(&self.js, &self.config, name, from, apply, self.stop.clone()).await
     }
 }
 
@@ -103,6 +114,7 @@ pub async fn start(
     let (inbox_tx, inbox) = mpsc::channel(hub_config.inbox_capacity.max(1));
     let (route, route_rx) = watch::channel(Route::Down);
     let (stop_tx, stop) = watch::channel(false);
+    let (node_js, node_stop) = (js.clone(), stop.clone());
     let node = Node {
         names,
         client,
@@ -121,7 +133,8 @@ pub async fn start(
     tokio::spawn(node.run());
     let router = tokio::spawn(route_commands(inbox, route_rx, stop_tx));
     let handle = HubHandle { inbox: inbox_tx, shared };
-    Ok((ClusterNode { node_id: config.node_id, counters }, handle, router))
+    let node = ClusterNode { node_id: config.node_id.clone(), counters, js: node_js, config, stop: node_stop };
+    Ok((node, handle, router))
 }
 
 /// The node handle's commands, to wherever the route points. A shutdown through the handle
