@@ -100,6 +100,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod attachment;
 mod chat;
 mod driver;
 mod emoji;

@@ -129,6 +129,26 @@ pub struct Cli {
     #[arg(long, env = "CHAT_REGISTRATION", value_enum)]
     pub registration: Option<Registration>,
 
+    /// Directory of attachment files (default: `<db>.attachments` beside the database).
+    #[arg(long, env = "CHAT_ATTACHMENTS_DIR")]
+    pub attachments_dir: Option<PathBuf>,
+
+    /// Largest attachment, in MiB.
+    #[arg(long, env = "CHAT_MAX_ATTACHMENT_MIB", default_value_t = 10)]
+    pub max_attachment_mib: u64,
+
+    /// Storage quota per user for attachments, in MiB.
+    #[arg(long, env = "CHAT_ATTACHMENT_QUOTA_MIB", default_value_t = 500)]
+    pub attachment_quota_mib: u64,
+
+    /// Attachment uploads per user per minute.
+    #[arg(long, env = "CHAT_UPLOADS_PER_MINUTE", default_value_t = 30)]
+    pub uploads_per_minute: u32,
+
+    /// Seconds an unreferenced attachment is kept before it is deleted.
+    #[arg(long, env = "CHAT_ATTACHMENT_GRACE_SECS", default_value_t = 3600)]
+    pub attachment_grace_secs: u64,
+
     /// Log filter: error, warn, info, debug, trace, or a tracing directive such as
     /// "chat_server=debug,info".
     #[arg(long, env = "CHAT_LOG", default_value = "info")]
@@ -188,6 +208,14 @@ impl Cli {
             session_ttl: Duration::from_secs(self.session_days.saturating_mul(86_400)),
             ..Limits::default()
         };
+        let attachments = crate::AttachmentConfig {
+            dir: self.attachments_dir.clone(),
+            max_file_bytes: self.max_attachment_mib.saturating_mul(1 << 20),
+            quota_bytes: self.attachment_quota_mib.saturating_mul(1 << 20),
+            uploads_per_minute: self.uploads_per_minute,
+            grace: Duration::from_secs(self.attachment_grace_secs),
+            ..crate::AttachmentConfig::default()
+        };
         ServerConfig {
             bind: self.bind,
             port: self.port,
@@ -198,6 +226,7 @@ impl Cli {
             chat,
             limits,
             metrics: if self.metrics_public { MetricsAccess::Anyone } else { MetricsAccess::Loopback },
+            attachments,
             #[cfg(feature = "cluster")]
             cluster: self.cluster_config(),
             registration: self.registration,

@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Who may read `GET /metrics`.
     pub metrics: MetricsAccess,
+    /// Where attachments live and their limits.
+    pub attachments: crate::AttachmentConfig,
     /// Run as a node of a cluster on NATS JetStream (`None`: a single node).
     #[cfg(feature = "cluster")]
     pub cluster: Option<chat_ws::cluster::ClusterConfig>,
@@ -119,6 +121,7 @@ impl Default for ServerConfig {
             chat: chat_core::Config::default(),
             limits: Limits::default(),
             metrics: MetricsAccess::default(),
+            attachments: crate::AttachmentConfig::default(),
             #[cfg(feature = "cluster")]
             cluster: None,
             registration: None,

@@ -70,6 +70,16 @@ pub enum ApiCode {
     AccountDisabled,
     /// 403: the password reset code is wrong, used or expired.
     InvalidResetCode,
+    /// 413: the file is larger than the per-file limit.
+    FileTooLarge,
+    /// 413: the file would take the uploader past their storage quota.
+    QuotaExceeded,
+    /// 413: the image has more pixels than allowed (or claims to: a decompression bomb).
+    ImageTooLarge,
+    /// 404: no such attachment, or not one the caller may read.
+    AttachmentNotFound,
+    /// 503: this server stores no attachments (an in-memory database without a directory).
+    AttachmentsUnavailable,
 }
 
 impl ApiCode {
@@ -104,6 +114,11 @@ impl ApiCode {
             ApiCode::InvalidInvite => "invalid_invite",
             ApiCode::AccountDisabled => "account_disabled",
             ApiCode::InvalidResetCode => "invalid_reset_code",
+            ApiCode::FileTooLarge => "file_too_large",
+            ApiCode::QuotaExceeded => "quota_exceeded",
+            ApiCode::ImageTooLarge => "image_too_large",
+            ApiCode::AttachmentNotFound => "attachment_not_found",
+            ApiCode::AttachmentsUnavailable => "attachments_unavailable",
         }
     }
 
@@ -134,6 +149,9 @@ impl ApiCode {
             ApiCode::HostNotAllowed => StatusCode::MISDIRECTED_REQUEST,
             ApiCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiCode::FileTooLarge | ApiCode::QuotaExceeded | ApiCode::ImageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiCode::AttachmentNotFound => StatusCode::NOT_FOUND,
+            ApiCode::AttachmentsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

@@ -72,6 +72,9 @@ pub(crate) fn router(app: Arc<App>, request_timeout: Duration, max_body_bytes: u
         .route("/api/admin/messages/delete", post(api_admin::delete_message))
         .route("/api/admin/registration", get(api_admin::registration).post(api_admin::set_registration))
         .merge(crate::api_messages::routes())
+        .route("/api/attachments", post(crate::attachments::upload))
+        .route("/api/attachments/{id}", get(crate::attachments::download))
+        .route("/api/attachments/{id}/thumbnail", get(crate::attachments::thumbnail))
         // API answers are never cached.
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
     let timeout = ServiceBuilder::new()
@@ -80,7 +83,8 @@ pub(crate) fn router(app: Arc<App>, request_timeout: Duration, max_body_bytes: u
         }))
         .timeout(request_timeout);
     let security = ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::overriding(
+        // A handler may set a stricter policy (attachments: `default-src 'none'; sandbox`).
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         ))

@@ -39,6 +39,8 @@
 //! | `POST /api/rooms` | `{room_name, private}` → `room_joined` |
 //! | `POST /api/rooms/{join,leave,read,invite,remove,accept,decline}` | `{room, …}` |
 //! | `GET /api/directory`, `GET /api/users` (`?prefix=&after=&limit=`) | `room_list`, `user_list` |
+//! | `POST /api/attachments` | a file (multipart `file` field, or a raw body with `?name=`) → `{id, name, size, content_type, width?, height?}` |
+//! | `GET /api/attachments/{id}`, `…/{id}/thumbnail` | the file, for its uploader and members of a room with a message holding it (404 otherwise) |
 //! | `GET /healthz`, `GET /metrics` | liveness, Prometheus text |
 //!
 //! Rooms may be named by `room` (`group:lobby`, `dm:alice:bob`) or the seed's `room_type` +
@@ -57,6 +59,7 @@ mod api_account;
 mod api_admin;
 mod api_messages;
 pub mod assets;
+mod attachments;
 pub mod cli;
 #[cfg(feature = "cluster")]
 mod cluster;
@@ -81,6 +84,7 @@ mod throttle;
 pub mod tls;
 mod ws;
 
+pub use attachments::AttachmentConfig;
 pub use config::{
     DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, MetricsAccess, PasswordCost, Registration, ServerConfig, Tls,
 };

@@ -179,6 +179,7 @@ impl Server {
         if store.admin_count()? == 0 && !store.accounts(None, 1)?.is_empty() {
             tracing::warn!("no administrator: run `chat-server admin grant NAME --db FILE` with the server stopped");
         }
+        let attachments = attachment_service(&config, &store)?;
         let app = Arc::new(App {
             accounts,
             hub: hub.clone(),
@@ -191,6 +192,7 @@ impl Server {
             metrics_access: config.metrics,
             rest_ops,
             rest_sends,
+            attachments: attachments.clone(),
             #[cfg(feature = "cluster")]
             cluster: cluster.clone(),
         });
@@ -215,6 +217,10 @@ impl Server {
         };
         let sweep_task = tokio::spawn(sweep_tokens(app.clone(), stop_rx.clone()));
         let flush_task = tokio::spawn(flush_uses(app.clone(), stop_rx.clone()));
+        if let Some(attachments) = attachments {
+            // Ends when `stop` turns true; a collection cut short by shutdown is redone later.
+            tokio::spawn(crate::attachments::collect_loop(attachments, stop_rx.clone()));
+        }
         #[cfg(unix)]
         let control_task = match &config.database {
             Database::File(path) => Some(tokio::spawn(crate::control::serve(
@@ -246,6 +252,26 @@ impl Server {
             cluster,
         })
     }
+}
+
+/// The attachment service: in `config.attachments.dir`, else `<database>.attachments/` beside a
+/// database file; none for an in-memory database without a directory.
+fn attachment_service(
+    config: &ServerConfig,
+    store: &chat_store::Store,
+) -> Result<Option<Arc<crate::attachments::Attachments>>, StartError> {
+    let dir = config.attachments.dir.clone().or_else(|| match &config.database {
+        Database::File(path) => {
+            let mut dir = path.as_os_str().to_owned();
+            dir.push(".attachments");
+            Some(PathBuf::from(dir))
+        }
+        Database::Memory => None,
+    });
+    let Some(dir) = dir else { return Ok(None) };
+    let service = crate::attachments::Attachments::open(dir.clone(), store.clone(), config.attachments.clone())
+        .map_err(|source| StartError::Io { path: dir, source })?;
+    Ok(Some(Arc::new(service)))
 }
 
 fn conn_limits(config: &ServerConfig) -> ConnLimits {

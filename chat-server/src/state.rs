@@ -30,6 +30,8 @@ pub(crate) struct App {
     pub(crate) rest_ops: Throttle<UserName>,
     /// `POST /api/messages` per user.
     pub(crate) rest_sends: Throttle<UserName>,
+    /// Attachments, unless this server stores none (in-memory database without a directory).
+    pub(crate) attachments: Option<Arc<crate::attachments::Attachments>>,
     /// This node's cluster, when it runs as one.
     #[cfg(feature = "cluster")]
     pub(crate) cluster: Option<chat_ws::cluster::ClusterNode>,

@@ -38,6 +38,7 @@
 
 mod account;
 mod admin;
+mod attachment;
 mod backend;
 mod backup;
 mod error;
@@ -49,6 +50,7 @@ mod table;
 
 pub use account::{Account, NewAccount, Registered, Session, SessionMeta, TokenRecord};
 pub use admin::{AuditEntry, Invite, Redeemed, ResetCode};
+pub use attachment::{AddAttachmentError, AttachmentRecord, Upload};
 pub use backup::{CheckError, Contents, inspect};
 pub use error::{OpenError, StoreError};
 pub use store::{SCHEMA_VERSION, Store};

@@ -14,7 +14,7 @@ use crate::table;
 
 /// The schema version this build reads and writes. Bump it on any change to a table's key or value
 /// encoding, and add the migration to the chat-store section of `docs/design.md`.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Durable chat storage in one redb file: the messages, the materialised state the core restores
 /// from, and the server's accounts and tokens.
@@ -208,7 +208,8 @@ fn open_unchecked(source: &Source, create: bool) -> Result<Database, OpenError> 
                 match found {
                     1 => crate::migrate::v1_to_v2(&db).map_err(in_migration)?,
                     2 => crate::account::v2_to_v3(&db).map_err(in_migration)?,
-                    _ => crate::migrate::v3_to_v4(&db).map_err(in_migration)?,
+                    3 => crate::migrate::v3_to_v4(&db).map_err(in_migration)?,
+                    _ => crate::attachment::v4_to_v5(&db).map_err(in_migration)?,
                 }
                 found = stored_version(&db, &origin)?.unwrap_or_default();
             }

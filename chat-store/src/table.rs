@@ -17,6 +17,7 @@
 //! | `tokens`          | token hash (32 bytes)         | [`TokenRecord`](crate::TokenRecord) |
 //! | `settings`        | key (UTF-8)                   | raw bytes                       |
 //! | `user_tokens`, `invites`, `resets`, `audit` | see `account.rs` and `admin.rs` (v3) | |
+//! | `attachments`, `attachment_uploads`, `attachment_refs` | see `attachment.rs` (v5) | |
 
 //!
 //! The state tables are the rows of [`chat_core::fold`] (format version
@@ -55,7 +56,7 @@ pub(crate) const CHANGES: Def = TableDefinition::new("changes");
 pub(crate) const DELETED: Def = TableDefinition::new("deleted");
 
 /// Every table, created together when a file is initialised.
-pub(crate) const ALL: [Def; 17] = [
+pub(crate) const ALL: [Def; 20] = [
     META,
     MESSAGES,
     USERS,
@@ -73,6 +74,9 @@ pub(crate) const ALL: [Def; 17] = [
     crate::admin::AUDIT,
     CHANGES,
     DELETED,
+    crate::attachment::ATTACHMENTS,
+    crate::attachment::UPLOADS,
+    crate::attachment::REFS,
 ];
 
 /// The key in `meta` holding the schema version.

@@ -34,5 +34,9 @@ mod cluster_accounts;
 mod cluster_harness;
 // Edit, delete and react over REST: the core's answers and refusals, counts read back.
 mod lifecycle_rest;
+// Attachments: upload, access (404 for non-members), no markup served, limits, ranges, GC.
+mod attachments;
+// Images (EXIF stripped, bombs refused, thumbnails) and kill -9 mid-upload.
+mod attachments_media;
 // The web UI in headless Chromium: chat, mentions, DMs, XSS, restart (needs chromium).
 mod browser; // headless Chromium UI tests

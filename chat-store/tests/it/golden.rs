@@ -1,5 +1,5 @@
 //! Committed files of every schema version (`tests/data/golden-v1.redb`, written by the v1 code,
-//! `golden-v2.redb`, `golden-v3.redb` and `golden-v4.redb`) must keep opening with exactly the contents they were written with; an
+//! `golden-v2.redb`, `golden-v3.redb`, `golden-v4.redb` and `golden-v5.redb`) must keep opening with exactly the contents they were written with; an
 //! older one is migrated on open. If this fails after a change to the store or to the types it
 //! stores, the on-disk format changed: bump `SCHEMA_VERSION`, write the migration (see the
 //! chat-store section of docs/design.md) and add a new golden file; never regenerate an old one.
@@ -7,16 +7,18 @@
 //! Write the current version's file (only when adding a new version):
 //! `cargo test -p chat-store --test it golden::generate -- --ignored`
 
+use chat_core::attachment::AttachmentId;
 use chat_core::log::{Deletion, Edit, Reaction, Reactions};
 use chat_core::{HistoryQuery, HistoryRange, Journal, LogEntry, Message, ReplyTo, RoomKind, Snapshot, Timestamp};
-use chat_store::{AuditEntry, Invite, ResetCode, SCHEMA_VERSION, SessionMeta, Store, TokenRecord};
+use chat_store::{AttachmentRecord, AuditEntry, Invite, ResetCode, SCHEMA_VERSION, SessionMeta, Store, TokenRecord};
 
 use crate::common::*;
 
 const GOLDEN_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v1.redb");
 const GOLDEN_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v2.redb");
 const GOLDEN_V3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v3.redb");
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v4.redb");
+const GOLDEN_V4: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v4.redb");
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden-v5.redb");
 
 /// The log the golden file holds, written out literally so that it cannot drift with helpers.
 fn golden_log() -> Vec<Vec<LogEntry>> {
@@ -180,10 +182,28 @@ fn check_lifecycle(store: &Store) {
 }
 
 const TOKEN_HASH: [u8; 32] = [7; 32];
+const ATTACHMENT: AttachmentId = AttachmentId::from_bytes([0xa7; 32]);
+
+/// The attachment rows of the v5 file: one file, uploaded by alice and then by bob.
+fn check_attachments(store: &Store) {
+    let record = store.attachment(&ATTACHMENT).unwrap().expect("the record");
+    assert_eq!((record.size, record.content_type.as_str()), (1234, "image/png"));
+    assert_eq!((record.width, record.height, record.thumbnail.as_deref()), (Some(40), Some(30), Some("image/jpeg")));
+    assert_eq!((record.created, record.touched), (Timestamp(T0 + 7), Timestamp(T0 + 8)));
+    assert_eq!(record.uploaders, [user("alice"), user("bob")]);
+    assert_eq!(
+        store.attachment_upload(&user("bob"), &ATTACHMENT).unwrap().map(|u| u.name),
+        Some("same-cat.png".into())
+    );
+    assert_eq!(store.attachment_usage(&user("alice")).unwrap(), 1234);
+    assert_eq!(store.attachment_ids().unwrap(), [ATTACHMENT]);
+    assert!(store.attachment_refs(&ATTACHMENT, 10).unwrap().is_empty());
+}
+
 const INVITE_HASH: [u8; 32] = [8; 32];
 
 #[test]
-#[ignore = "writes tests/data/golden-v4.redb: run on purpose when adding a schema version"]
+#[ignore = "writes tests/data/golden-v5.redb: run on purpose when adding a schema version"]
 fn generate() {
     let _ = std::fs::remove_file(GOLDEN);
     let mut store = Store::open(GOLDEN).unwrap();
@@ -205,6 +225,13 @@ fn generate() {
     assert!(store.put_reset(&user("bob"), &reset).unwrap());
     let entry = AuditEntry::new(Timestamp(T0 + 2), Some(user("alice")), "disable", Some("bob".into()));
     assert_eq!(store.append_audit(&entry, 100).unwrap(), 1);
+    // The v5 attachment tables.
+    let record = AttachmentRecord::new(1234, "image/png", Timestamp(T0 + 7))
+        .with_dimensions(40, 30)
+        .with_thumbnail("image/jpeg");
+    store.add_attachment(&user("alice"), &ATTACHMENT, "cat.png", record, 1 << 20).unwrap();
+    let record = AttachmentRecord::new(1234, "image/png", Timestamp(T0 + 8));
+    store.add_attachment(&user("bob"), &ATTACHMENT, "same-cat.png", record, 1 << 20).unwrap();
     drop(store);
     // Keep the committed file small.
     let mut db = redb::Database::open(GOLDEN).unwrap();
@@ -395,14 +422,32 @@ fn check_numbered(store: &Store) {
 }
 
 #[test]
-fn golden_v4_file_opens_with_exact_contents() {
+fn golden_v4_file_is_migrated_with_exact_contents() {
+    let (_dir, path, store) = open_copy(GOLDEN_V4);
+    check_contents(&store, true);
+    check_v3_accounts(&store);
+    check_lifecycle(&store);
+    // v4 → v5: the attachment tables, empty.
+    assert!(store.attachment_ids().unwrap().is_empty());
+    drop(store);
+    assert!(path.with_file_name("golden.redb.v4.bak").exists(), "the v4 file is kept beside");
+    let (rows, version) = raw_highlights_and_version(&path);
+    assert_eq!(version, SCHEMA_VERSION);
+    let lobby = "group:lobby".to_owned();
+    assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
+    append_on_top(Store::open(&path).unwrap(), &path);
+}
+
+#[test]
+fn golden_v5_file_opens_with_exact_contents() {
     let (_dir, path, store) = open_copy(GOLDEN);
     check_contents(&store, true);
     check_v3_accounts(&store);
     check_lifecycle(&store);
+    check_attachments(&store);
     drop(store);
     let (rows, version) = raw_highlights_and_version(&path);
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     let lobby = "group:lobby".to_owned();
     assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
     append_on_top(Store::open(&path).unwrap(), &path);
