@@ -192,6 +192,21 @@ impl Node {
     }
 }
 
+impl Node {
+    /// `user`'s read cursor and unread count in `room` by this node's own store (stopped), and
+    /// a naive recount from the same store's history: the messages of others after the cursor.
+    pub fn stored_unread(&self, user: &str, room: &str) -> (u64, u64, u64) {
+        let store = chat_store::Store::open(&self.db).expect("open the node's store");
+        let snapshot = store.snapshot().expect("snapshot");
+        let (user, room): (chat_core::UserName, chat_core::RoomKey) = (user.parse().unwrap(), room.parse().unwrap());
+        let unread = snapshot.unread(&user, &room).expect("a member");
+        let query = HistoryQuery { room, range: HistoryRange::After(0), limit: u32::MAX };
+        let history = store.history(&query).expect("history");
+        let recount = history.iter().filter(|m| m.seq > unread.read_seq && m.sender != user).count() as u64;
+        (unread.read_seq, unread.unread, recount)
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
