@@ -108,7 +108,10 @@ pub struct Node {
     pub id: String,
     pub addr: SocketAddr,
     pub db: PathBuf,
-    nats_url: String,
+    /// `None`: a single node without `--cluster` (for comparisons).
+    nats_url: Option<String>,
+    /// More flags (benchmarks lift the per-address limits).
+    pub extra: Vec<String>,
     child: Option<Child>,
 }
 
@@ -120,12 +123,18 @@ pub fn lease_ms() -> u64 {
 
 impl Node {
     pub fn start(dir: &Path, nats: &Nats, id: &str) -> Node {
+        Node::start_with(dir, Some(nats), id, &[])
+    }
+
+    /// A node with more flags; without `nats`, a single node (no `--cluster`).
+    pub fn start_with(dir: &Path, nats: Option<&Nats>, id: &str, extra: &[&str]) -> Node {
         let port = free_port();
         let mut node = Node {
             id: id.to_owned(),
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             db: dir.join(format!("{id}.redb")),
-            nats_url: nats.url(),
+            nats_url: nats.map(Nats::url),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             child: None,
         };
         node.spawn();
@@ -138,9 +147,16 @@ impl Node {
             .args(["--bind", "127.0.0.1", "--port", &self.addr.port().to_string()])
             .arg("--db")
             .arg(&self.db)
-            .args(["--cluster", &self.nats_url, "--node-id", &self.id])
-            .args(["--cluster-lease-ms", &lease_ms().to_string()])
+            .args(match &self.nats_url {
+                Some(url) => vec!["--cluster".to_owned(), url.clone(), "--node-id".to_owned(), self.id.clone()],
+                None => Vec::new(),
+            })
+            .args(match &self.nats_url {
+                Some(_) => vec!["--cluster-lease-ms".to_owned(), lease_ms().to_string()],
+                None => Vec::new(),
+            })
             .args(["--send-rate", "10000", "--send-burst", "10000", "--log", "info"])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

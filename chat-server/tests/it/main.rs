@@ -31,6 +31,7 @@ mod restart;
 // Cluster mode: three chat-server processes on a real nats-server -js (needs nats-server).
 mod cluster;
 mod cluster_accounts;
+mod cluster_bench;
 mod cluster_harness;
 // Edit, delete and react over REST: the core's answers and refusals, counts read back.
 mod lifecycle_rest;
