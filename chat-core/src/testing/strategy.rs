@@ -1,7 +1,8 @@
 //! Operation traces and their proptest strategies.
 //!
 //! An [`Op`] names users, rooms and sessions by small indexes so that random traces collide
-//! (the same room joined twice, a mention of a member, a retry with a used client id).
+//! (the same room joined twice, a mention of a member, a retry with a used client id, an edit
+//! of someone else's message, a reaction to a deleted one).
 //! [`model::run`](super::model::run) plays a trace on a simulator and checks it against the
 //! reference model; [`Op::to_client`] gives the frame an op sends, for drivers of your own.
 //!
@@ -19,10 +20,13 @@
 
 use proptest::prelude::*;
 
+use crate::protocol::ResumePoint;
 use crate::{ClientMsg, RoomRef, UserName};
 
 /// The users of a trace; ops name them by index.
 pub const USERS: [&str; 4] = ["ann", "bob", "cy", "dee"];
+/// The emoji of [`Op::React`]; an index past them names `"x"`, which is not an emoji (refused).
+pub const EMOJI: [&str; 3] = ["👍", "🎉", "😀"];
 /// Session slots of a trace: at most this many sessions are live at once.
 pub const SLOTS: usize = 3;
 
@@ -144,6 +148,74 @@ pub enum Op {
         /// Before which message (the newest page without).
         before: Option<u64>,
     },
+    /// `send_message` with `reply_to`: a reply to message `to` of the room.
+    Reply {
+        /// Whose session.
+        slot: usize,
+        /// Where.
+        target: Target,
+        /// What.
+        text: Text,
+        /// The answered message (0 or past the latest: refused).
+        to: u64,
+    },
+    /// `edit_message` of message `seq` to [`Text::edited`].
+    Edit {
+        /// Whose session.
+        slot: usize,
+        /// Where.
+        target: Target,
+        /// Which message.
+        seq: u64,
+        /// The new text.
+        text: Text,
+    },
+    /// `delete_message` of message `seq`.
+    Delete {
+        /// Whose session.
+        slot: usize,
+        /// Where.
+        target: Target,
+        /// Which message.
+        seq: u64,
+    },
+    /// `delete_message` of message `seq` by `USERS[user]` as a server administrator
+    /// ([`Input::AdminRequest`](crate::Input::AdminRequest), no session, no membership needed).
+    AdminDelete {
+        /// Which user.
+        user: u8,
+        /// Where (relative to that user).
+        target: Target,
+        /// Which message.
+        seq: u64,
+    },
+    /// `react` with `EMOJI[emoji]` to message `seq`.
+    React {
+        /// Whose session.
+        slot: usize,
+        /// Where.
+        target: Target,
+        /// Which message.
+        seq: u64,
+        /// Which emoji ([`EMOJI`]).
+        emoji: u8,
+        /// Add or remove.
+        add: bool,
+    },
+    /// A new session of `USERS[user]` resumes `target` as a client that saw the room up to its
+    /// event `rev` (clamped to the room's latest), sending that `last_rev` or, without
+    /// `with_rev`, only the `last_seq` it holds. The model checks that the client's copy of the
+    /// room then equals the current state, then the session goes away.
+    Resume {
+        /// Which user.
+        user: u8,
+        /// Where (relative to that user).
+        target: Target,
+        /// The last event the client saw.
+        rev: u64,
+        /// Whether the resume names `last_rev`.
+        with_rev: bool,
+    },
     /// Virtual time passes (ticking on the way).
     Advance {
         /// How long.
@@ -167,13 +239,18 @@ impl Op {
             | Op::Send { slot, .. }
             | Op::MarkRead { slot, .. }
             | Op::Typing { slot, .. }
-            | Op::History { slot, .. } => Some(*slot),
-            Op::Advance { .. } | Op::Restart => None,
+            | Op::History { slot, .. }
+            | Op::Reply { slot, .. }
+            | Op::Edit { slot, .. }
+            | Op::Delete { slot, .. }
+            | Op::React { slot, .. } => Some(*slot),
+            Op::AdminDelete { .. } | Op::Resume { .. } | Op::Advance { .. } | Op::Restart => None,
         }
     }
 
-    /// The frame this op has the session of `me` send; `None` for the ops that are not frames
-    /// (connect, disconnect, time, restart).
+    /// The frame this op has the session of `me` send (for [`Op::AdminDelete`], the frame of the
+    /// administrator's request); `None` for the ops that are not frames (connect, disconnect,
+    /// time, restart) and for [`Op::Resume`], whose frame depends on the room ([`resume`]).
     pub fn to_client(&self, me: &UserName) -> Option<ClientMsg> {
         let msg = match self {
             Op::Join { target, .. } => ClientMsg::JoinRoom { room: target.to_ref(me) },
@@ -200,14 +277,42 @@ impl Op {
                 limit: Some(5),
                 around: None,
             },
-            Op::Connect { .. } | Op::Disconnect { .. } | Op::Advance { .. } | Op::Restart => return None,
+            Op::Reply { target, text, to, .. } => ClientMsg::SendMessage {
+                room: target.to_ref(me),
+                content: text.content(),
+                client_id: None,
+                reply_to: Some(*to),
+            },
+            Op::Edit { target, seq, text, .. } => {
+                ClientMsg::EditMessage { room: target.to_ref(me), seq: *seq, content: text.edited(), client_id: None }
+            }
+            Op::Delete { target, seq, .. } | Op::AdminDelete { target, seq, .. } => {
+                ClientMsg::DeleteMessage { room: target.to_ref(me), seq: *seq }
+            }
+            Op::React { target, seq, emoji, add, .. } => {
+                ClientMsg::React { room: target.to_ref(me), seq: *seq, emoji: emoji_of(*emoji).into(), add: *add }
+            }
+            Op::Connect { .. } | Op::Disconnect { .. } | Op::Resume { .. } | Op::Advance { .. } | Op::Restart => {
+                return None;
+            }
         };
         Some(msg)
     }
 }
 
+/// The `resume` frame of a client that holds `room` up to message `last_seq` and saw its events
+/// up to `last_rev`.
+pub fn resume(room: &str, last_seq: u64, last_rev: Option<u64>) -> ClientMsg {
+    ClientMsg::Resume { rooms: vec![ResumePoint { room: room.into(), last_seq, last_rev }] }
+}
+
 fn user_name(i: u8) -> &'static str {
     USERS.get(usize::from(i)).copied().unwrap_or("nobody")
+}
+
+/// `EMOJI[i]`, or `"x"` (not an emoji) past them.
+pub fn emoji_of(i: u8) -> &'static str {
+    EMOJI.get(usize::from(i)).copied().unwrap_or("x")
 }
 
 fn by_key(key: &str) -> RoomRef {
@@ -245,6 +350,15 @@ impl Text {
             Text::Email(i) => format!("mail {}@example.com", name(i)),
             Text::Code(i) => format!("run `@{} --help`", name(i)),
             Text::Blank => "  ".into(),
+        }
+    }
+
+    /// The text an [`Op::Edit`] sets: the content with ` (edited)` after it (whitespace only
+    /// for [`Text::Blank`], refused), so an edit changes the text unless it repeats an edit.
+    pub fn edited(&self) -> String {
+        match self {
+            Text::Blank => self.content(),
+            _ => format!("{} (edited)", self.content()),
         }
     }
 }
@@ -290,6 +404,14 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => (slot.clone(), target()).prop_map(|(slot, target)| Op::Typing { slot, target }),
         1 => (slot.clone(), target(), proptest::option::of(0u64..12))
             .prop_map(|(slot, target, before)| Op::History { slot, target, before }),
+        2 => (slot.clone(), target(), text(), 0u64..12).prop_map(|(slot, target, text, to)| Op::Reply { slot, target, text, to }),
+        3 => (slot.clone(), target(), 0u64..12, text()).prop_map(|(slot, target, seq, text)| Op::Edit { slot, target, seq, text }),
+        2 => (slot.clone(), target(), 0u64..12).prop_map(|(slot, target, seq)| Op::Delete { slot, target, seq }),
+        1 => (0u8..4, target(), 0u64..12).prop_map(|(user, target, seq)| Op::AdminDelete { user, target, seq }),
+        3 => (slot.clone(), target(), 0u64..12, 0u8..4, proptest::bool::weighted(0.7))
+            .prop_map(|(slot, target, seq, emoji, add)| Op::React { slot, target, seq, emoji, add }),
+        1 => (0u8..4, target(), 0u64..40, any::<bool>())
+            .prop_map(|(user, target, rev, with_rev)| Op::Resume { user, target, rev, with_rev }),
         1 => (0u64..8_000).prop_map(|ms| Op::Advance { ms }),
         1 => Just(Op::Restart),
     ]
