@@ -111,6 +111,10 @@ impl Snapshot {
         let Some(inbox) = self.notifications.get_mut(user) else { return };
         let Some(at) = inbox.iter().rposition(|n| n.seq == seq && &n.room == room) else { return };
         let Some(n) = inbox.remove(at) else { return };
+        if inbox.is_empty() {
+            // As a journal rebuilds it from rows: a user without notifications has no inbox.
+            self.notifications.remove(user);
+        }
         if !n.read
             && let Some(u) = self.users.get_mut(user)
         {
