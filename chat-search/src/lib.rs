@@ -12,6 +12,9 @@
 //!   decides; [`SearchReader::query`] never returns a hit outside it, and checks every hit
 //!   against it again.
 //! - [`rebuild`] fills an index from a journal's history.
+//! - [`SearchReader::answer`] answers the core's `Output::Search` (a
+//!   [`chat_core::SearchRequest`] over its authorised rooms) with the
+//!   [`chat_core::SearchResults`] of `Input::Searched`.
 //!
 //! ```
 //! use chat_core::{RoomKey, Timestamp, UserName};
@@ -36,6 +39,7 @@
 
 #![forbid(unsafe_code)]
 
+mod core;
 mod error;
 mod index;
 mod indexer;

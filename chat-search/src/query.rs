@@ -343,6 +343,19 @@ fn parse_room(value: &str) -> Result<RoomKey, QueryError> {
     }
 }
 
+/// A `before:` bound (`YYYY-MM-DD`: the start of that UTC day; or ms) as exclusive ms, the way
+/// the query text reads it: for parameters given apart from the text (REST).
+pub fn before_bound(value: &str) -> Result<u64, QueryError> {
+    parse_date(value)
+}
+
+/// An `after:` bound (`YYYY-MM-DD`: from the next UTC day on; or ms) as exclusive ms, the way
+/// the query text reads it.
+pub fn after_bound(value: &str) -> Result<u64, QueryError> {
+    let start = parse_date(value)?;
+    Ok(if is_day(value) { start + DAY_MS - 1 } else { start })
+}
+
 fn is_day(value: &str) -> bool {
     value.contains('-')
 }

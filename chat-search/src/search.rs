@@ -277,6 +277,17 @@ impl SearchReader {
         let content = text(f.content);
         let snippet = snippets.map(|g| g.snippet(content)).filter(|s| !s.is_empty());
         let snippet = match snippet {
+            // A message that fits a snippet is shown whole (the fragment would start at the first
+            // word and end at the last one, dropping the punctuation around them).
+            Some(s) if content.chars().nth(SNIPPET_CHARS).is_none() => {
+                let start = s.fragment_range().start;
+                Snippet {
+                    text: content.to_owned(),
+                    highlights: s.highlighted().iter().map(|r| r.start + start..r.end + start).collect(),
+                    cut_before: false,
+                    cut_after: false,
+                }
+            }
             Some(s) => {
                 let range = s.fragment_range();
                 Snippet {

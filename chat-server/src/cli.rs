@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::config::{DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, MetricsAccess, Registration, ServerConfig, Tls};
+use crate::config::{
+    DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, MetricsAccess, Registration, SearchDir, ServerConfig, Tls,
+};
 
 /// A private group chat for your LAN: rooms, direct messages, @mentions, unread counts and
 /// notifications, in the browser. Run it, then open one of the printed URLs.
@@ -26,6 +28,16 @@ pub struct Cli {
     /// Database file (redb). Created when missing; holds messages, accounts and sessions.
     #[arg(long, env = "CHAT_DB", default_value = DEFAULT_DB_FILE, global = true)]
     pub db: PathBuf,
+
+    /// Directory of the full-text search index (default: next to the database, `chat.search/`
+    /// for `chat.redb`). It
+    /// is rebuilt from the database in the background when missing or damaged.
+    #[arg(long, env = "CHAT_SEARCH_DIR", conflicts_with = "no_search")]
+    pub search_dir: Option<PathBuf>,
+
+    /// Run without a search index (`search` answers `search_unavailable`).
+    #[arg(long, env = "CHAT_NO_SEARCH")]
+    pub no_search: bool,
 
     /// A maintenance command instead of serving (see `chat-server help COMMAND`).
     #[command(subcommand)]
@@ -230,6 +242,11 @@ impl Cli {
             #[cfg(feature = "cluster")]
             cluster: self.cluster_config(),
             registration: self.registration,
+            search: match (&self.search_dir, self.no_search) {
+                (_, true) => SearchDir::Off,
+                (Some(dir), false) => SearchDir::Dir(dir.clone()),
+                (None, false) => SearchDir::BesideDatabase,
+            },
         }
     }
 

@@ -51,6 +51,23 @@ pub struct ServerConfig {
     /// an administrator), or [`Registration::Open`] when none was ever set; `Some` stores it at
     /// start-up.
     pub registration: Option<Registration>,
+    /// Where the full-text search index lives ([`SearchDir::BesideDatabase`] by default).
+    pub search: SearchDir,
+}
+
+/// Where the search index (chat-search) lives. It is derived state: delete it and it is
+/// rebuilt from the database in the background at the next start.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SearchDir {
+    /// Beside the database file, named after it (`chat.redb` → `chat.search/`; the default);
+    /// no search for an in-memory database.
+    #[default]
+    BesideDatabase,
+    /// This directory.
+    Dir(PathBuf),
+    /// No search: `search` answers `search_unavailable`.
+    Off,
 }
 
 /// Who may create accounts.
@@ -125,6 +142,7 @@ impl Default for ServerConfig {
             #[cfg(feature = "cluster")]
             cluster: None,
             registration: None,
+            search: SearchDir::default(),
         }
     }
 }

@@ -20,7 +20,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::error::{ApiCode, ApiError};
 use crate::hosts::HostKind;
 use crate::state::App;
-use crate::{api, api_account, api_admin, export, files, ws};
+use crate::{api, api_account, api_admin, api_search, export, files, ws};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "chat_session";
@@ -41,6 +41,7 @@ pub(crate) fn router(app: Arc<App>, request_timeout: Duration, max_body_bytes: u
         .route("/api/logout", post(api::logout))
         .route("/api/me", get(api::me))
         .route("/api/messages", get(api::history).post(api::send))
+        .route("/api/search", get(api_search::search))
         .route("/api/room_users", get(api::room_users))
         .route("/api/notifications", get(api::notifications))
         .route("/api/notifications/read", post(api::mark_notifications_read))

@@ -58,6 +58,7 @@ mod api;
 mod api_account;
 mod api_admin;
 mod api_messages;
+mod api_search;
 pub mod assets;
 mod attachments;
 pub mod cli;
@@ -78,6 +79,7 @@ mod http;
 mod metrics;
 pub mod net;
 mod password;
+mod search;
 mod server;
 mod state;
 mod throttle;
@@ -86,7 +88,8 @@ mod ws;
 
 pub use attachments::AttachmentConfig;
 pub use config::{
-    DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, MetricsAccess, PasswordCost, Registration, ServerConfig, Tls,
+    DEFAULT_DB_FILE, DEFAULT_PORT, Database, Limits, MetricsAccess, PasswordCost, Registration, SearchDir,
+    ServerConfig, Tls,
 };
 pub use error::{ApiCode, ApiError, status_of};
 pub use http::{CONTENT_SECURITY_POLICY, SESSION_COOKIE};

@@ -134,6 +134,10 @@ impl Server {
         let mut hub_config = HubConfig::default();
         hub_config.chat = config.chat.clone();
         hub_config.limits = conn_limits(&config);
+        // The index follows the leader's commits (in cluster mode: see docs/search.md).
+        let indexer = crate::search::dir(&config.search, &config.database)
+            .and_then(|dir| crate::search::start(&dir, store.clone()));
+        hub_config.search = indexer.as_ref().map(|i| chat_ws::SearchSeam::new(crate::search::Seam::new(i)));
         #[cfg(feature = "cluster")]
         let (hub, hub_task, cluster) = match &config.cluster {
             Some(cluster) => {
@@ -248,6 +252,7 @@ impl Server {
             control_task,
             hub,
             hub_task,
+            indexer,
             #[cfg(feature = "cluster")]
             cluster,
         })
@@ -297,6 +302,7 @@ pub struct RunningServer {
     control_task: Option<JoinHandle<()>>,
     hub: chat_ws::HubHandle,
     hub_task: JoinHandle<()>,
+    indexer: Option<chat_search::Indexer>,
     #[cfg(feature = "cluster")]
     cluster: Option<chat_ws::cluster::ClusterNode>,
 }
@@ -352,6 +358,10 @@ impl RunningServer {
         }
         self.hub.shutdown().await;
         let _ = self.hub_task.await;
+        if let Some(indexer) = self.indexer {
+            // Its last commit, then the running marker goes (a clean stop needs no rebuild).
+            let _ = tokio::task::spawn_blocking(move || indexer.shutdown()).await;
+        }
         tracing::info!("stopped");
     }
 }

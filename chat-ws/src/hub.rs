@@ -18,6 +18,7 @@ use crate::journal::{JournalError, JournalThread};
 use crate::limits::{ConnLimits, HubConfig};
 use crate::metrics::{HubMetrics, Metrics};
 use crate::pending::{Loaded, Loads, ReplyTo, Requests};
+use crate::search::{Searched, Searches};
 use crate::session::SessionLink;
 use crate::slots::{Marks, Sessions};
 
@@ -138,6 +139,7 @@ where
         staged: Staged::default(),
         requests: Requests::default(),
         loads: Loads::new(config.max_loads_in_flight),
+        searches: Searches::new(config.search.clone(), config.max_searches_in_flight),
         journal,
         mailbox: Mailbox { inbox, inbox_weak: inbox_tx.downgrade(), disconnects, disconnects_tx },
         stop: Stop::default(),
@@ -321,6 +323,7 @@ struct Hub {
     staged: Staged,
     requests: Requests,
     loads: Loads,
+    searches: Searches,
     journal: JournalThread,
     mailbox: Mailbox,
     stop: Stop,
@@ -336,6 +339,7 @@ impl Hub {
         let mut pending: VecDeque<Command> = VecDeque::with_capacity(cap);
         let mut gone: Vec<SessionId> = Vec::new();
         let mut loaded: Vec<Loaded> = Vec::new();
+        let mut searched: Vec<Searched> = Vec::new();
         let mut was_gated = false;
         while !self.stop.stopping {
             let gate = self.sessions.gate(Instant::now(), &self.shared.metrics);
@@ -363,6 +367,7 @@ impl Hub {
                     }
                     Some(id) = self.mailbox.disconnects.recv() => gone.push(id),
                     Some(l) = self.loads.next(), if !self.loads.is_empty() => loaded.push(l),
+                    Some(s) = self.searches.next(), if !self.searches.is_empty() => searched.push(s),
                     () = self.shared.caught_up.notified(), if gate.is_some() => {}
                     () = tokio::time::sleep_until(sleep_until), if wake.is_some() => {}
                 }
@@ -378,11 +383,23 @@ impl Hub {
                 }
             }
 
+            while searched.len() < cap {
+                match self.searches.ready() {
+                    Some(s) => searched.push(s),
+                    None => break,
+                }
+            }
+
             let now = self.clock.now();
             let mut owed = Owed::default();
             for (epoch, load, result) in loaded.drain(..) {
                 if self.loads.is_current(epoch) {
                     self.chat.handle(now, Input::Loaded { load, result });
+                }
+            }
+            for (epoch, load, result) in searched.drain(..) {
+                if self.searches.is_current(epoch) {
+                    self.chat.handle(now, Input::Searched { load, result });
                 }
             }
             self.stage();
@@ -478,10 +495,15 @@ impl Hub {
         if !entries.is_empty() {
             let count = entries.len();
             let messages = entries.iter().filter(|e| matches!(e, LogEntry::Message(_))).count() as u64;
+            // The index sees a batch only once it is durable (a copy: entries are mostly Arcs).
+            let for_index = self.searches.indexes().then(|| entries.clone());
             match self.journal.append(entries).await {
                 Ok(latency) => {
                     self.shared.metrics.commit(count, latency);
                     Metrics::add(&self.shared.metrics.messages, messages);
+                    if let Some(entries) = for_index {
+                        self.searches.committed(&entries);
+                    }
                 }
                 Err(error) => return self.commit_failed(error, owed).await,
             }
@@ -514,6 +536,7 @@ impl Hub {
             }
             Output::Reply { request, msg } => self.requests.answer(request, *msg),
             Output::Load { load, query } => self.loads.start(load, query, &self.journal),
+            Output::Search { load, user, rooms, query } => self.searches.start(load, &user, rooms, *query),
             Output::Close { session, reason } => self.sessions.close(session, close_notice(reason)),
             // `Chat::drain` hands the entries out separately; the rest never holds one.
             Output::Persist(_) => tracing::error!("a Persist after the commit; ignored"),
@@ -533,6 +556,7 @@ impl Hub {
         }
         self.sessions.close_all(CloseNotice::COMMIT_FAILED);
         self.loads.restart();
+        self.searches.restart();
         match self.journal.snapshot().await {
             Ok(snapshot) => self.chat = Chat::restore(self.config.chat.clone(), snapshot),
             Err(error) => {

@@ -62,6 +62,7 @@ mod journal;
 mod limits;
 mod metrics;
 mod pending;
+mod search;
 mod session;
 mod slots;
 mod socket;
@@ -76,6 +77,7 @@ pub use hub::{HubError, HubHandle, spawn_hub};
 pub use journal::JournalError;
 pub use limits::{ConnLimits, HubConfig, negotiate_subprotocol, websocket_config};
 pub use metrics::HubMetrics;
+pub use search::{SearchIndex, SearchSeam};
 pub use session::SessionLink;
 pub use socket::{Auth, serve_link, serve_socket, serve_socket_with};
 

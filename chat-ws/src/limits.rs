@@ -33,6 +33,12 @@ pub struct HubConfig {
     pub shutdown_grace: Duration,
     /// Per-connection limits of the WebSocket adapter.
     pub limits: ConnLimits,
+    /// The full-text index searches go to (and committed batches are fed to); `None` (the
+    /// default) answers every `search` with `search_unavailable`.
+    pub search: Option<crate::SearchSeam>,
+    /// Most searches running at once, all users together; more are answered
+    /// `search_unavailable` (default 64; the core also bounds each user).
+    pub max_searches_in_flight: usize,
 }
 
 impl Default for HubConfig {
@@ -46,6 +52,8 @@ impl Default for HubConfig {
             max_loads_in_flight: 256,
             shutdown_grace: Duration::from_secs(5),
             limits: ConnLimits::default(),
+            search: None,
+            max_searches_in_flight: 64,
         }
     }
 }

@@ -12,3 +12,5 @@ mod paging;
 mod rebuild;
 // The background indexer: batching, removal, re-indexing, overflow catch-up.
 mod indexer;
+// The core's SearchRequest answered as SearchResults.
+mod answer;

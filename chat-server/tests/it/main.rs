@@ -39,5 +39,7 @@ mod lifecycle_rest;
 mod attachments;
 // Images (EXIF stripped, bombs refused, thumbnails) and kill -9 mid-upload.
 mod attachments_media;
+// GET /api/search and history around through the real server and index.
+mod search_rest;
 // The web UI in headless Chromium: chat, mentions, DMs, XSS, restart (needs chromium).
 mod browser; // headless Chromium UI tests

@@ -11,5 +11,7 @@ mod delivery;
 mod failure;
 /// Bad frames: close codes and `error` events, while others keep being served.
 mod frames;
+/// The search seam: fed after commits, answers checked by the core.
+mod search;
 /// Graceful shutdown and durability across a restart.
 mod shutdown;
