@@ -294,6 +294,10 @@ pub struct RoomSummary {
     /// Whether this member may remove others (the owner of a private room).
     #[serde(default)]
     pub can_remove: bool,
+    /// Whether this member may delete other members' messages (the owner of a private room;
+    /// everyone may delete their own).
+    #[serde(default)]
+    pub can_delete: bool,
 }
 
 /// A pending invitation to a room, until the invitee accepts or declines it.

@@ -1,13 +1,15 @@
-// The actions menu of a message: reply and react on every message; edit and delete on your
-// own (the server refuses anything else: `not_author`, `forbidden`). Delete asks first, in the
-// message itself. Keyboard: the menu opens with the focus on its first item, arrows move,
+// The actions menu of a message: reply and react on every message; edit on your own; delete on
+// your own and, where the server's room summary says `can_delete` (the owner of a private
+// room), on everyone's. The server refuses anything else (`not_author`, `forbidden`). Delete
+// asks first, in the message itself. Keyboard: the menu opens with the focus on its first item, arrows move,
 // Enter picks, Escape closes and gives the focus back to the [...] button.
 
 import { h } from './dom.js';
 
 export class MessageMenu {
   /**
-   * hooks: { me(): string, onReply(seq), onEdit(seq), onDelete(seq), onPicker(li, m, opener) }.
+   * hooks: { me(): string, canDeleteAny(): bool (in the open room), onReply(seq), onEdit(seq),
+   * onDelete(seq), onPicker(li, m, opener) }.
    */
   constructor(hooks) {
     this.hooks = hooks;
@@ -23,6 +25,7 @@ export class MessageMenu {
     if (this.el && this.trigger === trigger && this.el.isConnected) return this.close(true);
     this.close(false);
     const mine = m.sender === this.hooks.me();
+    const deletable = mine || this.hooks.canDeleteAny();
     const item = (label, cls, fn) =>
       h(
         'button',
@@ -43,7 +46,7 @@ export class MessageMenu {
       item('Reply', 'do-reply', () => this.hooks.onReply(m.seq)),
       item('React...', 'do-react', () => this.hooks.onPicker(li, m, trigger)),
       mine ? item('Edit', 'do-edit', () => this.hooks.onEdit(m.seq)) : null,
-      mine ? item('Delete...', 'do-delete', () => this.confirmDelete(li, m, trigger)) : null,
+      deletable ? item('Delete...', 'do-delete', () => this.confirmDelete(li, m, trigger)) : null,
     ].filter(Boolean);
     this.el = h(
       'div',

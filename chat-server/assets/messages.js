@@ -37,6 +37,7 @@ export class MessagePane {
     this.picker = new ReactionPicker();
     this.menu = new MessageMenu({
       me: () => this.store.me,
+      canDeleteAny: () => this.room()?.canDelete === true,
       onReply: (seq) => hooks.onReply(seq),
       onEdit: (seq) => hooks.onEdit(seq),
       onDelete: (seq) => this.report(client.deleteMessage(seq)),

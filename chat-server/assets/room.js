@@ -43,6 +43,8 @@ export class Room {
     this.canInvite = false;
     this.canLeave = false;
     this.canRemove = false;
+    /** Whether this user may delete other members' messages here (the owner of a private room). */
+    this.canDelete = false;
     /** username -> online: the members, kept current by `member_joined`/`member_left`/`presence` */
     this.users = new Map();
     /** Whether `users` is the server's list since the last connect (else `room_users` is due). */
@@ -139,6 +141,7 @@ export function applySummary(r, s) {
   r.canInvite = s.can_invite === true;
   r.canLeave = s.can_leave === true;
   r.canRemove = s.can_remove === true;
+  r.canDelete = s.can_delete === true;
 }
 
 /** A full member list (`room_joined`, `room_users_update`) with the members' read cursors. */

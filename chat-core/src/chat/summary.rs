@@ -48,6 +48,7 @@ impl Chat {
             },
             can_leave: r.kind != RoomKind::Dm && !owns,
             can_remove: r.kind == RoomKind::Private && owns,
+            can_delete: r.kind == RoomKind::Private && owns,
         })
     }
 

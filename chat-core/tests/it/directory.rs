@@ -147,19 +147,26 @@ fn summaries_say_what_the_member_may_do() {
     sim.take(b);
     let reply = sim.request("alice", ClientMsg::MyRooms { after: None, limit: None });
     let ServerMsg::Rooms { rooms, .. } = reply else { panic!("{reply:?}") };
-    let flags: Vec<(String, bool, bool, bool)> =
-        rooms.iter().map(|r| (r.room.to_string(), r.can_invite, r.can_leave, r.can_remove)).collect();
+    let flags: Vec<(String, bool, bool, bool, bool)> =
+        rooms.iter().map(|r| (r.room.to_string(), r.can_invite, r.can_leave, r.can_remove, r.can_delete)).collect();
     assert_eq!(
         flags,
         [
-            ("group:lobby".into(), true, true, false),
-            ("group:mine".into(), true, false, true),
-            ("dm:alice:bob".into(), false, false, false),
+            ("group:lobby".into(), true, true, false, false),
+            ("group:mine".into(), true, false, true, true),
+            ("dm:alice:bob".into(), false, false, false, false),
         ]
     );
     let reply = sim.request("bob", ClientMsg::MyRooms { after: None, limit: None });
     let ServerMsg::Rooms { rooms, .. } = reply else { panic!("{reply:?}") };
     assert!(rooms.iter().all(|r| r.room.to_string() != "group:mine"));
+    // A member of the private room who does not own it may not delete others' messages.
+    sim.recv(a, ClientMsg::Invite { room: room("group:mine"), username: "bob".into() });
+    sim.recv(b, join("group:mine"));
+    let reply = sim.request("bob", ClientMsg::MyRooms { after: None, limit: None });
+    let ServerMsg::Rooms { rooms, .. } = reply else { panic!("{reply:?}") };
+    let mine = rooms.iter().find(|r| r.room.to_string() == "group:mine").expect("bob is a member");
+    assert!(!mine.can_delete && !mine.can_remove);
     sim.input(Input::Tick);
 }
 

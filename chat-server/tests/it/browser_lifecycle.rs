@@ -1,5 +1,6 @@
 //! The message lifecycle in the web UI: editing (the menu, and Up-arrow in an empty box),
-//! deleting with a confirmation, reaction chips from two users (mouse and keyboard), replies
+//! deleting with a confirmation (the owner of a private room deletes other members' messages
+//! too), reaction chips from two users (mouse and keyboard), replies
 //! whose quote jumps to the original (paging older history in when it is not on screen), a
 //! deleted or edited mention moving the other user's badge and bell live, and a client that
 //! was offline through edits, deletions and reactions showing exactly what one that stayed
@@ -165,6 +166,84 @@ async fn edit_from_the_menu_and_with_up_arrow_then_delete_after_confirming() {
         bob.wait_online().await;
         wait_content(bob, seq, "hello world", true).await;
         wait_tombstone(bob, second).await;
+    })
+    .await;
+}
+
+/// The labels of the open actions menu.
+async fn menu_items(page: &Page, what: &str) -> Value {
+    page.wait(
+        what,
+        "const items = [...document.querySelectorAll('.msg-menu .menu-item')].map((b) => b.textContent);\
+         return items.length ? items : null;",
+        vec![],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_of_a_private_room_deletes_a_members_message_and_every_view_follows() {
+    let Some(tools) = harness::tools() else { return };
+    let _one_at_a_time = harness::serial().await;
+    harness::run(tools, &["owner", "bob", "carol"], |pages, server| async move {
+        let (owner, bob, carol) = (&pages[0], &pages[1], &pages[2]);
+        two_in_lobby(owner, bob, &server).await;
+        carol.open(&server.base()).await;
+        carol.sign_up(PASSWORD).await;
+        carol.join("lobby").await;
+
+        // The owner creates a private room and invites bob and carol, who accept.
+        owner.fill("#join-input", "backroom").await;
+        owner.click("#create-private-btn").await;
+        owner.wait_current("group:backroom").await;
+        for guest in ["bob", "carol"] {
+            owner.fill("#invite-input", guest).await;
+            owner.click("#invite-btn").await;
+            owner
+                .wait(
+                    "the server confirms the invitation",
+                    "return document.querySelector('#toast').textContent.includes('sent to ' + arguments[0]);",
+                    vec![json!(guest)],
+                )
+                .await;
+        }
+        for page in [bob, carol] {
+            page.click("#invite-list li.invitation[data-room=\"group:backroom\"] .accept-invite").await;
+            page.wait_current("group:backroom").await;
+        }
+        bob.say("something bob regrets").await;
+        let seq = seq_of(owner, "something bob regrets").await;
+        assert_eq!(seq_of(carol, "something bob regrets").await, seq);
+
+        // Carol, a member, may not delete bob's message: her menu does not offer it.
+        carol.click(&format!("{} .msg-actions", msg(seq))).await;
+        assert_eq!(menu_items(carol, "carol's menu").await, json!(["Reply", "React..."]));
+        press(carol, "\u{e00c}").await;
+
+        // The owner may (the room summary's `can_delete`): delete, confirmed.
+        owner.click(&format!("{} .msg-actions", msg(seq))).await;
+        assert_eq!(menu_items(owner, "the owner's menu").await, json!(["Reply", "React...", "Delete..."]));
+        owner.click(&format!("{} .msg-menu .do-delete", msg(seq))).await;
+        owner.click(&format!("{} .confirm-yes", msg(seq))).await;
+        for page in [owner, bob, carol] {
+            wait_tombstone(page, seq).await;
+        }
+        // In the lobby (public, no owner) the owner is offered delete on her own messages only.
+        owner.click(".room-item[data-room=\"group:lobby\"]").await;
+        owner.wait_current("group:lobby").await;
+        carol.click(".room-item[data-room=\"group:lobby\"]").await;
+        carol.wait_current("group:lobby").await;
+        carol.say("carol in the lobby").await;
+        let lobby_seq = seq_of(owner, "carol in the lobby").await;
+        owner.click(&format!("{} .msg-actions", msg(lobby_seq))).await;
+        assert_eq!(menu_items(owner, "the owner's menu in the lobby").await, json!(["Reply", "React..."]));
+
+        // Carol's reload shows the tombstone from the server's history.
+        carol.c.refresh().await.expect("reload");
+        carol.wait_online().await;
+        carol.click(".room-item[data-room=\"group:backroom\"]").await;
+        carol.wait_current("group:backroom").await;
+        wait_tombstone(carol, seq).await;
     })
     .await;
 }
