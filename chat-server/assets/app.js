@@ -14,6 +14,7 @@ import { Composer } from './composer.js';
 import { Connection } from './connection.js';
 import { byId, iso, replaceChildren } from './dom.js';
 import { MessagePane } from './messages.js';
+import { SearchBox } from './search.js';
 import { Sidebar } from './sidebar.js';
 import { MAX_MESSAGES_PER_ROOM, PAGE, Store, roomLabel } from './store.js';
 
@@ -64,6 +65,20 @@ const pane = new MessagePane(store, client, {
 });
 const composer = new Composer(store, client, toast);
 const bell = new Bell(store, client, alerts, openAt);
+new SearchBox(store, openHit);
+
+/**
+ * Opens a search hit: its context is loaded with `history {around}` unless the message is
+ * held already, then it is scrolled to and highlighted (as far as the room's buffer reaches).
+ */
+function openHit(room, seq) {
+  const r = store.rooms.get(room);
+  if (!r) return;
+  const held = r.messages.has(seq);
+  if (room !== store.current) client.openRoom(room);
+  if (!held && (!r.seqs.length || r.newestSeq - seq <= MAX_MESSAGES_PER_ROOM - PAGE)) client.loadAround(room, seq);
+  openAt(room, seq);
+}
 
 /** Opens `room` at message `seq`: scrolls to it, paging older history in until it is held. */
 function openAt(room, seq) {
@@ -188,6 +203,7 @@ function showChat() {
   byId('auth-screen').hidden = true;
   byId('chat-screen').hidden = false;
   byId('bell').hidden = false;
+  byId('search-btn').hidden = false;
   byId('logout-btn').hidden = false;
 }
 
@@ -195,6 +211,8 @@ function showAuth(message) {
   byId('chat-screen').hidden = true;
   byId('auth-screen').hidden = false;
   byId('bell').hidden = true;
+  byId('search-btn').hidden = true;
+  byId('search-panel').hidden = true;
   byId('logout-btn').hidden = true;
   byId('me-label').hidden = true;
   const err = byId('auth-error');

@@ -232,6 +232,16 @@ export class Client {
     }
   }
 
+  /**
+   * Loads the context of message `seq` of `room` (`history {around}`: a search hit), as an
+   * older page; the gap to the newest held message is filled afterwards.
+   */
+  loadAround(room, seq) {
+    if (this.send({ type: 'history', room, around: seq, limit: PAGE })) {
+      this.act({ type: 'historyRequested', room, what: 'older' });
+    }
+  }
+
   /** Requests the first missing range when held seqs are not contiguous. */
   fillGap(key) {
     const r = this.store.rooms.get(key);

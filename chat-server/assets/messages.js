@@ -326,7 +326,9 @@ export class MessagePane {
     const li = this.rendered.get(seq);
     if (!li) return false;
     li.scrollIntoView({ block: 'center' });
-    li.classList.add('flash');
+    // `revealed` stays (until the next jump) so the reader keeps their place; `flash` draws the eye.
+    for (const old of this.list.querySelectorAll('li.revealed')) old.classList.remove('revealed');
+    li.classList.add('revealed', 'flash');
     setTimeout(() => li.classList.remove('flash'), 2000);
     return true;
   }

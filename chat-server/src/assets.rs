@@ -93,6 +93,7 @@ embed! {
     "messages.js" => JS,
     "reactions.js" => JS,
     "room.js" => JS,
+    "search.js" => JS,
     "sidebar.js" => JS,
     "store.js" => JS,
     "settings.js" => JS,

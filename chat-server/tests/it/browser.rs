@@ -26,6 +26,9 @@ mod lifecycle;
 // Invite sign-up, a password change signing another browser out, an admin disabling (issue 15).
 #[path = "browser_accounts.rs"]
 mod accounts;
+// Search: the box, marked results, keyboard navigation, the jump with context (issue 17).
+#[path = "browser_search.rs"]
+mod search;
 
 use chat_core::mention::{MentionTarget, mentions};
 use harness::{Page, TestServer};
