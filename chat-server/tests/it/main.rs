@@ -41,5 +41,7 @@ mod attachments;
 mod attachments_media;
 // GET /api/search and history around through the real server and index.
 mod search_rest;
+// A measurement (ignored): search latency through the whole server path.
+mod search_bench;
 // The web UI in headless Chromium: chat, mentions, DMs, XSS, restart (needs chromium).
 mod browser; // headless Chromium UI tests
