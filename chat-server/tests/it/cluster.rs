@@ -616,3 +616,27 @@ async fn bench_send_to_receive_across_nodes() {
         pct(&mut same, 0.99),
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_indexes_what_it_folds_and_searches_it_after_taking_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(dir.path());
+    let mut nodes: Vec<Node> = ["s1", "s2", "s3"].iter().map(|id| Node::start(dir.path(), &nats, id)).collect();
+    let first = leader(&nodes.iter().collect::<Vec<_>>()).await;
+    let addrs: Vec<_> = nodes.iter().map(|n| n.addr).collect();
+    let tokens = everywhere(&nodes, "seeker").await;
+    // Committed by the first leader: the others only fold it.
+    let seq = send_until_acked(&addrs, &tokens, first, "needle").await;
+    nodes[first].kill();
+    let others: Vec<usize> = (0..nodes.len()).filter(|i| *i != first).collect();
+    let second = others[leader(&others.iter().map(|i| &nodes[*i]).collect::<Vec<_>>()).await];
+    let (node, token) = (&nodes[second], &tokens[&second]);
+    let hits = eventually("the folded message in the new leader's index", || async {
+        let r = get(node.addr, "/api/search?q=needle", Some(token)).await;
+        let items = r.json()["items"].as_array()?.clone();
+        (!items.is_empty()).then_some(items)
+    })
+    .await;
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!((hits[0]["room"].as_str(), hits[0]["seq"].as_u64()), (Some("group:ops"), Some(seq)));
+}

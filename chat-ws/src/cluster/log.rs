@@ -18,6 +18,8 @@ use futures::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::{ClusterError, Names, SharedCounters};
+use crate::SearchSeam;
+use crate::search::Searches;
 
 /// The settings key under which a store keeps how much of the log it folded (big-endian u64),
 /// written in the same transaction as the entries ([`Store::append_with_meta`]).
@@ -137,11 +139,13 @@ pub(crate) async fn publish(
 
 /// Folds the stream into `store` from its position on, until `until` (when given) is reached or
 /// `stop` resolves. Returns the position reached. Records arriving together are folded in one
-/// transaction.
+/// transaction, and then given to the search index (as a leader's hub gives its commits), so a
+/// follower that takes over has indexed what it folded.
 pub(crate) async fn follow(
     stream: &Stream,
     store: &Store,
     counters: &SharedCounters,
+    index: &Option<SearchSeam>,
     until: Option<u64>,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<u64, ClusterError> {
@@ -187,9 +191,12 @@ pub(crate) async fn follow(
             next_at = seq;
         }
         let mut writer = store.clone();
-        tokio::task::spawn_blocking(move || fold_into(&mut writer, &entries, next_at))
+        let entries = tokio::task::spawn_blocking(move || fold_into(&mut writer, &entries, next_at).map(|()| entries))
             .await
             .map_err(|e| ClusterError::Record(e.to_string()))??;
+        if index.is_some() && !entries.is_empty() {
+            Searches::new(index.clone(), 1).committed(&entries);
+        }
         at = next_at;
         counters.positioned(at);
         if until.is_some_and(|u| at >= u) {

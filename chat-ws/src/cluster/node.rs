@@ -18,6 +18,7 @@ use super::lease::Lease;
 use super::log::{self, Record};
 use super::oplog::{Apply, OpLog};
 use super::{ClusterConfig, ClusterError, ClusterStatus, Counters, Names, Role, SharedCounters};
+use crate::SearchSeam;
 use crate::hub::{Command, HubError, HubHandle, Shared, refuse_with, spawn_hub_in};
 use crate::limits::HubConfig;
 
@@ -183,6 +184,11 @@ enum Ended {
 }
 
 impl Node {
+    /// The search index the folded entries go to (the one the leader's hub feeds), if any.
+    fn index(&self) -> Option<SearchSeam> {
+        self.hub_config.search.clone()
+    }
+
     fn stopping(&self) -> bool {
         *self.stop.borrow()
     }
@@ -207,8 +213,13 @@ impl Node {
     async fn follow(&mut self) -> Option<(u64, u64)> {
         self.counters.set_role(Role::Follower);
         let (fold_stop, fold_stop_rx) = watch::channel(false);
-        let fold =
-            tokio::spawn(fold_forever(self.stream.clone(), self.store.clone(), self.counters.clone(), fold_stop_rx));
+        let fold = tokio::spawn(fold_forever(
+            self.stream.clone(),
+            self.store.clone(),
+            self.counters.clone(),
+            self.index(),
+            fold_stop_rx,
+        ));
         let mut gateway: Option<(u64, watch::Sender<bool>, JoinHandle<()>)> = None;
         let poll = self.config.lease_ttl / 4;
         let won = loop {
@@ -364,7 +375,9 @@ impl Node {
                 return Err(ClusterError::Deposed);
             }
             let end = log::log_end(&self.stream).await?;
-            let at = log::follow(&self.stream, &self.store, &self.counters, Some(end), std::future::pending()).await?;
+            let index = self.index();
+            let at = log::follow(&self.stream, &self.store, &self.counters, &index, Some(end), std::future::pending())
+                .await?;
             let record = Record { epoch, node: self.config.node_id.clone(), entries: Vec::new() };
             let payload = rmp_serde::to_vec_named(&record).map_err(|e| ClusterError::Record(e.to_string()))?;
             match log::publish(&self.js, &self.names, &self.config.node_id, epoch, at, payload).await {
@@ -384,7 +397,13 @@ impl Node {
 }
 
 /// Folds the log into the store until `stop`, starting again after an error.
-async fn fold_forever(stream: Stream, store: Store, counters: SharedCounters, mut stop: watch::Receiver<bool>) {
+async fn fold_forever(
+    stream: Stream,
+    store: Store,
+    counters: SharedCounters,
+    index: Option<SearchSeam>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let stopped = {
             let mut stop = stop.clone();
@@ -392,7 +411,7 @@ async fn fold_forever(stream: Stream, store: Store, counters: SharedCounters, mu
                 let _ = stop.changed().await;
             }
         };
-        match log::follow(&stream, &store, &counters, None, stopped).await {
+        match log::follow(&stream, &store, &counters, &index, None, stopped).await {
             Ok(_) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "following the log failed; starting again");
