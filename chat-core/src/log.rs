@@ -30,6 +30,12 @@ pub struct Message {
     /// created this message. Gap-free per room, starting at 1.
     #[serde(default)]
     pub rev: u64,
+    /// The `rev` of the latest event that changed this message (an edit, the deletion, a
+    /// reaction); 0, and absent on the wire, while none has. A journal's history items carry it
+    /// ([`Message::apply_change`] sets it), so a client holding a newer copy from a live event
+    /// can tell a page's copy is older (docs/protocol.md, "Pages and live events").
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub changed_rev: u64,
     /// Server time of acceptance, ms since the Unix epoch.
     pub timestamp: Timestamp,
     /// Who sent it.
@@ -62,6 +68,10 @@ pub struct Message {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What a reply quotes of the message it answers.
@@ -117,6 +127,7 @@ impl Message {
                 self.content.clone_from(&e.content);
                 self.mentions.clone_from(&e.mentions);
                 self.edited_at = Some(e.edited_at);
+                self.changed_rev = e.rev;
                 true
             }
             LogEntry::Deleted(d) if d.room == self.room && d.seq == self.seq && !self.deleted => {
@@ -127,11 +138,12 @@ impl Message {
                 self.reactions = Vec::new();
                 self.client_id = None;
                 self.edited_at = None;
+                self.changed_rev = d.rev;
                 true
             }
             LogEntry::Reacted(r) if r.room == self.room && r.seq == self.seq && !self.deleted => {
                 let at = self.reactions.iter().position(|g| g.emoji == r.emoji);
-                match (r.add, at) {
+                let changed = match (r.add, at) {
                     (true, Some(i)) if !self.reactions[i].users.contains(&r.user) => {
                         self.reactions[i].users.push(r.user.clone());
                         true
@@ -151,7 +163,11 @@ impl Message {
                         changed
                     }
                     _ => false,
+                };
+                if changed {
+                    self.changed_rev = r.rev;
                 }
+                changed
             }
             _ => false,
         }

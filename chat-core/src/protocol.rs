@@ -497,6 +497,10 @@ pub enum ServerMsg {
         /// `true` when another `message_updates` page follows.
         #[serde(default)]
         more: bool,
+        /// `true` on a page of the answer to `resume`; `false` on the answer to a lifecycle
+        /// request that changed nothing (which ends no catch-up).
+        #[serde(default)]
+        resume: bool,
     },
     /// The sender's acknowledgement: the message is durably stored as `seq`.
     Ack {

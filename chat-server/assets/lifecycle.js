@@ -15,7 +15,7 @@
 //   users in order of reacting; an emoji without users goes);
 // - `message_updates`: each held message is replaced by the server's copy (by `seq`).
 
-import { endCatchUp, noteRev, replace } from './room.js';
+import { endCatchUp, noteChange, noteRev, replace, upToDate } from './room.js';
 
 /** The tombstone of `m`, as the server stores it after a deletion. */
 export function tombstone(m, deletedAt) {
@@ -53,9 +53,10 @@ export const LIFECYCLE_REDUCERS = {
     const r = s.rooms.get(e.room);
     if (!r) return;
     noteRev(r, e.rev);
-    const held = replace(r, e.seq, (m) =>
-      m.deleted ? m : { ...m, content: e.content, mentions: e.mentions || [], edited_at: e.edited_at },
-    );
+    const apply = (m) =>
+      m.deleted ? m : { ...m, content: e.content, mentions: e.mentions || [], edited_at: e.edited_at, changed_rev: e.rev };
+    noteChange(r, e.seq, e.rev, apply);
+    const held = replace(r, e.seq, apply);
     if (held) changed('messages', { room: e.room, seq: e.seq });
   },
 
@@ -64,7 +65,9 @@ export const LIFECYCLE_REDUCERS = {
     const r = s.rooms.get(d.room);
     if (!r) return;
     noteRev(r, d.rev);
-    if (!replace(r, d.seq, (m) => tombstone(m, d.deleted_at))) return;
+    const apply = (m) => (m.deleted ? m : { ...tombstone(m, d.deleted_at), changed_rev: d.rev });
+    noteChange(r, d.seq, d.rev, apply);
+    if (!replace(r, d.seq, apply)) return;
     // Replies quote nothing of a deleted message (the server empties their previews too).
     for (const seq of r.seqs) {
       const m = r.messages.get(seq);
@@ -80,20 +83,25 @@ export const LIFECYCLE_REDUCERS = {
     const r = s.rooms.get(x.room);
     if (!r) return;
     noteRev(r, x.rev);
-    const held = replace(r, x.seq, (m) => (m.deleted ? m : withReactions(m, react(m.reactions, x.emoji, x.username, x.add === true))));
+    const apply = (m) =>
+      m.deleted ? m : { ...withReactions(m, react(m.reactions, x.emoji, x.username, x.add === true)), changed_rev: x.rev };
+    noteChange(r, x.seq, x.rev, apply);
+    const held = replace(r, x.seq, apply);
     if (held) changed('messages', { room: x.room, seq: x.seq });
   },
 
   /**
    * `message_updates {room, messages, more}`: the current state of held messages that changed
-   * after our `last_rev`. Messages we no longer hold are not inserted (that would open a gap).
-   * The last page (`more: false`) ends the catch-up.
+   * after our `last_rev` (`resume: true`), or the answer to a request that changed nothing.
+   * Messages we no longer hold are not inserted (that would open a gap); a copy read before a
+   * live change we already applied gets that change again (`upToDate`). The resume's last page
+   * (`more: false`) ends the catch-up.
    */
   messageUpdates(s, { updates: u }, changed) {
     const r = s.rooms.get(u.room);
     if (!r) return;
-    for (const m of u.messages || []) replace(r, m.seq, () => m);
-    if (!u.more) endCatchUp(r);
+    for (const m of u.messages || []) replace(r, m.seq, () => upToDate(r, m));
+    if (u.resume === true && !u.more) endCatchUp(r);
     changed('messages', { room: u.room });
   },
 

@@ -7,6 +7,8 @@
 // object under the same seq, so views can tell a changed message by identity.
 
 export const MAX_MESSAGES_PER_ROOM = 2000;
+/** Live changes a room remembers to bring an older copy of a message up to date. */
+export const MAX_RECENT_CHANGES = 500;
 
 /** Room key helpers. */
 export function dmKey(a, b) {
@@ -79,6 +81,13 @@ export class Room {
      */
     this.catchingUp = false;
     this.revSeen = 0;
+    /**
+     * The latest live changes `{seq, rev, apply}`, oldest first. A page (history,
+     * `message_updates`) may have been read before one of them and arrive after it: its copy
+     * of the message gets the changes newer than its `changed_rev` applied again
+     * (docs/protocol.md, "Pages and live events").
+     */
+    this.recentChanges = [];
   }
 
   /** The newest held message sent by `user` that is not deleted, or null. */
@@ -214,6 +223,21 @@ export function noteRev(r, rev) {
   } else {
     r.revSeen = Math.max(r.revSeen, rev);
   }
+}
+
+/** Remembers a live change of message `seq` (`apply(m)` gives the changed copy). */
+export function noteChange(r, seq, rev, apply) {
+  if (typeof rev !== 'number') return;
+  r.recentChanges.push({ seq, rev, apply });
+  if (r.recentChanges.length > MAX_RECENT_CHANGES) r.recentChanges.shift();
+}
+
+/** A page's copy `m` with the remembered live changes it predates applied. */
+export function upToDate(r, m) {
+  const since = Math.max(m.rev || 0, m.changed_rev || 0);
+  let out = m;
+  for (const c of r.recentChanges) if (c.seq === m.seq && c.rev > since) out = c.apply(out);
+  return out;
 }
 
 /** The resume of `r` is over: every held message is current, with every rev seen since. */

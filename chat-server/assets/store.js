@@ -25,7 +25,7 @@
 // reducers in lifecycle.js; the room and its writes are in room.js.
 
 import { MAX_MESSAGES_PER_ROOM, Room, applySummary, dmKey, dmPeer, dropThrough } from './room.js';
-import { endCatchUp, insert, noteRev, roomLabel, setMembers, setPresence } from './room.js';
+import { endCatchUp, insert, noteRev, roomLabel, setMembers, setPresence, upToDate } from './room.js';
 import { LIFECYCLE_REDUCERS } from './lifecycle.js';
 
 export { MAX_MESSAGES_PER_ROOM, Room, dmKey, dmPeer, roomLabel };
@@ -237,8 +237,10 @@ const REDUCERS = {
     const before = r.oldestSeq;
     for (const m of h.messages) {
       if (before && m.seq < before) older = true;
-      insert(r, m);
-      noteRev(r, m.rev);
+      // A page may have been read before a live change we already hold: bring it up to date.
+      insert(r, upToDate(r, m));
+      // Its revs prove nothing about events in between: only live ones end a catch-up early.
+      if (!r.catchingUp) noteRev(r, m.rev);
     }
     // Which request this answers: a resume page (the server sends more by itself while
     // `more`), a gap fill (`after`), or an older/latest page (`more`: the server has more

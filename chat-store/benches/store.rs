@@ -47,6 +47,7 @@ fn message(room: &RoomKey, users: &[UserName], seq: u64) -> LogEntry {
         mentions,
         client_id: (std::env::var_os("CHAT_STORE_BENCH_NO_CLIENT_IDS").is_none()).then(|| format!("c-{seq}")),
         rev: 0,
+        changed_rev: 0,
         edited_at: None,
         deleted: false,
         deleted_at: None,

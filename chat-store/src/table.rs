@@ -141,6 +141,7 @@ impl StoredMessage {
             room: room.clone(),
             seq,
             rev: self.rev,
+            changed_rev: self.changed,
             timestamp: self.timestamp,
             sender: self.sender.clone(),
             content: self.content,

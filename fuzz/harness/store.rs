@@ -216,6 +216,7 @@ impl Reader<'_, '_> {
                     mentions,
                     client_id,
                     rev: 0,
+                    changed_rev: 0,
                     edited_at: None,
                     deleted: false,
                     deleted_at: None,

@@ -206,7 +206,7 @@ impl Chat {
                 let more = messages.len() < returned || returned >= MAX_HISTORY_LIMIT as usize;
                 let last = messages.last().map(|m| m.seq);
                 if !messages.is_empty() || continued {
-                    let page = ServerMsg::MessageUpdates { room: room.clone(), messages, more };
+                    let page = ServerMsg::MessageUpdates { room: room.clone(), messages, more, resume: true };
                     self.reply(pending.caller, page);
                 }
                 match last {
@@ -379,6 +379,7 @@ mod tests {
             mentions: vec!["bob".parse().unwrap(), "carol".parse().unwrap()],
             client_id: Some("c".repeat(64)),
             rev: u64::MAX,
+            changed_rev: 0,
             edited_at: Some(crate::Timestamp(u64::MAX)),
             deleted: true,
             deleted_at: Some(crate::Timestamp(u64::MAX)),

@@ -376,5 +376,5 @@ impl Chat {
 
 /// The answer to an operation that changed nothing: the message as it is.
 fn unchanged(m: Message) -> Answer {
-    Answer::Reply(ServerMsg::MessageUpdates { room: m.room.clone(), messages: vec![m], more: false })
+    Answer::Reply(ServerMsg::MessageUpdates { room: m.room.clone(), messages: vec![m], more: false, resume: false })
 }

@@ -88,6 +88,7 @@ impl Chat {
             room: key.clone(),
             seq: last_seq + 1,
             rev: last_rev + 1,
+            changed_rev: 0,
             timestamp: self.now,
             sender: user.clone(),
             content,

@@ -584,9 +584,11 @@ fn change(m: Option<&mut Message>, entry: &LogEntry) {
             m.content.clone_from(&e.content);
             m.mentions.clone_from(&e.mentions);
             m.edited_at = Some(e.edited_at);
+            m.changed_rev = e.rev;
         }
         LogEntry::Deleted(d) => {
             *m = Message {
+                changed_rev: d.rev,
                 content: String::new(),
                 mentions: Vec::new(),
                 client_id: None,
@@ -598,6 +600,7 @@ fn change(m: Option<&mut Message>, entry: &LogEntry) {
             };
         }
         LogEntry::Reacted(r) => {
+            m.changed_rev = r.rev;
             let group = m.reactions.iter().position(|g| g.emoji == r.emoji);
             match (group, r.add) {
                 (Some(i), true) if !m.reactions[i].users.contains(&r.user) => m.reactions[i].users.push(r.user.clone()),

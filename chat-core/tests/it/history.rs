@@ -184,6 +184,7 @@ fn stored_room_with(config: Config, contents: &[String]) -> Sim {
             mentions: Vec::new(),
             client_id: None,
             rev: 0,
+            changed_rev: 0,
             edited_at: None,
             deleted: false,
             deleted_at: None,

@@ -22,6 +22,7 @@ mod notifications; // the inbox and its count
 mod presence; // presence and typing
 mod presence_model; // presence and membership deltas against the truth
 mod readme; // the README's embed snippet stays the tested one
+mod resume_race; // a page read before a change but delivered after it never undoes it
 mod rooms; // public, private and DM rooms
 mod search; // search: authorised rooms, the check on the answer, bounds; history around
 mod unread; // unread/highlight counts, cursors, receipts

@@ -645,7 +645,7 @@ async fn the_store_keeps_each_held_message_equal_to_the_servers_state() {
                    out.resuming = [r.catchingUp, r.resuming, r.lastRev];\
                    s.dispatch({ type: 'reactionChanged', reaction: { room: 'group:x', seq: 2, rev: 20, emoji: 'A', username: 'bob', add: true } });\
                    out.gap = [r.catchingUp, r.lastRev];\
-                   s.dispatch({ type: 'messageUpdates', updates: { room: 'group:x', messages: [m(2, 2, 'me', 'yes!', { edited_at: 15, reactions: [{ emoji: 'A', users: ['bob'] }] }), m(50, 50, 'bob', 'not held')], more: false } });\
+                   s.dispatch({ type: 'messageUpdates', updates: { room: 'group:x', messages: [m(2, 2, 'me', 'yes!', { edited_at: 15, reactions: [{ emoji: 'A', users: ['bob'] }] }), m(50, 50, 'bob', 'not held')], more: false, resume: true } });\
                    out.updated = [r.catchingUp, r.lastRev, r.messages.get(2).content, r.seqs];\
                    s.dispatch({ type: 'disconnected' });\
                    s.dispatch({ type: 'connected', frame: { session: 3, username: 'me', rooms: [{ ...summary, last_seq: 2 }], unread_notifications: 1 } });\
@@ -666,7 +666,7 @@ async fn the_store_keeps_each_held_message_equal_to_the_servers_state() {
                 "none": false,
                 "notHeld": [[1, 2], false, 13],
                 "tombstone": { "room": "group:x", "seq": 1, "rev": 1, "timestamp": 1, "sender": "bob", "content": "",
-                               "mentions": [], "deleted": true, "deleted_at": 9 },
+                               "mentions": [], "deleted": true, "deleted_at": 9, "changed_rev": 14 },
                 "reply": { "seq": 1, "sender": "bob", "preview": "" },
                 "last": null,
                 "notifications": [[2], 1],

@@ -267,6 +267,7 @@ fn message(room: &chat_core::RoomKey, seq: u64, sender: &str, content: &str) -> 
         mentions: vec![],
         client_id: None,
         rev: 0,
+        changed_rev: 0,
         edited_at: None,
         deleted: false,
         deleted_at: None,

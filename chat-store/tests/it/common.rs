@@ -133,6 +133,7 @@ pub fn raw_entries(batches: &[Vec<RawOp>]) -> Vec<Vec<LogEntry>> {
                                     .collect(),
                                 client_id: client_id.map(|c| format!("c{c}")),
                                 rev: 0,
+                                changed_rev: 0,
                                 edited_at: None,
                                 deleted: false,
                                 deleted_at: None,

@@ -46,6 +46,7 @@ fn message(seq: u64) -> LogEntry {
         mentions: if seq.is_multiple_of(3) { vec![user("bob")] } else { vec![] },
         client_id: Some(format!("crash-{seq}")),
         rev: 0,
+        changed_rev: 0,
         edited_at: None,
         deleted: false,
         deleted_at: None,

@@ -33,6 +33,7 @@ fn mention(seq: u64) -> LogEntry {
         mentions: vec![user("bob")],
         client_id: None,
         rev: 0,
+        changed_rev: 0,
         edited_at: None,
         deleted: false,
         deleted_at: None,

@@ -150,6 +150,7 @@ fn eviction_paths_match_memory_journal() {
                     mentions: vec![bob.clone()],
                     client_id: Some(format!("id-{seq}")),
                     rev: 0,
+                    changed_rev: 0,
                     edited_at: None,
                     deleted: false,
                     deleted_at: None,

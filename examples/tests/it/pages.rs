@@ -48,6 +48,7 @@ fn stored() -> Vec<LogEntry> {
                 mentions: Vec::new(),
                 client_id: None,
                 rev: 0,
+                changed_rev: 0,
                 edited_at: None,
                 deleted: false,
                 deleted_at: None,
