@@ -80,7 +80,13 @@ impl Bench {
     fn say(&mut self, from: SessionId, content: String) {
         self.run(Input::Receive {
             session: from,
-            msg: ClientMsg::SendMessage { room: lobby(), content, client_id: None, reply_to: None },
+            msg: ClientMsg::SendMessage {
+                attachments: Vec::new(),
+                room: lobby(),
+                content,
+                client_id: None,
+                reply_to: None,
+            },
         });
     }
 }

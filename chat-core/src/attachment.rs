@@ -108,6 +108,20 @@ pub struct Attachment {
     pub height: Option<u32>,
 }
 
+/// Why the driver could not resolve the ids of a `send_message`
+/// ([`Input::AttachmentsResolved`](crate::Input::AttachmentsResolved)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[non_exhaustive]
+pub enum ResolveError {
+    /// An id is not a file the sender uploaded (or it is gone): `attachment_not_found`.
+    #[error("an attachment is not one you uploaded")]
+    NotFound,
+    /// The driver stores no attachments, or its store failed: `attachments_unavailable`.
+    #[error("attachments are unavailable: {0}")]
+    Unavailable(String),
+}
+
 #[cfg(feature = "arbitrary")]
 impl<'a> arbitrary::Arbitrary<'a> for AttachmentId {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<AttachmentId> {

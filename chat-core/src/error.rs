@@ -76,6 +76,12 @@ pub enum ErrorCode {
     SearchUnavailable,
     /// The caller has as many searches in flight as allowed.
     TooManySearches,
+    /// A `send_message` names an attachment the sender did not upload (or that is gone).
+    AttachmentNotFound,
+    /// A `send_message` names more attachments than allowed, or one twice.
+    TooManyAttachments,
+    /// This server stores no attachments, or its attachment store failed.
+    AttachmentsUnavailable,
     /// Something failed on the server; nothing was changed.
     Internal,
 }
@@ -118,6 +124,9 @@ impl ErrorCode {
             ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::SearchUnavailable => "search_unavailable",
             ErrorCode::TooManySearches => "too_many_searches",
+            ErrorCode::AttachmentNotFound => "attachment_not_found",
+            ErrorCode::TooManyAttachments => "too_many_attachments",
+            ErrorCode::AttachmentsUnavailable => "attachments_unavailable",
             ErrorCode::Internal => "internal",
         }
     }

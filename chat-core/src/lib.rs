@@ -52,7 +52,13 @@
 //!     Input::Receive { session: SessionId(2), msg: ClientMsg::JoinRoom { room: lobby.clone() } },
 //!     Input::Receive {
 //!         session: SessionId(1),
-//!         msg: ClientMsg::SendMessage { room: lobby, content: "hi @bob".into(), client_id: None, reply_to: None },
+//!         msg: ClientMsg::SendMessage {
+//!             room: lobby,
+//!             content: "hi @bob".into(),
+//!             client_id: None,
+//!             reply_to: None,
+//!             attachments: Vec::new(),
+//!         },
 //!     },
 //! ];
 //! for input in inputs {

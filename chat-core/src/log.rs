@@ -64,6 +64,10 @@ pub struct Message {
     /// Reactions, in order of each emoji's first reaction (absent when none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reactions>,
+    /// Files the message carries, as the driver resolved them when it was sent (absent when
+    /// none; emptied when the message is deleted, which releases them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::attachment::Attachment>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -136,6 +140,7 @@ impl Message {
                 self.content = String::new();
                 self.mentions = Vec::new();
                 self.reactions = Vec::new();
+                self.attachments = Vec::new();
                 self.client_id = None;
                 self.edited_at = None;
                 self.changed_rev = d.rev;

@@ -104,6 +104,10 @@ pub enum ClientMsg {
         /// allowed and quotes nothing).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<u64>,
+        /// Files the sender uploaded, by id (at most `Config::max_attachments_per_message`);
+        /// with at least one, `content` may be empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<crate::attachment::AttachmentId>,
     },
     /// Replace the text of one of your own messages.
     EditMessage {

@@ -189,6 +189,7 @@ export class Client {
       if (!s.rooms.has(e.room)) continue;
       const frame = { type: 'send_message', room: e.room, content: e.content, client_id: e.clientId };
       if (e.replyTo) frame.reply_to = e.replyTo;
+      if (e.attachments && e.attachments.length) frame.attachments = e.attachments;
       const ok = this.send(frame);
       if (!ok) break;
       sent.push(e.clientId);
@@ -271,13 +272,13 @@ export class Client {
    * Queues a message (a reply to `replyTo` when given); sends it now when online. Returns an
    * error text or null.
    */
-  sendMessage(content, replyTo) {
+  sendMessage(content, replyTo, attachments = []) {
     const s = this.store;
     const room = s.current;
     if (!room) return 'Pick a room first.';
-    if (!content.trim()) return null;
+    if (!content.trim() && !attachments.length) return null;
     if (s.outbox.size >= MAX_OUTBOX) return 'Too many unsent messages; wait for the connection.';
-    this.act({ type: 'messageQueued', room, content, clientId: newClientId(), replyTo });
+    this.act({ type: 'messageQueued', room, content, clientId: newClientId(), replyTo, attachments });
     this.stopTyping();
     this.flushOutbox();
     return null;

@@ -5,6 +5,7 @@
 // to a message (its excerpt is quoted; Enter sends the reply). Escape leaves either mode.
 
 import { byId, h, iso, replaceChildren } from './dom.js';
+import { Attacher } from './attach.js';
 import { partialAt } from './mention.js';
 import { excerpt } from './message_view.js';
 
@@ -23,6 +24,7 @@ export class Composer {
     this.partial = null;
     /** null, or { kind: 'edit' | 'reply', room, seq }. */
     this.mode = null;
+    this.attacher = new Attacher(this.form, this.input, onError);
     this.modeBar = h('div', { id: 'composer-mode', class: 'composer-mode', role: 'status', hidden: true });
     this.form.insertBefore(this.modeBar, this.form.firstChild);
 
@@ -50,17 +52,23 @@ export class Composer {
   submit() {
     const text = this.input.value;
     const mode = this.modeFor(this.store.current);
-    if (!text.trim()) {
-      if (mode && mode.kind === 'edit') this.cancelMode();
+    const editing = mode && mode.kind === 'edit';
+    if (!editing && this.attacher.busy()) {
+      this.onError('Wait for the uploads to finish.');
       return;
     }
-    const err =
-      mode && mode.kind === 'edit' ? this.client.editMessage(mode.seq, text) : this.client.sendMessage(text, mode ? mode.seq : 0);
+    const files = editing ? [] : this.attacher.ids();
+    if (!text.trim() && !files.length) {
+      if (editing) this.cancelMode();
+      return;
+    }
+    const err = editing ? this.client.editMessage(mode.seq, text) : this.client.sendMessage(text, mode ? mode.seq : 0, files);
     if (err) {
       this.onError(err);
       return;
     }
     this.input.value = '';
+    if (!editing) this.attacher.clear();
     this.closeMenu();
     this.setMode(null);
   }

@@ -3,6 +3,7 @@
 // message is drawn by message_view.js; its actions menu is message_menu.js, the reaction
 // picker reactions.js.
 
+import { attachmentsOf } from './attach.js';
 import { byId, h, iso, replaceChildren } from './dom.js';
 import { MessageMenu } from './message_menu.js';
 import { messageItem, quoted } from './message_view.js';
@@ -220,7 +221,7 @@ export class MessagePane {
   }
 
   drawMessage(m, target) {
-    return messageItem(m, {
+    const li = messageItem(m, {
       me: this.store.me,
       target,
       onSender: (name) => this.client.startDm(name),
@@ -229,6 +230,9 @@ export class MessagePane {
       onReact: (seq, emoji, add) => this.report(this.client.react(seq, emoji, add)),
       onPicker: (li, msg, button) => this.openPicker(li, msg, button),
     });
+    const files = attachmentsOf(m);
+    if (files) li.appendChild(files);
+    return li;
   }
 
   openPicker(li, m, opener) {

@@ -45,12 +45,14 @@ const LIFECYCLE_REFUSALS = new Set([
 
 /** A message written while offline or not yet acknowledged. */
 export class OutboxEntry {
-  constructor(room, content, clientId, replyTo) {
+  constructor(room, content, clientId, replyTo, attachments) {
     this.room = room;
     this.content = content;
     this.clientId = clientId;
     /** The seq this message replies to (`send_message.reply_to`), or 0. */
     this.replyTo = replyTo || 0;
+    /** Ids of uploaded files (`send_message.attachments`). */
+    this.attachments = attachments || [];
     /** 'queued' (not on the wire since the last connect), 'sent', or 'failed'. */
     this.state = 'queued';
     this.error = null;
@@ -464,8 +466,8 @@ const REDUCERS = {
     s.wantRoom = room;
   },
 
-  messageQueued(s, { room, content, clientId, replyTo }, changed) {
-    s.outbox.set(clientId, new OutboxEntry(room, content, clientId, replyTo));
+  messageQueued(s, { room, content, clientId, replyTo, attachments }, changed) {
+    s.outbox.set(clientId, new OutboxEntry(room, content, clientId, replyTo, attachments));
     saveOutbox(s);
     changed('outbox', { room });
   },
@@ -559,7 +561,13 @@ function saveOutbox(s) {
   if (!s.me) return;
   const list = [...s.outbox.values()]
     .filter((e) => e.state !== 'failed')
-    .map((e) => ({ room: e.room, content: e.content, clientId: e.clientId, replyTo: e.replyTo || undefined }));
+    .map((e) => ({
+      room: e.room,
+      content: e.content,
+      clientId: e.clientId,
+      replyTo: e.replyTo || undefined,
+      attachments: e.attachments && e.attachments.length ? e.attachments : undefined,
+    }));
   writeLocal(`chat.outbox.${s.me}`, list.length ? JSON.stringify(list) : null);
 }
 
@@ -576,7 +584,8 @@ function loadOutbox(s) {
   for (const e of list.slice(0, MAX_OUTBOX)) {
     if (typeof e?.room !== 'string' || typeof e?.content !== 'string' || typeof e?.clientId !== 'string') continue;
     const replyTo = Number.isSafeInteger(e.replyTo) && e.replyTo > 0 ? e.replyTo : 0;
-    if (!s.outbox.has(e.clientId)) s.outbox.set(e.clientId, new OutboxEntry(e.room, e.content, e.clientId, replyTo));
+    const files = Array.isArray(e.attachments) ? e.attachments.filter((id) => /^[0-9a-f]{64}$/.test(id)).slice(0, 10) : [];
+    if (!s.outbox.has(e.clientId)) s.outbox.set(e.clientId, new OutboxEntry(e.room, e.content, e.clientId, replyTo, files));
   }
 }
 

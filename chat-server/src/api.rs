@@ -198,6 +198,9 @@ pub(crate) struct SendBody {
     /// The message this one replies to (`send_message.reply_to`).
     #[serde(default)]
     reply_to: Option<u64>,
+    /// Uploaded files (`send_message.attachments`).
+    #[serde(default)]
+    attachments: Vec<chat_core::attachment::AttachmentId>,
 }
 
 /// `POST /api/messages {room, content, client_id?, reply_to?}`: answers with the `ack`.
@@ -214,6 +217,7 @@ pub(crate) async fn send(
         content: body.content,
         client_id: body.client_id,
         reply_to: body.reply_to,
+        attachments: body.attachments,
     };
     ask(&app, &caller.user, msg).await
 }

@@ -81,6 +81,7 @@ embed! {
     "app.js" => JS,
     "api.js" => JS,
     "alerts.js" => JS,
+    "attach.js" => JS,
     "bell.js" => JS,
     "client.js" => JS,
     "composer.js" => JS,

@@ -256,6 +256,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::TooManySearches => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::Unsupported => StatusCode::NOT_IMPLEMENTED,
+        ErrorCode::AttachmentNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::AttachmentsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     }
 }

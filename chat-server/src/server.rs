@@ -131,7 +131,12 @@ impl Server {
             }
             Database::Memory => chat_store::Store::in_memory()?,
         };
+        let attachments = attachment_service(&config, &store)?;
         let mut hub_config = HubConfig::default();
+        if attachments.is_some() {
+            let resolver = crate::attachments::StoreResolver(store.clone());
+            hub_config.attachments = chat_ws::Resolver(Some(Arc::new(resolver)));
+        }
         hub_config.chat = config.chat.clone();
         hub_config.limits = conn_limits(&config);
         // The index follows the leader's commits (in cluster mode: see docs/search.md).
@@ -183,7 +188,6 @@ impl Server {
         if store.admin_count()? == 0 && !store.accounts(None, 1)?.is_empty() {
             tracing::warn!("no administrator: run `chat-server admin grant NAME --db FILE` with the server stopped");
         }
-        let attachments = attachment_service(&config, &store)?;
         let app = Arc::new(App {
             accounts,
             hub: hub.clone(),

@@ -39,6 +39,7 @@ fn message(room: &RoomKey, users: &[UserName], seq: u64) -> LogEntry {
     let sender = users[seq as usize % users.len()].clone();
     let mentions = if seq.is_multiple_of(10) { vec![users[(seq as usize + 1) % users.len()].clone()] } else { vec![] };
     LogEntry::Message(std::sync::Arc::new(Message {
+        attachments: Vec::new(),
         room: room.clone(),
         seq,
         timestamp: Timestamp(T0 + seq),

@@ -130,7 +130,6 @@ fn upload_key(user: &UserName, id: &AttachmentId) -> Vec<u8> {
 }
 
 /// `id room 0x00 seq`.
-#[allow(dead_code)] // written by the journal once messages carry attachments
 pub(crate) fn ref_key(id: &AttachmentId, room: &RoomKey, seq: u64) -> Vec<u8> {
     let mut k = id.as_bytes().to_vec();
     k.extend_from_slice(&key::message(room, seq));
@@ -182,7 +181,6 @@ fn usage_in(
 }
 
 /// Adds the references of a newly stored message (in the journal's append transaction).
-#[allow(dead_code)] // written by the journal once messages carry attachments
 pub(crate) fn add_refs(
     txn: &WriteTransaction,
     room: &RoomKey,
@@ -198,7 +196,6 @@ pub(crate) fn add_refs(
 
 /// Releases the references of a deleted message (in the journal's append transaction); each
 /// released file's grace period starts again at `now`.
-#[allow(dead_code)] // written by the journal once messages carry attachments
 pub(crate) fn release_refs(
     txn: &WriteTransaction,
     room: &RoomKey,

@@ -131,6 +131,10 @@ impl Store {
                         let value = table::encode_message(&StoredMessage::of(m))?;
                         messages.insert(key::message(&m.room, m.seq).as_slice(), value.as_slice())?;
                         last_seq.insert(m.room.clone(), m.seq);
+                        if !m.attachments.is_empty() {
+                            let ids: Vec<_> = m.attachments.iter().map(|a| a.id).collect();
+                            crate::attachment::add_refs(txn, &m.room, m.seq, &ids)?;
+                        }
                     }
                 } else if let Some((room, seq, rev)) = entry.changed_message() {
                     // The message's row becomes its current state; its one row in `changes`
@@ -141,7 +145,15 @@ impl Store {
                     else {
                         continue;
                     };
+                    let held: Vec<_> = stored.attachments.iter().map(|a| a.id).collect();
                     if stored.apply(room, seq, entry) {
+                        // A deletion releases the message's files (garbage collection may take
+                        // them after the grace period).
+                        if let LogEntry::Deleted(d) = entry
+                            && !held.is_empty()
+                        {
+                            crate::attachment::release_refs(txn, room, seq, &held, d.deleted_at)?;
+                        }
                         if stored.changed != 0 {
                             changes.remove(key::message(room, stored.changed).as_slice())?;
                         }

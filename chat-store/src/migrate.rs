@@ -104,6 +104,7 @@ pub(crate) fn v3_to_v4(db: &Database) -> Result<(), StoreError> {
             let (_, seq) = key::split("messages", &k)?;
             let seq = key::trailing_u64("messages", seq)?;
             let stored = table::StoredMessage {
+                attachments: Vec::new(),
                 timestamp: m.timestamp,
                 sender: m.sender,
                 content: m.content,

@@ -115,6 +115,11 @@ pub(crate) struct StoredMessage {
     pub(crate) reply_to: Option<u64>,
     pub(crate) reactions: Vec<(String, Vec<UserName>)>,
     pub(crate) changed: u64,
+    /// Since v5. The last element, left out when empty: a message without attachments is
+    /// stored exactly as in v4, and a shorter row reads as none. (Only the last field may be
+    /// skipped in this positional layout.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) attachments: Vec<chat_core::attachment::Attachment>,
 }
 
 impl StoredMessage {
@@ -132,6 +137,7 @@ impl StoredMessage {
             reply_to: m.reply_to.as_ref().map(|r| r.seq),
             reactions: m.reactions.iter().map(|g| (g.emoji.clone(), g.users.clone())).collect(),
             changed: 0,
+            attachments: m.attachments.clone(),
         }
     }
 
@@ -152,6 +158,7 @@ impl StoredMessage {
             deleted_at: self.deleted_at,
             reply_to: self.reply_to.map(|seq| Box::new(ReplyTo { seq, sender: self.sender, preview: String::new() })),
             reactions: self.reactions.into_iter().map(|(emoji, users)| Reactions { emoji, users }).collect(),
+            attachments: self.attachments,
         }
     }
 

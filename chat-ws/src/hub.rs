@@ -11,6 +11,7 @@ use chat_core::{
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::attachments::{Resolutions, Resolved};
 use crate::auth::{Identity, LoginId};
 use crate::closers::Closers;
 use crate::frame::{CloseNotice, OutFrame};
@@ -140,6 +141,7 @@ where
         requests: Requests::default(),
         loads: Loads::new(config.max_loads_in_flight),
         searches: Searches::new(config.search.clone(), config.max_searches_in_flight),
+        resolutions: Resolutions::default(),
         journal,
         mailbox: Mailbox { inbox, inbox_weak: inbox_tx.downgrade(), disconnects, disconnects_tx },
         stop: Stop::default(),
@@ -324,6 +326,7 @@ struct Hub {
     requests: Requests,
     loads: Loads,
     searches: Searches,
+    resolutions: Resolutions,
     journal: JournalThread,
     mailbox: Mailbox,
     stop: Stop,
@@ -340,6 +343,7 @@ impl Hub {
         let mut gone: Vec<SessionId> = Vec::new();
         let mut loaded: Vec<Loaded> = Vec::new();
         let mut searched: Vec<Searched> = Vec::new();
+        let mut resolved: Vec<Resolved> = Vec::new();
         let mut was_gated = false;
         while !self.stop.stopping {
             let gate = self.sessions.gate(Instant::now(), &self.shared.metrics);
@@ -368,6 +372,7 @@ impl Hub {
                     Some(id) = self.mailbox.disconnects.recv() => gone.push(id),
                     Some(l) = self.loads.next(), if !self.loads.is_empty() => loaded.push(l),
                     Some(s) = self.searches.next(), if !self.searches.is_empty() => searched.push(s),
+                    Some(r) = self.resolutions.next(), if !self.resolutions.is_empty() => resolved.push(r),
                     () = self.shared.caught_up.notified(), if gate.is_some() => {}
                     () = tokio::time::sleep_until(sleep_until), if wake.is_some() => {}
                 }
@@ -389,9 +394,17 @@ impl Hub {
                     None => break,
                 }
             }
+            while let Some(r) = self.resolutions.ready() {
+                resolved.push(r);
+            }
 
             let now = self.clock.now();
             let mut owed = Owed::default();
+            for (epoch, load, result) in resolved.drain(..) {
+                if self.resolutions.is_current(epoch) {
+                    self.chat.handle(now, Input::AttachmentsResolved { load, result });
+                }
+            }
             for (epoch, load, result) in loaded.drain(..) {
                 if self.loads.is_current(epoch) {
                     self.chat.handle(now, Input::Loaded { load, result });
@@ -537,6 +550,9 @@ impl Hub {
             Output::Reply { request, msg } => self.requests.answer(request, *msg),
             Output::Load { load, query } => self.loads.start(load, query, &self.journal),
             Output::Search { load, user, rooms, query } => self.searches.start(load, &user, rooms, *query),
+            Output::ResolveAttachments { load, user, ids } => {
+                self.resolutions.start(&self.config.attachments, self.clock.now(), load, user, ids)
+            }
             Output::Close { session, reason } => self.sessions.close(session, close_notice(reason)),
             // `Chat::drain` hands the entries out separately; the rest never holds one.
             Output::Persist(_) => tracing::error!("a Persist after the commit; ignored"),
@@ -557,6 +573,7 @@ impl Hub {
         self.sessions.close_all(CloseNotice::COMMIT_FAILED);
         self.loads.restart();
         self.searches.restart();
+        self.resolutions.restart();
         match self.journal.snapshot().await {
             Ok(snapshot) => self.chat = Chat::restore(self.config.chat.clone(), snapshot),
             Err(error) => {

@@ -51,6 +51,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod attachments;
 mod auth;
 mod budget;
 mod closers;
@@ -67,6 +68,7 @@ mod session;
 mod slots;
 mod socket;
 
+pub use attachments::{AttachmentResolver, Resolver};
 pub use auth::{
     AuthDecodeError, AuthEncodeError, AuthRefusal, Authenticated, Authenticator, ClientAuthMsg, Identity, LoginId,
     Register, ServerAuthMsg, WsErrorCode,

@@ -39,6 +39,8 @@ pub struct HubConfig {
     /// Most searches running at once, all users together; more are answered
     /// `search_unavailable` (default 64; the core also bounds each user).
     pub max_searches_in_flight: usize,
+    /// Resolves the attachments of `send_message` (none: `attachments_unavailable`).
+    pub attachments: crate::Resolver,
 }
 
 impl Default for HubConfig {
@@ -54,6 +56,7 @@ impl Default for HubConfig {
             limits: ConnLimits::default(),
             search: None,
             max_searches_in_flight: 64,
+            attachments: crate::Resolver::default(),
         }
     }
 }

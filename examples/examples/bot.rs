@@ -31,8 +31,13 @@ async fn main() -> Result<(), Error> {
             ServerMsg::Message(m) if m.sender != me && (m.room.is_dm() || m.mentions.contains(&me)) => {
                 println!("{} in {}: {}", m.sender, m.room, printable(&m.content));
                 let content = format!("@{} {}", m.sender, answer(&me, &m));
-                let reply =
-                    ClientMsg::SendMessage { room: RoomRef::key(&m.room), content, client_id: None, reply_to: None };
+                let reply = ClientMsg::SendMessage {
+                    attachments: Vec::new(),
+                    room: RoomRef::key(&m.room),
+                    content,
+                    client_id: None,
+                    reply_to: None,
+                };
                 ws_client::send(&mut ws, &reply).await?;
             }
             ServerMsg::Error { code, message, .. } => eprintln!("error {code}: {}", printable(&message)),

@@ -450,7 +450,13 @@ async fn client_loop(ws: &mut Ws, index: usize, plan: &Plan, args: &Args, stats:
             while outstanding.len() < args.window {
                 let ns = now_ns();
                 let content = format!("{ns:020} {padding}");
-                let msg = ClientMsg::SendMessage { room: room.clone(), content, client_id: None, reply_to: None };
+                let msg = ClientMsg::SendMessage {
+                    attachments: Vec::new(),
+                    room: room.clone(),
+                    content,
+                    client_id: None,
+                    reply_to: None,
+                };
                 ws.feed(encode(codec, &msg)?).await.map_err(|e| format!("send: {e}"))?;
                 outstanding.push_back(ns);
                 stats.sent += 1;
@@ -495,7 +501,7 @@ async fn client_loop(ws: &mut Ws, index: usize, plan: &Plan, args: &Args, stats:
             () = tokio::time::sleep_until(instant_at(next_send)), if sending => {
                 let ns = now_ns();
                 let content = format!("{ns:020} {padding}");
-                let msg = ClientMsg::SendMessage { room: room.clone(), content, client_id: None, reply_to: None };
+                let msg = ClientMsg::SendMessage { attachments: Vec::new(), room: room.clone(), content, client_id: None, reply_to: None };
                 send(ws, codec, &msg).await?;
                 outstanding.push_back(ns);
                 stats.sent += 1;

@@ -171,8 +171,13 @@ fn chat_through(journal: &mut FileJournal) -> Result<(), FileJournalError> {
     for session in [alice, bob] {
         chat.handle(now, Input::Receive { session, msg: ClientMsg::JoinRoom { room: lobby.clone() } });
     }
-    let hello =
-        ClientMsg::SendMessage { room: lobby, content: "hi @bob, from a file".into(), client_id: None, reply_to: None };
+    let hello = ClientMsg::SendMessage {
+        attachments: Vec::new(),
+        room: lobby,
+        content: "hi @bob, from a file".into(),
+        client_id: None,
+        reply_to: None,
+    };
     chat.handle(now, Input::Receive { session: alice, msg: hello });
     let drain = chat.drain();
     for output in drain.commit(journal)? {

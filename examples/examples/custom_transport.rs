@@ -217,6 +217,7 @@ async fn run_demo(addr: std::net::SocketAddr) -> Result<(), Error> {
         client.wait_for(|m| matches!(m, ServerMsg::RoomJoined(_))).await?;
     }
     let say = |content: &str| ClientMsg::SendMessage {
+        attachments: Vec::new(),
         room: lobby.clone(),
         content: content.into(),
         client_id: None,

@@ -41,8 +41,13 @@ fn main() {
     }
     drain(&mut chat, &mut journal);
 
-    let hello =
-        ClientMsg::SendMessage { room: lobby, content: "hi @bob, lunch?".into(), client_id: None, reply_to: None };
+    let hello = ClientMsg::SendMessage {
+        attachments: Vec::new(),
+        room: lobby,
+        content: "hi @bob, lunch?".into(),
+        client_id: None,
+        reply_to: None,
+    };
     chat.handle(now, Input::Receive { session: a, msg: hello });
     drain(&mut chat, &mut journal);
 

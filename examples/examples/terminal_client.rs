@@ -80,9 +80,13 @@ fn command(line: &str, current: &mut RoomRef) -> Command {
             println!("commands: /join <room>, /dm <user>, /history, /rooms, /read, /quit");
             return Command::Nothing;
         }
-        _ => {
-            ClientMsg::SendMessage { room: current.clone(), content: line.to_owned(), client_id: None, reply_to: None }
-        }
+        _ => ClientMsg::SendMessage {
+            attachments: Vec::new(),
+            room: current.clone(),
+            content: line.to_owned(),
+            client_id: None,
+            reply_to: None,
+        },
     };
     Command::Send(msg)
 }

@@ -675,6 +675,7 @@ impl Msg {
                 ClientMsg::Remove { room: room.to_ref(caller), username: user_str(*user).into() }
             }
             Msg::Send { room, text, client_id } => ClientMsg::SendMessage {
+                attachments: Vec::new(),
                 room: room.to_ref(caller),
                 content: render(text),
                 client_id: client_id.map(|c| format!("c{}", c % 8)),

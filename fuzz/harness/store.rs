@@ -208,6 +208,7 @@ impl Reader<'_, '_> {
                 let sender = user(self.u8());
                 let content = format!("m{seq} {}", "é".repeat(usize::from(self.u8() % 4)));
                 LogEntry::Message(std::sync::Arc::new(Message {
+                    attachments: Vec::new(),
                     room,
                     seq,
                     timestamp: Timestamp(T0 + seq),

@@ -74,7 +74,13 @@ impl Inputs {
             "did you see the build? it is green now, shipping after lunch".to_owned()
         };
         let client_id = self.client_ids.then(|| format!("c{i}"));
-        let msg = ClientMsg::SendMessage { room: self.rooms[r].clone(), content, client_id, reply_to: None };
+        let msg = ClientMsg::SendMessage {
+            attachments: Vec::new(),
+            room: self.rooms[r].clone(),
+            content,
+            client_id,
+            reply_to: None,
+        };
         Input::Receive { session, msg }
     }
 }

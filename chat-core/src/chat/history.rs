@@ -371,6 +371,7 @@ mod tests {
     #[test]
     fn message_bound_is_never_under_either_encoding() {
         let m = Message {
+            attachments: Vec::new(),
             room: "group:lobby".parse().unwrap(),
             seq: u64::MAX,
             timestamp: crate::Timestamp(u64::MAX),

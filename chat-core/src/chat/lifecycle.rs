@@ -29,7 +29,7 @@ pub(crate) enum Op {
     Edit { content: String, client_id: Option<String> },
     Delete { admin: bool },
     React { emoji: String, add: bool },
-    Reply { content: String, client_id: Option<String> },
+    Reply { content: String, client_id: Option<String>, attach: super::attachments::Attach },
 }
 
 #[derive(Debug, Clone)]
@@ -184,9 +184,9 @@ impl Chat {
             }
             Op::Delete { admin } => self.delete_loaded(caller, user, target, admin),
             Op::React { emoji, add } => self.react_loaded(caller, user, target, emoji, add),
-            Op::Reply { content, client_id } => {
+            Op::Reply { content, client_id, attach } => {
                 let quote = ReplyTo::of(&target);
-                self.send(caller, user, &RoomRef::key(room), content, client_id, Some(Quote::Loaded(quote)))
+                self.send(caller, user, &RoomRef::key(room), content, client_id, Some(Quote::Loaded(quote)), attach)
             }
         }
     }

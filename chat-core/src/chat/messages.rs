@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::attachments::Attach;
 use super::{Answer, Caller, Chat, Handled, Refusal};
 use crate::error::ErrorCode;
 use crate::log::{LogEntry, Message, ReplyTo};
@@ -22,6 +23,7 @@ pub(crate) enum Quote {
 }
 
 impl Chat {
+    #[allow(clippy::too_many_arguments)] // the fields of a `send_message`, checked here once
     pub(super) fn send(
         &mut self,
         caller: Caller,
@@ -30,6 +32,7 @@ impl Chat {
         content: String,
         client_id: Option<String>,
         quote: Option<Quote>,
+        attach: Attach,
     ) -> Handled {
         let refuse = |code, msg: &str| Refusal::new(code, msg).client_id(client_id.clone());
         if let Some(id) = &client_id {
@@ -47,7 +50,13 @@ impl Chat {
             }
         }
         let key = self.resolve(user, room).map_err(|r| r.client_id(client_id.clone()))?;
-        self.check_content(&key, &content).map_err(|r| r.client_id(client_id.clone()))?;
+        // A message may be only attachments.
+        if attach.is_empty() || !content.trim().is_empty() {
+            self.check_content(&key, &content).map_err(|r| r.client_id(client_id.clone()))?;
+        }
+        if let Attach::Ids(ids) = &attach {
+            self.check_attachment_ids(ids).map_err(|r| r.room(&key).client_id(client_id.clone()))?;
+        }
         if key.is_dm() && !self.state.rooms.contains_key(&key) {
             self.open_dm(caller, user, &key).map_err(|r| r.client_id(client_id.clone()))?;
         }
@@ -58,6 +67,14 @@ impl Chat {
         if !self.state.is_member(user, &key) {
             return Err(refuse(ErrorCode::NotAMember, "join the room first").room(&key));
         }
+        let attach = match attach {
+            Attach::Ids(ids) if !ids.is_empty() => {
+                // Who uploaded what is the driver's to say: send once it has resolved the ids.
+                self.start_resolving(caller, user, RoomRef::key(&key), content, client_id, quote, ids);
+                return Ok(Answer::Pending);
+            }
+            other => other,
+        };
         let reply_to = match quote {
             None => None,
             Some(Quote::Loaded(quote)) => Some(Box::new(quote)),
@@ -66,7 +83,7 @@ impl Chat {
                     return Err(refuse(ErrorCode::MessageNotFound, "no message with that seq in this room").room(&key));
                 }
                 // The quote needs the target's text: send once it is loaded.
-                let op = super::lifecycle::Op::Reply { content, client_id: client_id.clone() };
+                let op = super::lifecycle::Op::Reply { content, client_id: client_id.clone(), attach };
                 return self.start_op(caller, user, key, seq, op).map_err(|r| r.client_id(client_id));
             }
         };
@@ -99,6 +116,10 @@ impl Chat {
             deleted_at: None,
             reply_to,
             reactions: Vec::new(),
+            attachments: match attach {
+                Attach::Resolved(list) => list,
+                Attach::Ids(_) => Vec::new(),
+            },
         });
         let event = Arc::new(ServerMsg::Message(message.clone()));
         self.persist(LogEntry::Message(message));

@@ -1,5 +1,6 @@
 //! [`Chat`]: the state machine.
 
+mod attachments;
 mod directory;
 mod history;
 mod lifecycle;
@@ -77,6 +78,8 @@ pub struct Config {
     /// Most `search`es one user may have in flight (all their sessions and requests; default
     /// 4): more answer `too_many_searches`.
     pub max_searches_per_user: u32,
+    /// Most attachments of one `send_message` (default 10): more answer `too_many_attachments`.
+    pub max_attachments_per_message: usize,
 }
 
 impl Default for Config {
@@ -98,6 +101,7 @@ impl Default for Config {
             max_page_bytes: 128 * 1024,
             edit_window_ms: None,
             max_searches_per_user: 4,
+            max_attachments_per_message: 10,
         }
     }
 }
@@ -173,6 +177,14 @@ pub enum Input {
         /// The page, ascending by `seq`, or why it could not be read.
         result: Result<Vec<Message>, LoadError>,
     },
+    /// The answer to an [`Output::ResolveAttachments`]: the attachments in the order asked, or
+    /// why not.
+    AttachmentsResolved {
+        /// The resolution it answers.
+        load: LoadId,
+        /// One attachment per id asked, in order; `NotFound` if any id is not the sender's.
+        result: Result<Vec<crate::attachment::Attachment>, crate::attachment::ResolveError>,
+    },
     /// The answer to an [`Output::Search`].
     Searched {
         /// The search it answers.
@@ -215,6 +227,18 @@ pub enum Output {
         load: LoadId,
         /// What to read; already authorised.
         query: HistoryQuery,
+    },
+    /// Resolve these attachment ids of a `send_message` by `user` and answer with
+    /// [`Input::AttachmentsResolved`]: each id must be a file `user` uploaded (the driver's
+    /// store decides; it must keep them from garbage collection until the message is
+    /// committed). The core then checks the answer and persists the message with the metadata.
+    ResolveAttachments {
+        /// Echo it back in `Input::AttachmentsResolved`.
+        load: LoadId,
+        /// The sender.
+        user: UserName,
+        /// The ids, as sent (each at most once, at most `Config::max_attachments_per_message`).
+        ids: Vec<crate::attachment::AttachmentId>,
     },
     /// Run this search off the driver's loop and answer with [`Input::Searched`] (after
     /// committing earlier `Persist`s). A driver without an index answers
@@ -366,6 +390,8 @@ pub struct Chat {
     targets: lifecycle::Targets,
     /// Searches in flight.
     searches: search::Searches,
+    /// `send_message`s waiting for their attachments.
+    resolving: attachments::Resolving,
 }
 
 impl Chat {
@@ -392,6 +418,7 @@ impl Chat {
             loads: Loads::default(),
             targets: lifecycle::Targets::default(),
             searches: search::Searches::default(),
+            resolving: attachments::Resolving::default(),
         }
     }
 
@@ -410,6 +437,7 @@ impl Chat {
             Input::AdminRequest { request, user, msg } => self.request(request, user, msg, true),
             Input::Loaded { load, result } => self.loaded(load, result),
             Input::Searched { load, result } => self.searched(load, result),
+            Input::AttachmentsResolved { load, result } => self.attachments_resolved(load, result),
             Input::AddUser { user } => self.ensure_user(&user),
             Input::Tick => {}
         }
@@ -551,8 +579,9 @@ impl Chat {
             ClientMsg::CreateRoom { room_name, private } => self.create_room(caller, user, &room_name, private),
             ClientMsg::Invite { room, username } => self.invite(caller, user, &room, &username),
             ClientMsg::Remove { room, username } => self.remove(caller, user, &room, &username),
-            ClientMsg::SendMessage { room, content, client_id, reply_to } => {
-                self.send(caller, user, &room, content, client_id, reply_to.map(messages::Quote::Seq))
+            ClientMsg::SendMessage { room, content, client_id, reply_to, attachments } => {
+                let quote = reply_to.map(messages::Quote::Seq);
+                self.send(caller, user, &room, content, client_id, quote, attachments::Attach::Ids(attachments))
             }
             ClientMsg::EditMessage { room, seq, content, client_id } => {
                 self.edit(caller, user, &room, seq, content, client_id)

@@ -139,6 +139,7 @@ impl<'a> Arbitrary<'a> for ClientMsg {
         // Weighted towards the frames that build state; every variant is reachable.
         let msg = match u.int_in_range(0..=34)? {
             0..=7 => ClientMsg::SendMessage {
+                attachments: Vec::new(),
                 room: RoomRef::arbitrary(u)?,
                 content: text(u)?,
                 client_id: if bool::arbitrary(u)? { Some(pick(u, &["c1", "c2", "c3"])?) } else { None },
@@ -247,6 +248,7 @@ fn covers_input(input: &Input) {
         | Input::AdminRequest { .. }
         | Input::Loaded { .. }
         | Input::Searched { .. }
+        | Input::AttachmentsResolved { .. }
         | Input::AddUser { .. }
         | Input::Tick => {}
     }

@@ -222,6 +222,11 @@ impl ReferenceDriver {
                     Output::Reply { request, msg } => world.reply(request, &msg),
                     Output::Load { load, query } => loads.push((load, query)),
                     Output::Search { load, rooms, query, .. } => searches.push((load, rooms, query)),
+                    // The reference driver stores no files.
+                    Output::ResolveAttachments { load, .. } => {
+                        let result = Err(crate::attachment::ResolveError::Unavailable("no attachment store".into()));
+                        self.chat.handle(now, Input::AttachmentsResolved { load, result });
+                    }
                     Output::Close { session, .. } => {
                         self.sessions.remove(&session);
                         world.close(session);
@@ -284,6 +289,7 @@ fn script() -> Vec<(&'static str, u8, Step)> {
     let (a, b, a2, b2) = (SessionId(1), SessionId(2), SessionId(3), SessionId(4));
     let receive = |session, msg| Input::Receive { session, msg };
     let with_id = |content: &str, id: &str| ClientMsg::SendMessage {
+        attachments: Vec::new(),
         room: room("group:lobby"),
         content: content.into(),
         client_id: Some(id.into()),
@@ -345,6 +351,7 @@ fn script() -> Vec<(&'static str, u8, Step)> {
                     request: RequestId(1),
                     user: user("carol"),
                     msg: ClientMsg::SendMessage {
+                        attachments: Vec::new(),
                         room: room("dm:alice:carol"),
                         content: "@alice over REST".into(),
                         client_id: None,

@@ -197,6 +197,7 @@ impl<'a, J: Journal + 'a> JournalSuite<'a, J> {
         let a = sim.connect("alice");
         for (client_id, remembered) in retries {
             let msg = ClientMsg::SendMessage {
+                attachments: Vec::new(),
                 room: super::sim::room("group:lobby"),
                 content: "again".into(),
                 client_id: Some(client_id.clone()),
@@ -239,6 +240,7 @@ impl<'a, J: Journal + 'a> JournalSuite<'a, J> {
             let before: Vec<LogEntry> = committed(sim.trace());
             arm(sim.journal_mut());
             let retry = ClientMsg::SendMessage {
+                attachments: Vec::new(),
                 room: super::sim::room("group:lobby"),
                 content: "hello @bob".into(),
                 client_id: Some("retry-me".into()),
@@ -426,7 +428,13 @@ pub fn reference_log() -> Vec<LogEntry> {
         let client_id = (i % 3 == 0).then(|| format!("c{i}"));
         sim.recv(
             s,
-            ClientMsg::SendMessage { room: super::sim::room(key), content: content.into(), client_id, reply_to: None },
+            ClientMsg::SendMessage {
+                attachments: Vec::new(),
+                room: super::sim::room(key),
+                content: content.into(),
+                client_id,
+                reply_to: None,
+            },
         );
         sim.advance(1_000);
     }
@@ -457,6 +465,7 @@ fn window_log() -> (Vec<LogEntry>, Vec<(String, bool)>) {
     let n = crate::CLIENT_ID_WINDOW + 20;
     for i in 0..n {
         let msg = ClientMsg::SendMessage {
+            attachments: Vec::new(),
             room: super::sim::room("group:lobby"),
             content: "hey @bob".into(),
             client_id: Some(format!("id-{i}")),

@@ -60,6 +60,8 @@ pub struct Sim<J: Journal = MemoryJournal> {
     failed_commits: Vec<Vec<LogEntry>>,
     /// Searches not answered yet, when [`Sim::hold_searches`] asked for it.
     held: Option<Vec<HeldSearch>>,
+    /// Files uploaded, by whom ([`Sim::upload`]): what `ResolveAttachments` is answered from.
+    uploads: Vec<(UserName, crate::attachment::Attachment)>,
 }
 
 /// An [`Output::Search`] the simulator holds (see [`Sim::hold_searches`]).
@@ -90,7 +92,13 @@ pub fn room(key: &str) -> RoomRef {
 
 /// A `send_message` frame without a client id.
 pub fn send(key: &str, content: &str) -> ClientMsg {
-    ClientMsg::SendMessage { room: room(key), content: content.into(), client_id: None, reply_to: None }
+    ClientMsg::SendMessage {
+        attachments: Vec::new(),
+        room: room(key),
+        content: content.into(),
+        client_id: None,
+        reply_to: None,
+    }
 }
 
 /// A `join_room` frame.
@@ -134,7 +142,28 @@ impl<J: Journal> Sim<J> {
             trace: Vec::new(),
             failed_commits: Vec::new(),
             held: None,
+            uploads: Vec::new(),
         }
+    }
+
+    /// Records that `user` uploaded `attachment`: a `send_message` of theirs naming its id
+    /// resolves to it (a driver's attachment store, in memory).
+    pub fn upload(&mut self, user: &UserName, attachment: crate::attachment::Attachment) {
+        self.uploads.push((user.clone(), attachment));
+    }
+
+    /// The attachments `user` uploaded with these ids, in order, or `NotFound`.
+    fn resolve(
+        &self,
+        user: &UserName,
+        ids: &[crate::attachment::AttachmentId],
+    ) -> Result<Vec<crate::attachment::Attachment>, crate::attachment::ResolveError> {
+        ids.iter()
+            .map(|id| {
+                let own = self.uploads.iter().find(|(u, a)| u == user && a.id == *id);
+                own.map(|(_, a)| a.clone()).ok_or(crate::attachment::ResolveError::NotFound)
+            })
+            .collect()
     }
 
     /// The chat under test.
@@ -246,6 +275,7 @@ impl<J: Journal> Sim<J> {
             self.trace.extend(persisted.into_iter().map(Event::Persist));
             let mut loads = Vec::new();
             let mut searches = Vec::new();
+            let mut resolutions = Vec::new();
             for output in rest {
                 match output {
                     Output::Deliver { sessions, msg } => {
@@ -265,6 +295,7 @@ impl<J: Journal> Sim<J> {
                     Output::Search { load, user, rooms, query } => {
                         searches.push(HeldSearch { load, user, rooms, query: *query });
                     }
+                    Output::ResolveAttachments { load, user, ids } => resolutions.push((load, user, ids)),
                     Output::Close { session, .. } => {
                         self.trace.push(Event::Close(session));
                         self.closed.push(session);
@@ -277,6 +308,10 @@ impl<J: Journal> Sim<J> {
             for (load, query) in loads {
                 let result = self.journal.history(&query).map_err(LoadError::journal);
                 self.chat.handle(self.now, Input::Loaded { load, result });
+            }
+            for (load, user, ids) in resolutions {
+                let result = self.resolve(&user, &ids);
+                self.chat.handle(self.now, Input::AttachmentsResolved { load, result });
             }
             for search in searches {
                 match &mut self.held {

@@ -263,6 +263,7 @@ impl Op {
                 ClientMsg::Remove { room: by_key("group:g2"), username: user_name(*user).into() }
             }
             Op::Send { target, text, client_id, .. } => ClientMsg::SendMessage {
+                attachments: Vec::new(),
                 room: target.to_ref(me),
                 content: text.content(),
                 client_id: client_id.map(|c| format!("{me}-{c}")),
@@ -278,6 +279,7 @@ impl Op {
                 around: None,
             },
             Op::Reply { target, text, to, .. } => ClientMsg::SendMessage {
+                attachments: Vec::new(),
                 room: target.to_ref(me),
                 content: text.content(),
                 client_id: None,

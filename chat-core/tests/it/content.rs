@@ -17,6 +17,7 @@ fn control_and_bidi_override_characters_are_refused_and_not_stored() {
         ["evil \u{202E}gnp.exe", "nul\0byte", "bell\u{7}", "del\u{7f}", "c1\u{85}", "iso\u{2067}late", "esc\u{1b}[2J"]
     {
         let msg = ClientMsg::SendMessage {
+            attachments: Vec::new(),
             room: room("group:lobby"),
             content: bad.into(),
             client_id: Some("c".into()),

@@ -176,6 +176,7 @@ fn stored_room_with(config: Config, contents: &[String]) -> Sim {
     ];
     for (seq, content) in (1..).zip(contents) {
         let m = Message {
+            attachments: Vec::new(),
             room: lobby.clone(),
             seq,
             timestamp: t,

@@ -20,7 +20,13 @@ pub fn react(key: &str, seq: u64, emoji: &str, add: bool) -> ClientMsg {
 }
 
 pub fn reply(key: &str, reply_to: u64, content: &str) -> ClientMsg {
-    ClientMsg::SendMessage { room: room(key), content: content.into(), client_id: None, reply_to: Some(reply_to) }
+    ClientMsg::SendMessage {
+        attachments: Vec::new(),
+        room: room(key),
+        content: content.into(),
+        client_id: None,
+        reply_to: Some(reply_to),
+    }
 }
 
 fn lobby() -> RoomKey {
@@ -387,6 +393,7 @@ fn a_retried_reply_is_stored_once() {
     let (mut sim, a, b) = two_in_lobby();
     sim.recv(a, send("group:lobby", "q"));
     let retry = || ClientMsg::SendMessage {
+        attachments: Vec::new(),
         room: room("group:lobby"),
         content: "r".into(),
         client_id: Some("r-1".into()),

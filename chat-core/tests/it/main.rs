@@ -3,6 +3,7 @@
 // The virtual-time simulator every scenario runs on (`chat_core::testing::sim`).
 use chat_core::testing::sim;
 
+mod attachments; // messages with attachments: resolution by the driver, refusals, a model property
 mod codec; // wire codecs
 mod conformance; // the journal and driver conformance suites, on good and broken implementations
 mod connect; // the bounded connect path

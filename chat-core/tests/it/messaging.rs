@@ -69,6 +69,7 @@ fn empty_and_oversized_messages_are_refused_and_store_nothing() {
 fn retries_with_a_client_id_store_once_even_across_restart() {
     let (mut sim, a, b) = two_in_lobby();
     let msg = ClientMsg::SendMessage {
+        attachments: Vec::new(),
         room: room("group:lobby"),
         content: "once".into(),
         client_id: Some("c-1".into()),
@@ -154,6 +155,7 @@ fn errors_for_sends_carry_the_client_id() {
     sim.recv(
         a,
         ClientMsg::SendMessage {
+            attachments: Vec::new(),
             room: room("group:lobby"),
             content: " ".into(),
             client_id: Some("x".into()),

@@ -299,7 +299,13 @@ fn play(ops: &[Op]) -> Result<(), TestCaseError> {
         let msg = match op {
             Op::Send(u) => Some((
                 u,
-                ClientMsg::SendMessage { room: room(), content: format!("m{step}"), client_id: None, reply_to: None },
+                ClientMsg::SendMessage {
+                    attachments: Vec::new(),
+                    room: room(),
+                    content: format!("m{step}"),
+                    client_id: None,
+                    reply_to: None,
+                },
             )),
             Op::Edit(u, seq) => Some((
                 u,

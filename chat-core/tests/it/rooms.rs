@@ -107,6 +107,7 @@ fn dms_are_private_to_their_two_users() {
     sim.recv(
         a,
         ClientMsg::SendMessage {
+            attachments: Vec::new(),
             room: chat_core::RoomRef {
                 room_type: Some(chat_core::RoomType::Dm),
                 target: Some("bob".into()),

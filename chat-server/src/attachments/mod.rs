@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::UserName;
-use chat_core::attachment::AttachmentId;
+use chat_core::attachment::{AttachmentId, ResolveError};
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::throttle::Throttle;
@@ -155,6 +155,29 @@ impl Attachments {
 
     fn media_limits(&self) -> media::MediaLimits {
         media::MediaLimits { max_pixels: self.config.max_pixels, thumbnail_px: self.config.thumbnail_px }
+    }
+}
+
+/// The hub's resolver: a `send_message`'s ids must be uploads of its sender; resolving touches
+/// them in the store, so garbage collection leaves them alone while the message commits.
+pub(crate) struct StoreResolver(pub(crate) chat_store::Store);
+
+impl chat_ws::AttachmentResolver for StoreResolver {
+    fn resolve(
+        &self,
+        now: chat_core::Timestamp,
+        user: UserName,
+        ids: Vec<AttachmentId>,
+    ) -> futures::future::BoxFuture<'static, Result<Vec<chat_core::attachment::Attachment>, ResolveError>> {
+        let store = self.0.clone();
+        Box::pin(async move {
+            let claimed = tokio::task::spawn_blocking(move || store.claim_attachments(&user, &ids, now)).await;
+            match claimed {
+                Ok(Ok(list)) => list.into_iter().collect::<Option<Vec<_>>>().ok_or(ResolveError::NotFound),
+                Ok(Err(e)) => Err(ResolveError::Unavailable(e.to_string())),
+                Err(e) => Err(ResolveError::Unavailable(e.to_string())),
+            }
+        })
     }
 }
 

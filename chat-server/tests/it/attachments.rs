@@ -262,6 +262,18 @@ async fn without_a_directory_attachments_are_unavailable() {
     let alice = register(addr, "alice").await;
     let r = upload(addr, &alice, "a.txt", b"x").await;
     assert_eq!((r.status, r.code()), (503, "attachments_unavailable".to_owned()));
+    // The hub has no resolver either: a message naming a file is refused the same way.
+    let created = crate::support::post(
+        addr,
+        "/api/rooms",
+        Some(&alice),
+        serde_json::json!({"room_name": "lobby", "private": false}),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let body = serde_json::json!({"room": "group:lobby", "content": "x", "attachments": ["ab".repeat(32)]});
+    let r = crate::support::post(addr, "/api/messages", Some(&alice), body).await;
+    assert_eq!((r.status, r.code()), (503, "attachments_unavailable".to_owned()));
     server.shutdown().await;
 }
 

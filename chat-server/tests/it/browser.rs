@@ -29,6 +29,9 @@ mod accounts;
 // Search: the box, marked results, keyboard navigation, the jump with context (issue 17).
 #[path = "browser_search.rs"]
 mod search;
+// Paste and drop files, thumbnails and enlarging, no access outside the room (issue 16).
+#[path = "browser_attachments.rs"]
+mod attachments;
 
 use chat_core::mention::{MentionTarget, mentions};
 use harness::{Page, TestServer};

@@ -43,5 +43,7 @@ mod attachments_media;
 mod search_rest;
 // A measurement (ignored): search latency through the whole server path.
 mod search_bench;
+// Attachments in messages: member access, leaving, deletion, collection of released files.
+mod attachments_messages;
 // The web UI in headless Chromium: chat, mentions, DMs, XSS, restart (needs chromium).
 mod browser; // headless Chromium UI tests

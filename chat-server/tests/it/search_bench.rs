@@ -57,6 +57,7 @@ async fn search_latency_through_the_server() {
         for i in 0..n {
             let words: Vec<String> = (0..8).map(|_| word(1 + 5_000 / (1 + next() % 5_000))).collect();
             let msg = ClientMsg::SendMessage {
+                attachments: Vec::new(),
                 room: room(i % ROOMS),
                 content: words.join(" "),
                 client_id: None,

@@ -259,6 +259,7 @@ fn a_backup_taken_while_writing_is_consistent_and_checks() {
 
 fn message(room: &chat_core::RoomKey, seq: u64, sender: &str, content: &str) -> chat_core::LogEntry {
     chat_core::LogEntry::Message(std::sync::Arc::new(chat_core::Message {
+        attachments: Vec::new(),
         room: room.clone(),
         seq,
         timestamp: Timestamp(T0 + seq),

@@ -122,6 +122,7 @@ pub fn raw_entries(batches: &[Vec<RawOp>]) -> Vec<Vec<LogEntry>> {
                                 }
                             };
                             LogEntry::Message(std::sync::Arc::new(Message {
+                                attachments: Vec::new(),
                                 room: room(ROOMS[*r]),
                                 seq,
                                 timestamp: Timestamp(t),
@@ -242,7 +243,7 @@ pub fn chat_entries(batches: &[Vec<ChatOp>]) -> Vec<Vec<LogEntry>> {
                     if room.room.is_none() {
                         continue;
                     }
-                    (*u, ClientMsg::SendMessage { room, content, client_id, reply_to: None })
+                    (*u, ClientMsg::SendMessage { attachments: Vec::new(), room, content, client_id, reply_to: None })
                 }
                 ChatOp::MarkRead(u, g, seq) => (*u, ClientMsg::MarkRead { room: group_ref(*g), seq: *seq }),
                 ChatOp::ReadNotifications(u, ids) => (*u, ClientMsg::MarkNotificationsRead { ids: ids.clone() }),

@@ -38,6 +38,7 @@ impl Rng {
 
 fn message(seq: u64) -> LogEntry {
     LogEntry::Message(std::sync::Arc::new(Message {
+        attachments: Vec::new(),
         room: room(ROOM),
         seq,
         timestamp: Timestamp(T0 + seq),

@@ -33,6 +33,7 @@ fn golden_log() -> Vec<Vec<LogEntry>> {
                mentions: Vec<_>,
                cid: Option<&str>| {
         LogEntry::Message(std::sync::Arc::new(Message {
+            attachments: Vec::new(),
             room: room.clone(),
             seq,
             timestamp: Timestamp(T0 + t),
@@ -95,6 +96,7 @@ fn lifecycle_log() -> Vec<Vec<LogEntry>> {
                mentions,
                reply: Option<(u64, &chat_core::UserName)>| {
         LogEntry::Message(std::sync::Arc::new(Message {
+            attachments: Vec::new(),
             room: life.clone(),
             seq,
             rev,

@@ -25,6 +25,7 @@ fn raw(path: &std::path::Path) -> (u64, usize) {
 
 fn mention(seq: u64) -> LogEntry {
     LogEntry::Message(Arc::new(Message {
+        attachments: Vec::new(),
         room: room("group:lobby"),
         seq,
         timestamp: Timestamp(T0 + seq),

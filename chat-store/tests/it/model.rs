@@ -142,6 +142,7 @@ fn eviction_paths_match_memory_journal() {
             .iter()
             .map(|&seq| {
                 LogEntry::Message(std::sync::Arc::new(chat_core::Message {
+                    attachments: Vec::new(),
                     room: lobby.clone(),
                     seq,
                     timestamp: chat_core::Timestamp(T0 + seq),
@@ -287,6 +288,7 @@ fn life_entries(batches: &[Vec<LifeOp>]) -> (Vec<Vec<LogEntry>>, Texts) {
             };
             let msg = match op {
                 LifeOp::Send(_, _, m, reply_to) => ClientMsg::SendMessage {
+                    attachments: Vec::new(),
                     room: r,
                     content: life_text(step, *m),
                     client_id: Some(format!("c{step}")),

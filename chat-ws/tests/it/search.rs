@@ -71,7 +71,13 @@ fn search(query: &str) -> ClientMsg {
 }
 
 fn send(key: &str, content: &str) -> ClientMsg {
-    ClientMsg::SendMessage { room: room(key), content: content.into(), client_id: None, reply_to: None }
+    ClientMsg::SendMessage {
+        attachments: Vec::new(),
+        room: room(key),
+        content: content.into(),
+        client_id: None,
+        reply_to: None,
+    }
 }
 
 #[tokio::test]

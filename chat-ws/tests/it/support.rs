@@ -182,6 +182,7 @@ pub fn room(key: &str) -> RoomRef {
 
 pub fn send(key: &str, content: &str, client_id: Option<&str>) -> ClientMsg {
     ClientMsg::SendMessage {
+        attachments: Vec::new(),
         room: room(key),
         content: content.into(),
         client_id: client_id.map(Into::into),

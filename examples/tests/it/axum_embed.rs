@@ -90,8 +90,13 @@ async fn an_axum_app_with_its_own_login_chats_through_the_hub() {
         send(ws, &ClientMsg::JoinRoom { room: lobby.clone() }).await;
         until(ws, |m| matches!(m, ServerMsg::RoomJoined(_)).then_some(())).await;
     }
-    let hello =
-        ClientMsg::SendMessage { room: lobby, content: "hello from axum".into(), client_id: None, reply_to: None };
+    let hello = ClientMsg::SendMessage {
+        attachments: Vec::new(),
+        room: lobby,
+        content: "hello from axum".into(),
+        client_id: None,
+        reply_to: None,
+    };
     send(&mut alice, &hello).await;
     let got = until(&mut bob, |m| match m {
         ServerMsg::Message(msg) => Some(msg),

@@ -40,6 +40,7 @@ fn stored() -> Vec<LogEntry> {
         }
         for seq in 1..=count {
             log.push(LogEntry::Message(Arc::new(Message {
+                attachments: Vec::new(),
                 room: room.clone(),
                 seq,
                 timestamp: Timestamp(T0 + seq),
