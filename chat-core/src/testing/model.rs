@@ -48,7 +48,7 @@ use crate::{
     RoomKind, ServerMsg, SessionId, Snapshot, Timestamp, UserName,
 };
 
-/// The slot [`Op::Resume`]'s short-lived session takes (never one of a trace's).
+/// Where [`Op::Resume`]'s short-lived session looks for a free slot, downwards.
 const RESUME_SLOT: usize = usize::MAX;
 
 /// The naive reference model: what the committed log and the live sessions imply.
@@ -509,8 +509,11 @@ impl Model {
         if !self.is_member(&room, &me) {
             return;
         }
-        self.step(sim, &Op::Connect { slot: RESUME_SLOT, user: u });
-        let (s, _) = self.slots[&RESUME_SLOT].clone();
+        // A slot of its own: the trace may use any slot number, RESUME_SLOT included (the
+        // fuzzer found that a trace's session there made this resume another user's).
+        let slot = (0..=RESUME_SLOT).rev().find(|k| !self.slots.contains_key(k)).expect("a free slot");
+        self.step(sim, &Op::Connect { slot, user: u });
+        let (s, _) = self.slots[&slot].clone();
         sim.take(s);
         let seen = rev.min(self.revs.get(&room).copied().unwrap_or(0));
         let mut held = self.state_at(&room, seen);
@@ -547,7 +550,7 @@ impl Model {
         } else {
             assert_eq!(quoted(&held), self.current(&room), "{me} resumed {room} from rev {seen} ({last_rev:?})");
         }
-        self.step(sim, &Op::Disconnect { slot: RESUME_SLOT });
+        self.step(sim, &Op::Disconnect { slot });
     }
 }
 
