@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use chat_core::testing::sim::send;
 use chat_core::{
     ClientMsg, ErrorCode, LogEntry, RoomKey, SearchFailure, SearchFrame, SearchItem, SearchRequest, SearchResults,
     ServerMsg, Timestamp, UserName,
@@ -68,16 +69,6 @@ impl SearchIndex for Recording {
 
 fn search(query: &str) -> ClientMsg {
     ClientMsg::Search(SearchFrame { query: query.into(), ..SearchFrame::default() })
-}
-
-fn send(key: &str, content: &str) -> ClientMsg {
-    ClientMsg::SendMessage {
-        attachments: Vec::new(),
-        room: room(key),
-        content: content.into(),
-        client_id: None,
-        reply_to: None,
-    }
 }
 
 #[tokio::test]
