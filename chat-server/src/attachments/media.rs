@@ -1,7 +1,7 @@
 //! Images on upload (blocking code, run in `spawn_blocking` under a semaphore): dimensions and a
 //! bounded decode (a decompression bomb is refused from its header, before any pixel is
 //! allocated), a thumbnail, and a copy of the file without metadata (EXIF, GPS, XMP, comments),
-//! which is what gets stored and served.
+//! which is what gets stored and served (GIF's blocks: `gif.rs`).
 
 use std::io::Cursor;
 
@@ -71,8 +71,7 @@ pub(crate) fn process(bytes: &[u8], raster: Raster, limits: MediaLimits) -> Resu
         Raster::Jpeg => clean_jpeg(bytes, orientation.to_exif())?,
         Raster::Png => clean_png(bytes)?,
         Raster::Webp => clean_webp(bytes)?,
-        // GIF has no EXIF; its comment and application blocks are not parsed here (docs/design.md).
-        Raster::Gif => None,
+        Raster::Gif => super::gif::clean(bytes, limits.max_pixels)?,
     };
     let (width, height) = (image.width(), image.height());
     Ok(Processed { width, height, cleaned, thumbnail })

@@ -9,6 +9,7 @@
 
 mod download;
 mod gc;
+mod gif;
 mod media;
 mod sniff;
 mod upload;

@@ -1,4 +1,4 @@
-//! Images through the real server: EXIF/GPS never leaves it, decompression bombs and broken
+//! Images through the real server: EXIF/GPS (and a GIF's comments and XMP) never leaves it, decompression bombs and broken
 //! images are refused, thumbnails are small; and a `kill -9` mid-upload leaves nothing.
 
 use std::io::{Read, Write};
@@ -50,6 +50,82 @@ async fn a_jpeg_with_gps_is_served_without_it() {
     assert!(!contains(&on_disk, b"GPS"));
     let thumb = get(addr, &format!("/api/attachments/{id}/thumbnail"), Some(&alice)).await;
     assert!(!contains(&thumb.body, b"GPS"));
+    server.shutdown().await;
+}
+
+/// A two-frame looping GIF with a comment and an XMP block (GPS in it) before the frames.
+fn gif_with_comment_and_xmp() -> (Vec<u8>, Vec<u8>) {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    let mut plain = Vec::new();
+    {
+        let mut encoder = GifEncoder::new(&mut plain);
+        encoder.set_repeat(Repeat::Infinite).unwrap();
+        let frames = (0..2u8).map(|i| {
+            let image = image::RgbaImage::from_fn(20, 10, |x, _| image::Rgba([i * 200, (x * 10) as u8, 60, 255]));
+            image::Frame::from_parts(image, 0, 0, image::Delay::from_numer_denom_ms(200, 1))
+        });
+        encoder.encode_frames(frames).unwrap();
+    }
+    // After the header, the screen descriptor and the global colour table.
+    let packed = plain[10];
+    let start = 13 + if packed & 0x80 != 0 { 3 << ((packed & 7) + 1) } else { 0 };
+    let mut blocks = vec![0x21, 0xfe, 24];
+    blocks.extend_from_slice(b"taken at 12 Rue Exemple");
+    blocks.extend_from_slice(&[b'!', 0]);
+    blocks.extend_from_slice(&[0x21, 0xff, 11]);
+    blocks.extend_from_slice(b"XMP DataXMP");
+    blocks.extend_from_slice(b"<x:xmpmeta><exif:GPSLatitude>48,51.5N</exif:GPSLatitude></x:xmpmeta>");
+    blocks.push(1);
+    blocks.extend((0..=255u8).rev());
+    blocks.push(0);
+    let mut tagged = plain[..start].to_vec();
+    tagged.extend_from_slice(&blocks);
+    tagged.extend_from_slice(&plain[start..]);
+    (tagged, plain)
+}
+
+#[tokio::test]
+async fn a_gif_is_served_without_its_comment_and_xmp_and_keeps_its_frames() {
+    use image::AnimationDecoder;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_in(dir.path(), |_| {}).await;
+    let addr = server.local_addr();
+    let alice = register(addr, "alice").await;
+    let (tagged, plain) = gif_with_comment_and_xmp();
+    assert!(contains(&tagged, b"Rue Exemple") && contains(&tagged, b"GPSLatitude"));
+    let a = uploaded(addr, &alice, "dance.gif", &tagged).await;
+    assert_eq!(
+        (a["content_type"].as_str(), a["width"].as_u64(), a["height"].as_u64()),
+        (Some("image/gif"), Some(20), Some(10))
+    );
+    let id = a["id"].as_str().unwrap();
+    let served = get(addr, &format!("/api/attachments/{id}"), Some(&alice)).await;
+    assert_eq!(served.status, 200);
+    for leak in [&b"Rue Exemple"[..], b"GPSLatitude", b"XMP DataXMP", b"xmpmeta"] {
+        assert!(!contains(&served.body, leak), "{} was served", String::from_utf8_lossy(leak));
+    }
+    // Only the two blocks went: the frames, their delays and the loop are the encoder's bytes.
+    assert_eq!(served.body, plain);
+    let decoder = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&served.body)).unwrap();
+    assert_eq!(decoder.into_frames().collect_frames().unwrap().len(), 2);
+    use sha2::Digest;
+    assert_eq!(hex::encode(sha2::Sha256::digest(&served.body)), id);
+    assert_eq!(a["size"].as_u64(), Some(served.body.len() as u64));
+    assert!(!contains(&std::fs::read(dir.path().join(id)).unwrap(), b"Rue Exemple"));
+
+    // A GIF whose blocks do not parse is refused, like any broken image, and nothing is kept.
+    let mut broken = plain.clone();
+    let last = broken.len() - 1;
+    broken[last] = 0x99;
+    broken.extend_from_slice(b"junk");
+    let r = upload(addr, &alice, "broken.gif", &broken).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (415, "unsupported_media_type".to_owned()),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(files_in(dir.path()).len(), 2, "the first GIF and its thumbnail: {:?}", files_in(dir.path()));
     server.shutdown().await;
 }
 
