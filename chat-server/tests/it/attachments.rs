@@ -3,88 +3,23 @@
 //! disk, ranges and ETags, and garbage collection.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use chat_server::{RunningServer, Server, ServerConfig};
-use serde_json::Value;
+use crate::support::{
+    AttachmentServer, attachment_id, create_room, get, quick_collection, register, send, send_with_attachments,
+    upload_multipart, upload_raw, wait_until_collected,
+};
 
-use crate::support::{Resp, get, register, send};
-
-/// A server with attachments in `dir`, after `tune` adjusted its configuration.
-pub async fn start_in(dir: &Path, tune: impl FnOnce(&mut ServerConfig)) -> RunningServer {
-    let mut config = ServerConfig::ephemeral();
-    config.attachments.dir = Some(dir.to_owned());
-    tune(&mut config);
-    Server::start(config).await.expect("server starts")
-}
-
-/// `POST /api/attachments` as multipart with a `file` field named `name`.
-pub async fn upload(addr: SocketAddr, token: &str, name: &str, bytes: &[u8]) -> Resp {
-    let boundary = "----chat-test-boundary-7d1f";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
-         Content-Type: text/html\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let auth = format!("Bearer {token}");
-    let content_type = format!("multipart/form-data; boundary={boundary}");
-    send(addr, "POST", "/api/attachments", &[("authorization", &auth), ("content-type", &content_type)], Some(body))
-        .await
-}
-
-/// `POST /api/attachments?name=…` with the raw bytes.
-pub async fn upload_raw(addr: SocketAddr, token: &str, name: &str, bytes: &[u8]) -> Resp {
-    let auth = format!("Bearer {token}");
-    let path = format!("/api/attachments?name={name}");
-    let headers = [("authorization", auth.as_str()), ("content-type", "application/octet-stream")];
-    send(addr, "POST", &path, &headers, Some(bytes.to_vec())).await
-}
-
-/// Uploads and returns the answer's JSON, asserting 201.
-pub async fn uploaded(addr: SocketAddr, token: &str, name: &str, bytes: &[u8]) -> Value {
-    let r = upload(addr, token, name, bytes).await;
-    assert_eq!(r.status, 201, "upload {name}: {}", String::from_utf8_lossy(&r.body));
-    r.json()
-}
-
-pub fn png(width: u32, height: u32) -> Vec<u8> {
-    let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 90]));
-    let mut out = Vec::new();
-    image.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
-    out
-}
-
-/// The names in the attachment directory (and its `tmp/`), sorted.
-pub fn files_in(dir: &Path) -> Vec<String> {
-    let mut names = Vec::new();
-    for sub in [dir.to_owned(), dir.join("tmp")] {
-        for entry in std::fs::read_dir(&sub).into_iter().flatten() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_file() {
-                names.push(entry.path().strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    names.sort();
-    names
-}
-
-fn id_of(v: &Value) -> String {
-    v["id"].as_str().expect("id").to_owned()
-}
-
-fn file_path(dir: &Path, id: &str) -> PathBuf {
-    dir.join(id)
-}
+// attachments_media.rs takes these from here, under their old names, until it imports them from
+// crate::support; then this goes.
+#[allow(unused_imports)]
+pub use crate::support::{
+    png, start_with_attachments as start_in, stored_files as files_in, upload_multipart as upload, uploaded,
+};
 
 #[tokio::test]
 async fn the_uploader_downloads_what_they_uploaded_and_nobody_else_sees_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |_| {}).await;
-    let addr = server.local_addr();
+    let server = AttachmentServer::start(|_| {}).await;
+    let addr = server.addr;
     let alice = register(addr, "alice").await;
     let bob = register(addr, "bob").await;
     let bytes = png(40, 30);
@@ -92,8 +27,8 @@ async fn the_uploader_downloads_what_they_uploaded_and_nobody_else_sees_it() {
     assert_eq!(a["name"], "cat.png");
     assert_eq!(a["content_type"], "image/png");
     assert_eq!((a["width"].as_u64(), a["height"].as_u64()), (Some(40), Some(30)));
-    assert_eq!(a["size"].as_u64(), Some(std::fs::metadata(file_path(dir.path(), &id_of(&a))).unwrap().len()));
-    let path = format!("/api/attachments/{}", id_of(&a));
+    assert_eq!(a["size"].as_u64(), Some(std::fs::metadata(server.dir.path().join(attachment_id(&a))).unwrap().len()));
+    let path = format!("/api/attachments/{}", attachment_id(&a));
 
     let r = get(addr, &path, Some(&alice)).await;
     assert_eq!(r.status, 200);
@@ -124,9 +59,8 @@ async fn the_uploader_downloads_what_they_uploaded_and_nobody_else_sees_it() {
 
 #[tokio::test]
 async fn html_and_svg_named_png_are_never_served_as_markup() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |_| {}).await;
-    let addr = server.local_addr();
+    let server = AttachmentServer::start(|_| {}).await;
+    let addr = server.addr;
     let alice = register(addr, "alice").await;
     let html = b"<!doctype html><html><script>alert(document.cookie)</script></html>".to_vec();
     let svg = br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#.to_vec();
@@ -135,13 +69,13 @@ async fn html_and_svg_named_png_are_never_served_as_markup() {
             let r = if raw {
                 upload_raw(addr, &alice, name, &bytes).await
             } else {
-                upload(addr, &alice, name, &bytes).await
+                upload_multipart(addr, &alice, name, &bytes).await
             };
             assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
             let a = r.json();
             assert_eq!(a["content_type"], "application/octet-stream", "{name}");
             assert!(a.get("width").is_none());
-            let r = get(addr, &format!("/api/attachments/{}", id_of(&a)), Some(&alice)).await;
+            let r = get(addr, &format!("/api/attachments/{}", attachment_id(&a)), Some(&alice)).await;
             assert_eq!(r.status, 200);
             assert_eq!(r.header("content-type"), Some("application/octet-stream"), "{name}");
             let disposition = r.header("content-disposition").unwrap();
@@ -150,7 +84,7 @@ async fn html_and_svg_named_png_are_never_served_as_markup() {
             assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
             assert_eq!(r.header("content-security-policy"), Some("default-src 'none'; sandbox"));
             assert_eq!(r.body, bytes);
-            let thumb = get(addr, &format!("/api/attachments/{}/thumbnail", id_of(&a)), Some(&alice)).await;
+            let thumb = get(addr, &format!("/api/attachments/{}/thumbnail", attachment_id(&a)), Some(&alice)).await;
             assert_eq!(thumb.status, 404);
         }
     }
@@ -159,9 +93,8 @@ async fn html_and_svg_named_png_are_never_served_as_markup() {
 
 #[tokio::test]
 async fn file_names_lose_their_paths_and_control_characters() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |_| {}).await;
-    let addr = server.local_addr();
+    let server = AttachmentServer::start(|_| {}).await;
+    let addr = server.addr;
     let alice = register(addr, "alice").await;
     let a = uploaded(addr, &alice, "../../etc/passwd", b"hello").await;
     assert_eq!(a["name"], "passwd");
@@ -175,31 +108,30 @@ async fn file_names_lose_their_paths_and_control_characters() {
 
 #[tokio::test]
 async fn oversize_and_over_quota_uploads_are_refused_and_leave_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |c| {
+    let server = AttachmentServer::start(|c| {
         c.attachments.max_file_bytes = 10_000;
         c.attachments.quota_bytes = 15_000;
     })
     .await;
-    let addr = server.local_addr();
+    let addr = server.addr;
     let alice = register(addr, "alice").await;
     let big = vec![7u8; 10_001];
-    let r = upload(addr, &alice, "big.bin", &big).await;
+    let r = upload_multipart(addr, &alice, "big.bin", &big).await;
     assert_eq!((r.status, r.code()), (413, "file_too_large".to_owned()));
     let r = upload_raw(addr, &alice, "big.bin", &big).await;
     assert_eq!((r.status, r.code()), (413, "file_too_large".to_owned()));
-    assert!(files_in(dir.path()).is_empty(), "{:?}", files_in(dir.path()));
+    assert!(server.files().is_empty(), "{:?}", server.files());
 
     // Streamed without a length: refused once the limit passes, nothing kept.
     let r = chunked_upload(addr, &alice, &big).await;
     assert!(r.starts_with("HTTP/1.1 413"), "{r}");
     assert!(r.contains("file_too_large"), "{r}");
-    assert!(files_in(dir.path()).is_empty(), "{:?}", files_in(dir.path()));
+    assert!(server.files().is_empty(), "{:?}", server.files());
 
     let first = uploaded(addr, &alice, "a.bin", &vec![1u8; 9_000]).await;
-    let r = upload(addr, &alice, "b.bin", &vec![2u8; 9_000]).await;
+    let r = upload_multipart(addr, &alice, "b.bin", &vec![2u8; 9_000]).await;
     assert_eq!((r.status, r.code()), (413, "quota_exceeded".to_owned()));
-    assert_eq!(files_in(dir.path()), vec![id_of(&first)]);
+    assert_eq!(server.files(), vec![attachment_id(&first)]);
     // Someone else has their own quota.
     let bob = register(addr, "bob").await;
     uploaded(addr, &bob, "b.bin", &vec![2u8; 9_000]).await;
@@ -233,25 +165,23 @@ async fn chunked_upload(addr: SocketAddr, token: &str, bytes: &[u8]) -> String {
 
 #[tokio::test]
 async fn uploads_per_minute_are_limited() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |c| c.attachments.uploads_per_minute = 2).await;
-    let addr = server.local_addr();
+    let server = AttachmentServer::start(|c| c.attachments.uploads_per_minute = 2).await;
+    let addr = server.addr;
     let alice = register(addr, "alice").await;
     uploaded(addr, &alice, "1.txt", b"one").await;
     uploaded(addr, &alice, "2.txt", b"two").await;
-    let r = upload(addr, &alice, "3.txt", b"three").await;
+    let r = upload_multipart(addr, &alice, "3.txt", b"three").await;
     assert_eq!((r.status, r.code()), (429, "rate_limited".to_owned()));
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn uploads_need_a_session() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |_| {}).await;
-    let addr = server.local_addr();
+    let server = AttachmentServer::start(|_| {}).await;
+    let addr = server.addr;
     let r = send(addr, "POST", "/api/attachments?name=a", &[], Some(b"x".to_vec())).await;
     assert_eq!(r.status, 401);
-    assert!(files_in(dir.path()).is_empty());
+    assert!(server.files().is_empty());
     server.shutdown().await;
 }
 
@@ -260,32 +190,23 @@ async fn without_a_directory_attachments_are_unavailable() {
     let server = crate::support::start().await;
     let addr = server.local_addr();
     let alice = register(addr, "alice").await;
-    let r = upload(addr, &alice, "a.txt", b"x").await;
+    let r = upload_multipart(addr, &alice, "a.txt", b"x").await;
     assert_eq!((r.status, r.code()), (503, "attachments_unavailable".to_owned()));
     // The hub has no resolver either: a message naming a file is refused the same way.
-    let created = crate::support::post(
-        addr,
-        "/api/rooms",
-        Some(&alice),
-        serde_json::json!({"room_name": "lobby", "private": false}),
-    )
-    .await;
-    assert_eq!(created.status, 201);
-    let body = serde_json::json!({"room": "group:lobby", "content": "x", "attachments": ["ab".repeat(32)]});
-    let r = crate::support::post(addr, "/api/messages", Some(&alice), body).await;
+    create_room(addr, &alice, "lobby", false).await;
+    let r = send_with_attachments(addr, &alice, "group:lobby", "x", &[&"ab".repeat(32)]).await;
     assert_eq!((r.status, r.code()), (503, "attachments_unavailable".to_owned()));
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn ranges_and_etags() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |_| {}).await;
-    let addr = server.local_addr();
+    let server = AttachmentServer::start(|_| {}).await;
+    let addr = server.addr;
     let alice = register(addr, "alice").await;
     let bytes: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
     let a = uploaded(addr, &alice, "data.bin", &bytes).await;
-    let path = format!("/api/attachments/{}", id_of(&a));
+    let path = format!("/api/attachments/{}", attachment_id(&a));
     let auth = format!("Bearer {alice}");
     let with = |extra: (&'static str, String)| {
         let auth = auth.clone();
@@ -297,7 +218,7 @@ async fn ranges_and_etags() {
     assert_eq!(whole.body, bytes);
     assert_eq!(whole.header("accept-ranges"), Some("bytes"));
     let etag = whole.header("etag").unwrap().to_owned();
-    assert_eq!(etag, format!("\"{}\"", id_of(&a)));
+    assert_eq!(etag, format!("\"{}\"", attachment_id(&a)));
 
     let part = with(("range", "bytes=100-199".into())).await;
     assert_eq!(part.status, 206);
@@ -319,47 +240,30 @@ async fn ranges_and_etags() {
 
 #[tokio::test]
 async fn the_same_bytes_are_stored_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |_| {}).await;
-    let addr = server.local_addr();
+    let server = AttachmentServer::start(|_| {}).await;
+    let addr = server.addr;
     let alice = register(addr, "alice").await;
     let bob = register(addr, "bob").await;
     let a = uploaded(addr, &alice, "one.txt", b"same bytes").await;
     let b = uploaded(addr, &bob, "two.txt", b"same bytes").await;
     assert_eq!(a["id"], b["id"]);
     assert_eq!(b["name"], "two.txt");
-    assert_eq!(files_in(dir.path()), vec![id_of(&a)]);
+    assert_eq!(server.files(), vec![attachment_id(&a)]);
     // Each uploader may read it.
-    assert_eq!(get(addr, &format!("/api/attachments/{}", id_of(&a)), Some(&bob)).await.status, 200);
+    assert_eq!(get(addr, &format!("/api/attachments/{}", attachment_id(&a)), Some(&bob)).await.status, 200);
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn unreferenced_files_are_collected_after_the_grace_period() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |c| {
-        c.attachments.grace = Duration::from_millis(300);
-        c.attachments.gc_interval = Duration::from_millis(100);
-    })
-    .await;
-    let addr = server.local_addr();
+    let server = AttachmentServer::start(quick_collection).await;
+    let addr = server.addr;
     let alice = register(addr, "alice").await;
     let a = uploaded(addr, &alice, "a.png", &png(8, 8)).await;
-    assert_eq!(files_in(dir.path()).len(), 2, "the file and its thumbnail");
-    wait_until_gone(dir.path(), &id_of(&a)).await;
-    assert!(files_in(dir.path()).is_empty(), "{:?}", files_in(dir.path()));
-    let r = get(addr, &format!("/api/attachments/{}", id_of(&a)), Some(&alice)).await;
+    assert_eq!(server.files().len(), 2, "the file and its thumbnail");
+    wait_until_collected(server.dir.path(), &attachment_id(&a)).await;
+    assert!(server.files().is_empty(), "{:?}", server.files());
+    let r = get(addr, &format!("/api/attachments/{}", attachment_id(&a)), Some(&alice)).await;
     assert_eq!(r.status, 404);
     server.shutdown().await;
-}
-
-/// Waits (bounded) until garbage collection removed `id`'s file.
-pub async fn wait_until_gone(dir: &Path, id: &str) {
-    for _ in 0..600 {
-        if !dir.join(id).exists() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{id} was never collected");
 }

@@ -6,35 +6,28 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::attachments::{files_in, png, start_in, uploaded, wait_until_gone};
-use crate::support::{get, post, register};
+use crate::support::{
+    AttachmentServer, attachment_id, create_room, get, png, post, quick_collection, register, send_with_attachments,
+    uploaded, wait_until_collected,
+};
 
 #[tokio::test]
 async fn members_read_a_messages_attachments_and_nobody_else_does() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |_| {}).await;
-    let addr = server.local_addr();
+    let server = AttachmentServer::start(|_| {}).await;
+    let addr = server.addr;
     let (alice, bob, carol) =
         (register(addr, "alice").await, register(addr, "bob").await, register(addr, "carol").await);
-    assert_eq!(
-        post(addr, "/api/rooms", Some(&alice), json!({"room_name": "lobby", "private": false})).await.status,
-        201
-    );
+    create_room(addr, &alice, "lobby", false).await;
     assert_eq!(post(addr, "/api/rooms/join", Some(&bob), json!({"room": "group:lobby"})).await.status, 200);
-    let a = uploaded(addr, &alice, "cat.png", &png(20, 10)).await;
-    let id = a["id"].as_str().unwrap().to_owned();
+    let id = attachment_id(&uploaded(addr, &alice, "cat.png", &png(20, 10)).await);
     let path = format!("/api/attachments/{id}");
     assert_eq!(get(addr, &path, Some(&bob)).await.status, 404, "not referenced yet");
 
     // Bob cannot send alice's upload.
-    let stolen =
-        post(addr, "/api/messages", Some(&bob), json!({"room": "group:lobby", "content": "", "attachments": [id]}))
-            .await;
+    let stolen = send_with_attachments(addr, &bob, "group:lobby", "", &[&id]).await;
     assert_eq!((stolen.status, stolen.code()), (404, "attachment_not_found".to_owned()));
 
-    let sent =
-        post(addr, "/api/messages", Some(&alice), json!({"room": "group:lobby", "content": "", "attachments": [id]}))
-            .await;
+    let sent = send_with_attachments(addr, &alice, "group:lobby", "", &[&id]).await;
     assert_eq!(sent.status, 200, "{}", String::from_utf8_lossy(&sent.body));
     let history = get(addr, "/api/messages?room=group:lobby", Some(&bob)).await.json();
     let message = &history["messages"][0];
@@ -66,50 +59,34 @@ async fn members_read_a_messages_attachments_and_nobody_else_does() {
 
 #[tokio::test]
 async fn too_many_attachments_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |_| {}).await;
-    let addr = server.local_addr();
+    let server = AttachmentServer::start(|_| {}).await;
+    let addr = server.addr;
     let alice = register(addr, "alice").await;
-    post(addr, "/api/rooms", Some(&alice), json!({"room_name": "lobby", "private": false})).await;
-    let a = uploaded(addr, &alice, "a.txt", b"a").await;
-    let ids: Vec<_> = std::iter::repeat_n(a["id"].clone(), 2).collect();
-    let r =
-        post(addr, "/api/messages", Some(&alice), json!({"room": "group:lobby", "content": "x", "attachments": ids}))
-            .await;
+    create_room(addr, &alice, "lobby", false).await;
+    let id = attachment_id(&uploaded(addr, &alice, "a.txt", b"a").await);
+    let r = send_with_attachments(addr, &alice, "group:lobby", "x", &[&id, &id]).await;
     assert_eq!((r.status, r.code()), (400, "too_many_attachments".to_owned()));
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn collection_keeps_referenced_files_and_takes_released_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |c| {
-        c.attachments.grace = Duration::from_millis(300);
-        c.attachments.gc_interval = Duration::from_millis(100);
-    })
-    .await;
-    let addr = server.local_addr();
+    let server = AttachmentServer::start(quick_collection).await;
+    let addr = server.addr;
     let alice = register(addr, "alice").await;
-    post(addr, "/api/rooms", Some(&alice), json!({"room_name": "lobby", "private": false})).await;
-    let kept = uploaded(addr, &alice, "kept.txt", b"referenced").await;
-    let stray = uploaded(addr, &alice, "stray.txt", b"never sent").await;
-    let (kept, stray) = (kept["id"].as_str().unwrap().to_owned(), stray["id"].as_str().unwrap().to_owned());
-    let sent = post(
-        addr,
-        "/api/messages",
-        Some(&alice),
-        json!({"room": "group:lobby", "content": "f", "attachments": [kept]}),
-    )
-    .await;
+    create_room(addr, &alice, "lobby", false).await;
+    let kept = attachment_id(&uploaded(addr, &alice, "kept.txt", b"referenced").await);
+    let stray = attachment_id(&uploaded(addr, &alice, "stray.txt", b"never sent").await);
+    let sent = send_with_attachments(addr, &alice, "group:lobby", "f", &[&kept]).await;
     assert_eq!(sent.status, 200);
-    wait_until_gone(dir.path(), &stray).await;
+    wait_until_collected(server.dir.path(), &stray).await;
     // The pass that took the stray file saw the referenced one, older than the grace period by
     // now too, and kept it.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(files_in(dir.path()), vec![kept.clone()]);
+    assert_eq!(server.files(), vec![kept.clone()]);
     let seq = sent.json()["seq"].as_u64().unwrap();
     post(addr, "/api/messages/delete", Some(&alice), json!({"room": "group:lobby", "seq": seq})).await;
-    wait_until_gone(dir.path(), &kept).await;
-    assert!(files_in(dir.path()).is_empty());
+    wait_until_collected(server.dir.path(), &kept).await;
+    assert!(server.files().is_empty());
     server.shutdown().await;
 }

@@ -1,7 +1,10 @@
 //! Test helpers: start a server, a minimal HTTP/1.1 client (hyper, one connection per request),
-//! and WebSocket connections with chosen headers.
+//! WebSocket connections with chosen headers, and attachments (a server with an attachment
+//! directory, uploads, the files it keeps).
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
 
 use bytes::Bytes;
 use chat_server::{RunningServer, Server, ServerConfig};
@@ -10,7 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::header::HeaderMap;
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -172,4 +175,138 @@ pub fn audit_actions(audit: &Value) -> Vec<(String, String)> {
         .iter()
         .map(|e| (e["action"].as_str().unwrap().to_owned(), e["target"].as_str().unwrap_or("").to_owned()))
         .collect()
+}
+
+/// Creates the room `group:<name>` as `token`'s user; asserts 201.
+pub async fn create_room(addr: SocketAddr, token: &str, name: &str, private: bool) {
+    let r = post(addr, "/api/rooms", Some(token), json!({"room_name": name, "private": private})).await;
+    assert_eq!(r.status, 201, "create {name}: {}", String::from_utf8_lossy(&r.body));
+}
+
+// ---- Attachments ----
+
+/// Starts an in-memory server that keeps attachments in `dir`, after `tune` adjusted its
+/// configuration.
+pub async fn start_with_attachments(dir: &Path, tune: impl FnOnce(&mut ServerConfig)) -> RunningServer {
+    let mut config = ServerConfig::ephemeral();
+    config.attachments.dir = Some(dir.to_owned());
+    tune(&mut config);
+    Server::start(config).await.expect("server starts")
+}
+
+/// A server from [`start_with_attachments`] with an attachment directory of its own, removed
+/// when this is dropped.
+pub struct AttachmentServer {
+    pub server: RunningServer,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+impl AttachmentServer {
+    pub async fn start(tune: impl FnOnce(&mut ServerConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start_with_attachments(dir.path(), tune).await;
+        let addr = server.local_addr();
+        AttachmentServer { server, addr, dir }
+    }
+
+    /// The files in the attachment directory: see [`stored_files`].
+    pub fn files(&self) -> Vec<String> {
+        stored_files(self.dir.path())
+    }
+
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+/// A `tune` for [`start_with_attachments`]: collection every 100 ms with a 300 ms grace period,
+/// so that a test sees unreferenced files go.
+pub fn quick_collection(config: &mut ServerConfig) {
+    config.attachments.grace = Duration::from_millis(300);
+    config.attachments.gc_interval = Duration::from_millis(100);
+}
+
+/// `POST /api/attachments` as `multipart/form-data` with one `file` field, file name `name`.
+/// The part claims `Content-Type: text/html`, which the server must ignore (it sniffs).
+pub async fn upload_multipart(addr: SocketAddr, token: &str, name: &str, bytes: &[u8]) -> Resp {
+    let boundary = "----chat-test-boundary-7d1f";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+         Content-Type: text/html\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let auth = format!("Bearer {token}");
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    send(addr, "POST", "/api/attachments", &[("authorization", &auth), ("content-type", &content_type)], Some(body))
+        .await
+}
+
+/// `POST /api/attachments?name=<name>` with the bytes as the raw body. `name` goes into the query
+/// as given: the caller percent-encodes it.
+pub async fn upload_raw(addr: SocketAddr, token: &str, name: &str, bytes: &[u8]) -> Resp {
+    let auth = format!("Bearer {token}");
+    let path = format!("/api/attachments?name={name}");
+    let headers = [("authorization", auth.as_str()), ("content-type", "application/octet-stream")];
+    send(addr, "POST", &path, &headers, Some(bytes.to_vec())).await
+}
+
+/// [`upload_multipart`], asserting 201; the attachment's JSON.
+pub async fn uploaded(addr: SocketAddr, token: &str, name: &str, bytes: &[u8]) -> Value {
+    let r = upload_multipart(addr, token, name, bytes).await;
+    assert_eq!(r.status, 201, "upload {name}: {}", String::from_utf8_lossy(&r.body));
+    r.json()
+}
+
+/// The `id` of an attachment's JSON.
+pub fn attachment_id(attachment: &Value) -> String {
+    attachment["id"].as_str().expect("attachment id").to_owned()
+}
+
+/// `POST /api/messages` to `room` with `content` and the attachment ids `attachments`.
+pub async fn send_with_attachments(
+    addr: SocketAddr,
+    token: &str,
+    room: &str,
+    content: &str,
+    attachments: &[&str],
+) -> Resp {
+    post(addr, "/api/messages", Some(token), json!({"room": room, "content": content, "attachments": attachments}))
+        .await
+}
+
+/// A `width` × `height` PNG (a gradient, so it is not trivially compressible).
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 90]));
+    let mut out = Vec::new();
+    image.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    out
+}
+
+/// The files in an attachment directory and its `tmp/`, as paths relative to `dir`, sorted.
+pub fn stored_files(dir: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for sub in [dir.to_owned(), dir.join("tmp")] {
+        for entry in std::fs::read_dir(&sub).into_iter().flatten() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                names.push(entry.path().strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+/// Waits (bounded) until garbage collection removed the file of attachment `id` from `dir`.
+pub async fn wait_until_collected(dir: &Path, id: &str) {
+    for _ in 0..600 {
+        if !dir.join(id).exists() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{id} was never collected");
 }
