@@ -56,6 +56,9 @@ pub enum QueryError {
     /// A `"phrase` without its closing quote.
     #[error("unclosed quote")]
     UnclosedQuote,
+    /// `has:` with something other than `attachment`, `image` or `file`.
+    #[error("has: takes attachment, image or file")]
+    BadHas,
     /// `from:` with something that is not a user name.
     #[error("invalid user in from:")]
     BadUser,

@@ -3,12 +3,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use chat_core::attachment::Attachment;
 use chat_core::{Message, RoomKey, Timestamp, UserName};
 use tantivy::schema::Schema;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::error::{IndexError, OpenError};
-use crate::schema::{self, Fields, SCHEMA_VERSION};
+use crate::schema::{self, Fields, Has, SCHEMA_VERSION};
 use crate::search::SearchReader;
 
 /// The version file inside the index directory.
@@ -131,13 +132,15 @@ impl SearchIndex {
         Ok(Opened { index: SearchIndex { dir, writer, fields, reader, pending: 0 }, rebuild: reason })
     }
 
-    /// Indexes `message`, replacing any earlier document of the same `(room, seq)`.
+    /// Indexes `message` (its text, and its attachments' kinds and names), replacing any earlier
+    /// document of the same `(room, seq)`.
     pub fn index(&mut self, message: &Message) -> Result<(), IndexError> {
-        self.index_text(&message.room, message.seq, &message.sender, message.timestamp, &message.content)
+        let m = message;
+        self.write(&m.room, m.seq, &m.sender, m.timestamp, &m.content, &m.attachments)
     }
 
-    /// Indexes the message `(room, seq)` with this sender, time and text, replacing any earlier
-    /// document of it (an edit carries these without the whole message).
+    /// Indexes the message `(room, seq)` with this sender, time and text and no attachments,
+    /// replacing any earlier document of it.
     pub fn index_text(
         &mut self,
         room: &RoomKey,
@@ -145,6 +148,18 @@ impl SearchIndex {
         sender: &UserName,
         timestamp: Timestamp,
         content: &str,
+    ) -> Result<(), IndexError> {
+        self.write(room, seq, sender, timestamp, content, &[])
+    }
+
+    fn write(
+        &mut self,
+        room: &RoomKey,
+        seq: u64,
+        sender: &UserName,
+        timestamp: Timestamp,
+        content: &str,
+        attachments: &[Attachment],
     ) -> Result<(), IndexError> {
         let f = &self.fields;
         let key = schema::key(room, seq);
@@ -157,6 +172,12 @@ impl SearchIndex {
         doc.add_text(f.sender, sender.as_str());
         doc.add_u64(f.ts, timestamp.0);
         doc.add_text(f.content, content);
+        for kind in Has::of(attachments) {
+            doc.add_text(f.has, kind.as_str());
+        }
+        for a in attachments {
+            doc.add_text(f.files, &a.name);
+        }
         self.writer.add_document(doc)?;
         self.pending += 1;
         Ok(())

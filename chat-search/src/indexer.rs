@@ -41,8 +41,9 @@ impl Default for IndexerConfig {
 
 enum Op {
     Index(Arc<Message>),
-    /// An edit: the same `(room, seq)` with its new text.
-    Edit(Box<chat_core::log::Edit>),
+    /// An edit of `(room, seq)`: indexed again as the journal holds it now (an edit entry
+    /// carries the new text, not the attachments the document also holds).
+    Reindex(RoomKey, u64),
     Remove(RoomKey, u64),
     Flush(SyncSender<()>),
     Stop,
@@ -85,7 +86,7 @@ impl IndexerHandle {
         for entry in entries {
             match entry {
                 LogEntry::Message(m) => self.send(Op::Index(m.clone()), &m.room, m.seq),
-                LogEntry::Edited(e) => self.send(Op::Edit(e.clone()), &e.room, e.seq),
+                LogEntry::Edited(e) => self.send(Op::Reindex(e.room.clone(), e.seq), &e.room, e.seq),
                 LogEntry::Deleted(d) => self.send(Op::Remove(d.room.clone(), d.seq), &d.room, d.seq),
                 // Reactions, reads, membership: nothing to index.
                 _ => {}
@@ -337,7 +338,7 @@ impl<J: Journal> Worker<J> {
         }
         let result = match op {
             Op::Index(m) => self.index().index(&m),
-            Op::Edit(e) => self.index().index_text(&e.room, e.seq, &e.sender, e.timestamp, &e.content),
+            Op::Reindex(room, seq) => return self.reindex(room, seq),
             Op::Remove(room, seq) => {
                 self.index().remove(&room, seq);
                 Ok(())
@@ -355,6 +356,30 @@ impl<J: Journal> Worker<J> {
         };
         if let Err(e) = result {
             self.write_failed(&e);
+        }
+        true
+    }
+
+    /// Indexes `(room, seq)` as the journal holds it now (removed if it holds a tombstone or
+    /// nothing). The journal has committed the entry that asked for this, so it is at least as
+    /// new; a later entry of the same message, still queued, reads the same state again.
+    fn reindex(&mut self, room: RoomKey, seq: u64) -> bool {
+        let query = HistoryQuery { room: room.clone(), range: HistoryRange::After(seq.saturating_sub(1)), limit: 1 };
+        match self.journal.history(&query) {
+            Ok(page) => {
+                let index = self.index();
+                let result = match page.iter().find(|m| m.seq == seq) {
+                    Some(m) => apply_stored(index, m),
+                    None => {
+                        index.remove(&room, seq);
+                        Ok(())
+                    }
+                };
+                if let Err(e) = result {
+                    self.write_failed(&e);
+                }
+            }
+            Err(e) => self.journal_failed(&e),
         }
         true
     }

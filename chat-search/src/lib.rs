@@ -7,7 +7,7 @@
 //!   [`LogEntry`](chat_core::LogEntry)s through [`IndexerHandle::committed`], which never blocks
 //!   (a full channel is caught up from the store, never dropped silently), and it rebuilds from
 //!   any [`Journal`](chat_core::Journal) in the background.
-//! - [`SearchQuery`] is one search: words, `"phrases"`, `from:`, `in:`, `before:`/`after:`,
+//! - [`SearchQuery`] is one search: words, `"phrases"`, `from:`, `in:`, `before:`/`after:`, `has:`,
 //!   order, page, and the **mandatory** set of rooms the caller may read, which the core
 //!   decides; [`SearchReader::query`] never returns a hit outside it, and checks every hit
 //!   against it again.
@@ -56,5 +56,5 @@ pub use query::{
     SearchQuery, SearchTerm,
 };
 pub use rebuild::{REBUILD_PAGE, Rebuild, RebuildStats, rebuild};
-pub use schema::SCHEMA_VERSION;
+pub use schema::{Has, SCHEMA_VERSION};
 pub use search::{SNIPPET_CHARS, SearchHit, SearchPage, SearchReader, Snippet};

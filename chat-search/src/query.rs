@@ -7,10 +7,12 @@
 //! filter  = "from:" ["@"] user                      ; sent by this user
 //!         / "in:" ["#"] (room-name / room-key)      ; in this room (group:x, dm:a:b)
 //!         / "before:" date / "after:" date          ; YYYY-MM-DD (UTC days) or ms since epoch
+//!         / "has:" ("attachment" / "image" / "file") ; carries an attachment, an image, a non-image
 //! word    = any run without SP                      ; analysed like the text
 //! ```
 //!
-//! Every word and phrase must match (AND). Filter names are case-insensitive; an unknown
+//! Every word and phrase must match (AND), in the text or in the name of an attached file; every
+//! `has:` must hold (a plural `has:images` is accepted; any other value is refused). Filter names are case-insensitive; an unknown
 //! `name:value` is searched as words. A word is analysed like message text (split at
 //! punctuation, lower-cased, folded to ASCII), so `@alice` finds the mention `@alice` (and the
 //! word `alice`) and `foo_bar()` finds the code span `` `foo_bar()` `` as the phrase `foo bar`.
@@ -22,6 +24,7 @@ use std::str::FromStr;
 use chat_core::{RoomKey, RoomName, Timestamp, UserName};
 
 use crate::error::QueryError;
+use crate::schema::Has;
 
 /// The longest accepted query text, in bytes.
 pub const MAX_QUERY_BYTES: usize = 512;
@@ -146,6 +149,8 @@ pub struct SearchQuery {
     before: Option<u64>,
     /// Hits have `ts > after`.
     after: Option<u64>,
+    /// Hits carry each of these kinds of file.
+    has: BTreeSet<Has>,
     order: Order,
     limit: u32,
     cursor: Option<Cursor>,
@@ -162,6 +167,7 @@ impl SearchQuery {
             room: None,
             before: None,
             after: None,
+            has: BTreeSet::new(),
             order: Order::Newest,
             limit: DEFAULT_LIMIT,
             cursor: None,
@@ -225,6 +231,9 @@ impl SearchQuery {
                 self.from = Some(user);
             }
             "in" => self.room = Some(parse_room(value.strip_prefix('#').unwrap_or(value))?),
+            "has" => {
+                self.has.insert(value.parse().map_err(|()| QueryError::BadHas)?);
+            }
             "before" => self.before = Some(parse_date(value)?),
             "after" => {
                 let start = parse_date(value)?;
@@ -260,6 +269,12 @@ impl SearchQuery {
         self
     }
 
+    /// Only messages that carry this kind of file (several calls: each must hold).
+    pub fn with_has(mut self, kind: Has) -> SearchQuery {
+        self.has.insert(kind);
+        self
+    }
+
     /// The order of hits.
     pub fn with_order(mut self, order: Order) -> SearchQuery {
         self.order = order;
@@ -288,6 +303,7 @@ impl SearchQuery {
             && self.room.is_none()
             && self.before.is_none()
             && self.after.is_none()
+            && self.has.is_empty()
     }
 
     /// The words and phrases.
@@ -313,6 +329,11 @@ impl SearchQuery {
     /// `after:` as an exclusive bound, ms.
     pub fn after(&self) -> Option<u64> {
         self.after
+    }
+
+    /// `has:`, each of which must hold.
+    pub fn has(&self) -> impl ExactSizeIterator<Item = Has> + '_ {
+        self.has.iter().copied()
     }
 
     /// The order.

@@ -5,12 +5,16 @@
 //! store at its next open.
 
 use chat_core::RoomKey;
+use chat_core::attachment::Attachment;
 use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
 
 /// The on-disk format of the index: the schema below and the analyzer. Written to the
 /// `search-version` file; an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// - 1: the first index (session 4).
+/// - 2: `has` (what kinds of files a message carries) and `files` (their names, analysed).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The name the content analyzer is registered under.
 pub(crate) const ANALYZER: &str = "chat_text";
@@ -35,6 +39,64 @@ pub(crate) struct Fields {
     pub ts: Field,
     /// The text, analysed, with positions (phrases) and stored (snippets).
     pub content: Field,
+    /// Raw terms, one per kind of file the message carries ([`Has::term`]): `has:`.
+    pub has: Field,
+    /// The attachments' file names, analysed like the text and stored (snippets): words match
+    /// a file's name as they match the text.
+    pub files: Field,
+}
+
+/// A kind of file a message carries: the values of `has:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Has {
+    /// Any attachment.
+    Attachment,
+    /// An image (a sniffed `image/*` type).
+    Image,
+    /// A file that is not an image.
+    File,
+}
+
+impl Has {
+    /// The name `has:` gives it, which is also the indexed term.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Has::Attachment => "attachment",
+            Has::Image => "image",
+            Has::File => "file",
+        }
+    }
+
+    /// The kinds `attachments` make a message have (none for none).
+    pub(crate) fn of(attachments: &[Attachment]) -> Vec<Has> {
+        let mut kinds = Vec::new();
+        if attachments.is_empty() {
+            return kinds;
+        }
+        kinds.push(Has::Attachment);
+        if attachments.iter().any(|a| a.content_type.starts_with("image/")) {
+            kinds.push(Has::Image);
+        }
+        if attachments.iter().any(|a| !a.content_type.starts_with("image/")) {
+            kinds.push(Has::File);
+        }
+        kinds
+    }
+}
+
+impl std::str::FromStr for Has {
+    type Err = ();
+    /// `attachment`, `image` or `file` (case-insensitive; a plural `s` is accepted).
+    fn from_str(s: &str) -> Result<Has, ()> {
+        let s = s.to_ascii_lowercase();
+        match s.strip_suffix('s').unwrap_or(&s) {
+            "attachment" => Ok(Has::Attachment),
+            "image" => Ok(Has::Image),
+            "file" => Ok(Has::File),
+            _ => Err(()),
+        }
+    }
 }
 
 pub(crate) fn build() -> (Schema, Fields) {
@@ -49,7 +111,9 @@ pub(crate) fn build() -> (Schema, Fields) {
         seq: b.add_u64_field("seq", FAST | STORED),
         sender: b.add_text_field("sender", STRING | STORED),
         ts: b.add_u64_field("ts", FAST | STORED),
-        content: b.add_text_field("content", text),
+        content: b.add_text_field("content", text.clone()),
+        has: b.add_text_field("has", STRING),
+        files: b.add_text_field("files", text),
     };
     (b.build(), fields)
 }

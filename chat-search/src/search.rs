@@ -162,6 +162,10 @@ impl SearchReader {
         } else {
             Some(Arc::new(rooms.iter().map(|r| schema::room_hash(r)).collect::<HashSet<u64>>()))
         };
+        for kind in query.has() {
+            let t = Term::from_field_text(f.has, kind.as_str());
+            clauses.push((Occur::Must, Box::new(TermQuery::new(t, IndexRecordOption::Basic))));
+        }
         if let Some(user) = query.sender() {
             let t = Term::from_field_text(f.sender, user.as_str());
             clauses.push((Occur::Must, Box::new(TermQuery::new(t, IndexRecordOption::Basic))));
@@ -238,9 +242,11 @@ impl SearchReader {
 
         let snippets = match &text_query {
             Some(q) => {
-                let mut g = SnippetGenerator::create(&searcher, q, f.content)?;
-                g.set_max_num_chars(SNIPPET_CHARS);
-                Some(g)
+                let mut content = SnippetGenerator::create(&searcher, q, f.content)?;
+                content.set_max_num_chars(SNIPPET_CHARS);
+                let mut files = SnippetGenerator::create(&searcher, q, f.files)?;
+                files.set_max_num_chars(SNIPPET_CHARS);
+                Some(Snippets { content, files })
             }
             None => None,
         };
@@ -262,7 +268,7 @@ impl SearchReader {
         &self,
         searcher: &Searcher,
         address: DocAddress,
-        snippets: Option<&SnippetGenerator>,
+        snippets: Option<&Snippets>,
     ) -> Result<Option<SearchHit>, SearchError> {
         let f = self.inner.fields;
         let doc: TantivyDocument = searcher.doc(address)?;
@@ -275,58 +281,84 @@ impl SearchReader {
             return Ok(None);
         };
         let content = text(f.content);
-        let snippet = snippets.map(|g| g.snippet(content)).filter(|s| !s.is_empty());
-        let snippet = match snippet {
-            // A message that fits a snippet is shown whole (the fragment would start at the first
-            // word and end at the last one, dropping the punctuation around them).
-            Some(s) if content.chars().nth(SNIPPET_CHARS).is_none() => {
-                let start = s.fragment_range().start;
-                Snippet {
-                    text: content.to_owned(),
-                    highlights: s.highlighted().iter().map(|r| r.start + start..r.end + start).collect(),
-                    cut_before: false,
-                    cut_after: false,
-                }
-            }
-            Some(s) => {
-                let range = s.fragment_range();
-                Snippet {
-                    text: s.fragment().to_owned(),
-                    highlights: s.highlighted().to_vec(),
-                    cut_before: range.start > 0,
-                    cut_after: range.end < content.len(),
-                }
-            }
-            None => {
-                let end = content.char_indices().nth(SNIPPET_CHARS).map_or(content.len(), |(i, _)| i);
-                Snippet {
-                    text: content[..end].to_owned(),
-                    highlights: Vec::new(),
-                    cut_before: false,
-                    cut_after: end < content.len(),
-                }
-            }
+        let names: Vec<&str> = doc.get_all(f.files).filter_map(|v| v.as_str()).collect();
+        let names = names.join(", ");
+        // The text when it matched (or when nothing was searched for and it has some); the file
+        // names when they matched instead (or when the message is only files).
+        let snippet = match snippets {
+            Some(g) => match snippet_of(&g.content, content) {
+                Some(s) => s,
+                None => snippet_of(&g.files, &names).unwrap_or_else(|| leading(content, &names)),
+            },
+            None => leading(content, &names),
         };
         Ok(Some(SearchHit { room, seq, sender, timestamp: Timestamp(ts), snippet }))
     }
+}
+
+/// The snippet generators of one query: the text's, and the file names'.
+struct Snippets {
+    content: SnippetGenerator,
+    files: SnippetGenerator,
+}
+
+/// The snippet of `text` around the query's matches; `None` when nothing in it matched.
+fn snippet_of(generator: &SnippetGenerator, text: &str) -> Option<Snippet> {
+    let s = generator.snippet(text);
+    if s.is_empty() || s.highlighted().is_empty() {
+        return None;
+    }
+    Some(if text.chars().nth(SNIPPET_CHARS).is_none() {
+        // A text that fits a snippet is shown whole (the fragment would start at the first
+        // word and end at the last one, dropping the punctuation around them).
+        let start = s.fragment_range().start;
+        Snippet {
+            text: text.to_owned(),
+            highlights: s.highlighted().iter().map(|r| r.start + start..r.end + start).collect(),
+            cut_before: false,
+            cut_after: false,
+        }
+    } else {
+        let range = s.fragment_range();
+        Snippet {
+            text: s.fragment().to_owned(),
+            highlights: s.highlighted().to_vec(),
+            cut_before: range.start > 0,
+            cut_after: range.end < text.len(),
+        }
+    })
+}
+
+/// The start of the text, or of the file names when there is no text: no highlights.
+fn leading(content: &str, names: &str) -> Snippet {
+    let text = if content.is_empty() { names } else { content };
+    let end = text.char_indices().nth(SNIPPET_CHARS).map_or(text.len(), |(i, _)| i);
+    Snippet { text: text[..end].to_owned(), highlights: Vec::new(), cut_before: false, cut_after: end < text.len() }
 }
 
 fn u64_term(field: tantivy::schema::Field, value: u64) -> Term {
     Term::from_field_u64(field, value)
 }
 
-/// `text` analysed like message content: one word is a term, several are a phrase.
+/// `text` analysed like message content, to be found in the text or in a file's name: one
+/// word is a term, several are a phrase.
 fn text_query(analyzer: &mut TextAnalyzer, f: Fields, text: &str) -> Option<Box<dyn Query>> {
-    let mut terms = Vec::new();
+    let mut tokens = Vec::new();
     let mut stream = analyzer.token_stream(text);
     while let Some(token) = stream.next() {
-        terms.push(Term::from_field_text(f.content, &token.text));
+        tokens.push(token.text.clone());
     }
-    match terms.len() {
-        0 => None,
-        1 => Some(Box::new(TermQuery::new(terms.remove(0), IndexRecordOption::WithFreqs))),
-        _ => Some(Box::new(PhraseQuery::new(terms))),
+    if tokens.is_empty() {
+        return None;
     }
+    let in_field = |field| -> Box<dyn Query> {
+        let mut terms: Vec<Term> = tokens.iter().map(|t| Term::from_field_text(field, t)).collect();
+        match terms.len() {
+            1 => Box::new(TermQuery::new(terms.remove(0), IndexRecordOption::WithFreqs)),
+            _ => Box::new(PhraseQuery::new(terms)),
+        }
+    };
+    Some(Box::new(BooleanQuery::new(vec![(Occur::Should, in_field(f.content)), (Occur::Should, in_field(f.files))])))
 }
 
 /// Documents whose `(ts, room_hash, seq)` is below the cursor's, lexicographically.

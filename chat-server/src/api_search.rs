@@ -33,9 +33,11 @@ pub(crate) struct SearchParams {
     cursor: Option<String>,
     /// `newest` (default) or `relevance`.
     order: Option<SearchOrder>,
+    /// `attachment`, `image` or `file`: the query's `has:`.
+    has: Option<String>,
 }
 
-/// `GET /api/search?q=&room=&from=&before=&after=&limit=&cursor=&order=` → `search_results`.
+/// `GET /api/search?q=&room=&from=&before=&after=&has=&limit=&cursor=&order=` → `search_results`.
 pub(crate) async fn search(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -47,8 +49,19 @@ pub(crate) async fn search(
             .transpose()
             .map_err(|_| ApiError::from_core(ErrorCode::InvalidQuery, format!("'{name}' is not YYYY-MM-DD or ms")))
     };
+    let mut query = p.q;
+    if let Some(has) = p.has {
+        let kind: chat_search::Has = has
+            .parse()
+            .map_err(|()| ApiError::from_core(ErrorCode::InvalidQuery, "'has' is attachment, image or file".into()))?;
+        // The same filter as `has:` in the text (which counts towards the text's limit).
+        query = match query.trim().is_empty() {
+            true => format!("has:{}", kind.as_str()),
+            false => format!("{query} has:{}", kind.as_str()),
+        };
+    }
     let frame = SearchFrame {
-        query: p.q,
+        query,
         room: p.room,
         from: p.from,
         before: bound(p.before, chat_search::query::before_bound, "before")?,

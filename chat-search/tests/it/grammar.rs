@@ -20,7 +20,7 @@ fn words_phrases_and_filters_parse() {
     assert_eq!(parse("after:2026-12-01 x").unwrap().after(), Some(1_796_169_600_000 - 1));
     assert_eq!(parse("in:dm:bob:alice x").unwrap().room(), Some(&room("dm:alice:bob")));
     // Unknown filters and URLs are words.
-    let q = parse("has:pdf https://example.invalid/x").unwrap();
+    let q = parse("is:pinned https://example.invalid/x").unwrap();
     assert_eq!(q.terms().len(), 2);
     // Filters alone are a query.
     assert!(parse("from:bob").is_ok());
@@ -35,6 +35,7 @@ fn bad_queries_are_refused() {
     assert_eq!(parse("in:bad/room"), Err(QueryError::BadRoom));
     assert_eq!(parse("before:tomorrow"), Err(QueryError::BadDate));
     assert_eq!(parse("after:2026-02-30"), Err(QueryError::BadDate));
+    assert_eq!(parse("has:pdf"), Err(QueryError::BadHas));
     assert_eq!(parse(&"a".repeat(MAX_QUERY_BYTES + 1)), Err(QueryError::TooLong));
     let many = vec!["w"; MAX_QUERY_TERMS + 1].join(" ");
     assert_eq!(parse(&many), Err(QueryError::TooManyTerms));

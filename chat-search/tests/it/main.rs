@@ -12,5 +12,7 @@ mod paging;
 mod rebuild;
 // The background indexer: batching, removal, re-indexing, overflow catch-up.
 mod indexer;
+// has:attachment, has:image, has:file, and file names.
+mod has;
 // The core's SearchRequest answered as SearchResults.
 mod answer;
