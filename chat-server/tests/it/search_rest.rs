@@ -316,3 +316,57 @@ async fn the_index_is_rebuilt_after_its_directory_is_deleted() {
     eventually(addr, &alice, "rebuild", |p| hits(p) == owned(&[("group:lobby", 4)])).await;
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn has_filters_and_file_names_are_searched_through_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let search_dir = dir.path().join("search");
+    let server = start_with_attachments(&dir.path().join("files"), |c| c.search = SearchDir::Dir(search_dir)).await;
+    let addr = server.local_addr();
+    let (alice, bob, carol) =
+        (register(addr, "alice").await, register(addr, "bob").await, register(addr, "carol").await);
+    create_room(addr, &alice, "lobby", false).await;
+    assert_eq!(post(addr, "/api/rooms/join", Some(&bob), json!({"room": "group:lobby"})).await.status, 200);
+    let photo = attachment_id(&uploaded(addr, &alice, "beach-sunset.png", &png(16, 8)).await);
+    let pdf = attachment_id(&uploaded(addr, &alice, "quarterly-report.pdf", b"%PDF-1.4 numbers").await);
+    for (content, files) in
+        [("holiday", vec![photo.as_str()]), ("", vec![pdf.as_str()]), ("quarterly numbers soon", vec![])]
+    {
+        let r = send_with_attachments(addr, &alice, "group:lobby", content, &files).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let lobby = |seqs: &[u64]| seqs.iter().map(|s| ("group:lobby".to_owned(), *s)).collect::<Vec<_>>();
+    eventually(addr, &bob, "has:attachment", |p| hits(p) == lobby(&[1, 2])).await;
+    assert_eq!(hits(&q(addr, &bob, "has:image").await), lobby(&[1]));
+    assert_eq!(hits(&q(addr, &bob, "has:files").await), lobby(&[2]));
+    let r = search(addr, &bob, "has=image").await;
+    assert_eq!(hits(&r.json()), lobby(&[1]), "has= alone, as a parameter");
+    let r = search(addr, &bob, "q=holiday&has=file").await;
+    assert!(hits(&r.json()).is_empty(), "has= and q together");
+    for params in ["has=link", "q=has%3Alink"] {
+        let r = search(addr, &bob, params).await;
+        assert_eq!((r.status, r.code()), (400, "invalid_query".to_owned()), "{params}");
+    }
+    // A word finds a file's name; a message with only a file shows the name as its snippet.
+    let page = q(addr, &bob, "quarterly").await;
+    assert_eq!(hits(&page), lobby(&[2, 3]));
+    let named = page["items"].as_array().unwrap().iter().find(|i| i["seq"] == 2).unwrap();
+    assert_eq!(named["snippet"], "quarterly-report.pdf");
+    assert_eq!(named["highlights"], json!([[0, 9]]));
+    // Not a member: nothing, however the filter is put.
+    assert!(hits(&q(addr, &carol, "has:attachment").await).is_empty());
+    assert!(hits(&q(addr, &carol, "beach in:lobby").await).is_empty());
+
+    // An edit keeps the photo; a deletion takes the PDF away.
+    let r =
+        post(addr, "/api/messages/edit", Some(&alice), json!({"room": "group:lobby", "seq": 1, "content": "the pier"}))
+            .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    eventually(addr, &bob, "has:image pier", |p| hits(p) == lobby(&[1])).await;
+    assert!(hits(&q(addr, &bob, "holiday").await).is_empty());
+    let r = post(addr, "/api/messages/delete", Some(&alice), json!({"room": "group:lobby", "seq": 2})).await;
+    assert_eq!(r.status, 200);
+    eventually(addr, &bob, "has:file", |p| hits(p).is_empty()).await;
+    assert_eq!(hits(&q(addr, &bob, "quarterly").await), lobby(&[3]));
+    server.shutdown().await;
+}
