@@ -269,9 +269,16 @@ fn raw_highlights_and_version(path: &std::path::Path) -> (Vec<(String, String, u
         let seq = u64::from_be_bytes(seq[1..].try_into().unwrap());
         rows.push((String::from_utf8(user.to_vec()).unwrap(), String::from_utf8(room.to_vec()).unwrap(), seq));
     }
+    (rows, schema_version(&db))
+}
+
+/// The schema version in a file's `meta` table, read with redb directly.
+fn schema_version(db: &redb::Database) -> u32 {
+    use redb::{ReadableDatabase, TableDefinition};
+    let txn = db.begin_read().unwrap();
     let meta: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
     let version = txn.open_table(meta).unwrap().get(b"schema_version".as_slice()).unwrap().unwrap();
-    (rows, u32::from_be_bytes(version.value().try_into().unwrap()))
+    u32::from_be_bytes(version.value().try_into().unwrap())
 }
 
 /// The golden log's facts, through the store's public API.
@@ -351,30 +358,34 @@ fn append_on_top(mut store: Store, path: &std::path::Path) {
     assert_eq!(rows, [("alice".to_owned(), "group:lobby".to_owned(), 3)], "bob's row went with his cursor");
 }
 
+/// The end of every golden check, once the contents are checked: a migrated file kept the old
+/// one beside it (`golden.redb.v{from}.bak`, still at version `from`); the file is now the
+/// current version with the golden log's two highlight rows (a v1 file's were moved out of its
+/// read rows by the migration); appending on top keeps working.
+fn check_file_then_append(store: Store, path: &std::path::Path, migrated_from: Option<u32>) {
+    drop(store);
+    if let Some(from) = migrated_from {
+        let backup = path.with_file_name(format!("golden.redb.v{from}.bak"));
+        let kept = redb::Database::open(&backup).unwrap_or_else(|e| panic!("the v{from} file is kept beside: {e}"));
+        assert_eq!(schema_version(&kept), from, "the backup is still v{from}");
+    }
+    let (rows, version) = raw_highlights_and_version(path);
+    assert_eq!(version, SCHEMA_VERSION);
+    let lobby = "group:lobby".to_owned();
+    assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
+    append_on_top(Store::open(path).unwrap(), path);
+}
+
 #[test]
 fn golden_v1_file_is_migrated_with_exact_contents() {
     let (_dir, path, store) = open_copy(GOLDEN_V1);
     check_contents(&store, false);
     check_numbered(&store);
     drop(store);
-    let backup = path.with_file_name("golden.redb.v1.bak");
-    {
-        use redb::{ReadableDatabase, TableDefinition};
-        let db = redb::Database::open(&backup).expect("the v1 file is kept beside");
-        let txn = db.begin_read().unwrap();
-        let meta: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
-        let version = txn.open_table(meta).unwrap().get(b"schema_version".as_slice()).unwrap().unwrap();
-        assert_eq!(version.value(), 1u32.to_be_bytes(), "the backup is still v1");
-    }
-    // The migration moved the highlights out of the read rows into their own table.
-    let (rows, version) = raw_highlights_and_version(&path);
-    assert_eq!(version, SCHEMA_VERSION);
-    let lobby = "group:lobby".to_owned();
-    assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
     // A migrated file opens again as the current version, unchanged.
     let store = Store::open(&path).unwrap();
     check_contents(&store, false);
-    append_on_top(store, &path);
+    check_file_then_append(store, &path, Some(1));
 }
 
 #[test]
@@ -387,13 +398,7 @@ fn golden_v2_file_is_migrated_with_exact_contents() {
     assert!(!alice.admin && !alice.disabled && alice.deleted.is_none() && alice.last_seen.is_none());
     assert_eq!(store.admin_count().unwrap(), 0);
     assert!(store.invites().unwrap().is_empty() && store.audit(None, 10).unwrap().is_empty());
-    drop(store);
-    assert!(path.with_file_name("golden.redb.v2.bak").exists(), "the v2 file is kept beside");
-    let (rows, version) = raw_highlights_and_version(&path);
-    assert_eq!(version, SCHEMA_VERSION);
-    let lobby = "group:lobby".to_owned();
-    assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
-    append_on_top(Store::open(&path).unwrap(), &path);
+    check_file_then_append(store, &path, Some(2));
 }
 
 #[test]
@@ -402,13 +407,7 @@ fn golden_v3_file_is_migrated_with_exact_contents() {
     check_contents(&store, false);
     check_v3_accounts(&store);
     check_numbered(&store);
-    drop(store);
-    assert!(path.with_file_name("golden.redb.v3.bak").exists(), "the v3 file is kept beside");
-    let (rows, version) = raw_highlights_and_version(&path);
-    assert_eq!(version, SCHEMA_VERSION);
-    let lobby = "group:lobby".to_owned();
-    assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
-    append_on_top(Store::open(&path).unwrap(), &path);
+    check_file_then_append(store, &path, Some(3));
 }
 
 /// What an older file reads as after its migration to v4: each message's `rev` is its `seq`,
@@ -433,13 +432,7 @@ fn golden_v4_file_is_migrated_with_exact_contents() {
     check_lifecycle(&store);
     // v4 → v5: the attachment tables, empty.
     assert!(store.attachment_ids().unwrap().is_empty());
-    drop(store);
-    assert!(path.with_file_name("golden.redb.v4.bak").exists(), "the v4 file is kept beside");
-    let (rows, version) = raw_highlights_and_version(&path);
-    assert_eq!(version, SCHEMA_VERSION);
-    let lobby = "group:lobby".to_owned();
-    assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
-    append_on_top(Store::open(&path).unwrap(), &path);
+    check_file_then_append(store, &path, Some(4));
 }
 
 #[test]
@@ -449,10 +442,6 @@ fn golden_v5_file_opens_with_exact_contents() {
     check_v3_accounts(&store);
     check_lifecycle(&store);
     check_attachments(&store);
-    drop(store);
-    let (rows, version) = raw_highlights_and_version(&path);
-    assert_eq!(version, 5);
-    let lobby = "group:lobby".to_owned();
-    assert_eq!(rows, [("alice".to_owned(), lobby.clone(), 3), ("bob".to_owned(), lobby, 3)]);
-    append_on_top(Store::open(&path).unwrap(), &path);
+    assert_eq!(SCHEMA_VERSION, 5, "golden-v5.redb is the current version's file");
+    check_file_then_append(store, &path, None);
 }
