@@ -68,9 +68,28 @@ struct Envelope {
     op: Op,
 }
 
-/// What applying an operation gave.
-#[derive(Debug)]
-enum Outcome {
+/// `enum Outcome` with one variant per type an operation's outcome can have (each variant
+/// carries a different type), and [`FromOutcome`] for each of those types.
+macro_rules! outcomes {
+    ($($variant:ident($ty:ty)),* $(,)?) => {
+        /// What applying an operation gave.
+        #[derive(Debug)]
+        enum Outcome {
+            $($variant($ty),)*
+        }
+
+        $(impl FromOutcome for $ty {
+            fn from_outcome(outcome: Outcome) -> Result<$ty, Outcome> {
+                match outcome {
+                    Outcome::$variant(value) => Ok(value),
+                    other => Err(other),
+                }
+            }
+        })*
+    };
+}
+
+outcomes!(
     Registered(Registered),
     Ended(Option<Vec<Hash>>),
     Evicted(Vec<Hash>),
@@ -78,7 +97,13 @@ enum Outcome {
     Count(usize),
     Done(bool),
     AuditId(u64),
-    Unit,
+    Unit(()),
+);
+
+/// An [`Outcome`] as the value an [`AccountStore`] method returns: the method's return type
+/// says which variant its operation must give (another one is a bug, returned as an error).
+trait FromOutcome: Sized {
+    fn from_outcome(outcome: Outcome) -> Result<Self, Outcome>;
 }
 
 /// Closes this node's sockets of sessions another node ended.
@@ -133,8 +158,9 @@ impl ClusterAccounts {
         tokio::task::block_in_place(|| self.runtime.block_on(future))
     }
 
-    /// Appends `op`, waits until it is applied here, and returns its outcome.
-    fn write(&self, op: Op) -> Result<Outcome, AccountStoreError> {
+    /// Appends `op`, waits until it is applied here, and returns its outcome as the type the
+    /// caller's method returns (see [`FromOutcome`]).
+    fn write<T: FromOutcome>(&self, op: Op) -> Result<T, AccountStoreError> {
         let id = self.next_id.fetch_add(1, Relaxed);
         let (tx, mut rx) = oneshot::channel();
         self.waiters.lock().unwrap_or_else(PoisonError::into_inner).insert(id, tx);
@@ -144,20 +170,31 @@ impl ClusterAccounts {
             .and_then(|bytes| self.wait(self.log.append(bytes)));
         self.waiters.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
         appended.map_err(AccountStoreError::Cluster)?;
-        match rx.try_recv() {
-            Ok(outcome) => Ok(outcome?),
-            Err(_) => Err(AccountStoreError::Cluster(ClusterError::Record("no outcome".into()))),
+        let outcome = match rx.try_recv() {
+            Ok(outcome) => outcome?,
+            Err(_) => return Err(AccountStoreError::Cluster(ClusterError::Record("no outcome".into()))),
+        };
+        T::from_outcome(outcome)
+            .map_err(|other| AccountStoreError::Cluster(ClusterError::Record(format!("unexpected outcome {other:?}"))))
+    }
+
+    /// A read that finds nothing here waits until this node has applied the whole log, then
+    /// reads again (a token or account made on another node a moment ago).
+    fn read_synced<T>(
+        &self,
+        read: impl Fn(&chat_store::Store) -> Result<Option<T>, AccountStoreError>,
+    ) -> Result<Option<T>, AccountStoreError> {
+        if let Some(found) = read(&self.local)? {
+            return Ok(Some(found));
         }
+        self.sync()?;
+        read(&self.local)
     }
 
     /// Waits until this node has applied the whole log (a read that missed tries again after).
     fn sync(&self) -> Result<(), AccountStoreError> {
         self.wait(self.log.sync()).map(drop).map_err(AccountStoreError::Cluster)
     }
-}
-
-fn unexpected(outcome: Outcome) -> AccountStoreError {
-    AccountStoreError::Cluster(ClusterError::Record(format!("unexpected outcome {outcome:?}")))
 }
 
 /// Applies the log to this node's store (on the log's blocking thread).
@@ -225,7 +262,7 @@ impl Applier {
             Op::DeleteSessions { user, keep } => Outcome::Evicted(s.delete_sessions(&user, keep.as_ref())?),
             Op::TouchSessions { uses } => {
                 s.touch_sessions(&uses)?;
-                Outcome::Unit
+                Outcome::Unit(())
             }
             Op::DeleteExpired { now } => {
                 s.delete_spent_invites(now)?;
@@ -240,7 +277,7 @@ impl Applier {
             Op::AppendAudit { entry, keep } => Outcome::AuditId(s.append_audit(&entry, keep)?),
             Op::SetRegistration { mode } => {
                 s.put_meta(REGISTRATION_KEY, mode.as_bytes())?;
-                Outcome::Unit
+                Outcome::Unit(())
             }
         })
     }
@@ -254,35 +291,24 @@ fn is_io(error: &chat_store::StoreError) -> bool {
 
 impl AccountStore for ClusterAccounts {
     fn register(&self, new: &NewAccount<'_>) -> Result<Registered, AccountStoreError> {
-        let op = Op::Register {
+        self.write(Op::Register {
             user: new.user.clone(),
             password_hash: new.password_hash.to_owned(),
             now: new.now,
             invite: new.invite,
-        };
-        match self.write(op)? {
-            Outcome::Registered(r) => Ok(r),
-            other => Err(unexpected(other)),
-        }
+        })
     }
 
     fn account(&self, user: &UserName) -> Result<Option<Account>, AccountStoreError> {
-        if let Some(account) = self.local.account(user)? {
-            return Ok(Some(account));
-        }
-        self.sync()?;
-        Ok(self.local.account(user)?)
+        self.read_synced(|local| AccountStore::account(local, user))
     }
 
     fn accounts(&self, after: Option<&UserName>, limit: usize) -> Result<Vec<Account>, AccountStoreError> {
-        Ok(self.local.accounts(after, limit)?)
+        AccountStore::accounts(&self.local, after, limit)
     }
 
     fn set_disabled(&self, user: &UserName, disabled: bool) -> Result<Option<Vec<Hash>>, AccountStoreError> {
-        match self.write(Op::SetDisabled { user: user.clone(), disabled })? {
-            Outcome::Ended(ended) => Ok(ended),
-            other => Err(unexpected(other)),
-        }
+        self.write(Op::SetDisabled { user: user.clone(), disabled })
     }
 
     fn set_password(
@@ -291,17 +317,11 @@ impl AccountStore for ClusterAccounts {
         hash: &str,
         keep: Option<&Hash>,
     ) -> Result<Option<Vec<Hash>>, AccountStoreError> {
-        match self.write(Op::SetPassword { user: user.clone(), hash: hash.to_owned(), keep: keep.copied() })? {
-            Outcome::Ended(ended) => Ok(ended),
-            other => Err(unexpected(other)),
-        }
+        self.write(Op::SetPassword { user: user.clone(), hash: hash.to_owned(), keep: keep.copied() })
     }
 
     fn delete_account(&self, user: &UserName, now: Timestamp) -> Result<Option<Vec<Hash>>, AccountStoreError> {
-        match self.write(Op::DeleteAccount { user: user.clone(), now })? {
-            Outcome::Ended(ended) => Ok(ended),
-            other => Err(unexpected(other)),
-        }
+        self.write(Op::DeleteAccount { user: user.clone(), now })
     }
 
     fn put_session(
@@ -311,84 +331,58 @@ impl AccountStore for ClusterAccounts {
         meta: &SessionMeta,
         max_per_user: usize,
     ) -> Result<Vec<Hash>, AccountStoreError> {
-        let op = Op::PutSession {
+        self.write(Op::PutSession {
             hash,
             user: info.user.clone(),
             created: info.created,
             expires: info.expires,
             meta: meta.clone(),
             max: max_per_user,
-        };
-        match self.write(op)? {
-            Outcome::Evicted(evicted) => Ok(evicted),
-            other => Err(unexpected(other)),
-        }
+        })
     }
 
     fn token(&self, hash: &Hash) -> Result<Option<TokenInfo>, AccountStoreError> {
-        let read = |store: &chat_store::Store| -> Result<Option<TokenInfo>, AccountStoreError> {
-            let record = store.live_token(hash)?;
-            Ok(record.map(|r| TokenInfo { user: r.user, created: r.created, expires: r.expires }))
-        };
-        if let Some(info) = read(&self.local)? {
-            return Ok(Some(info));
-        }
-        self.sync()?;
-        read(&self.local)
+        self.read_synced(|local| AccountStore::token(local, hash))
     }
 
     fn sessions(&self, user: &UserName) -> Result<Vec<Session>, AccountStoreError> {
-        Ok(self.local.sessions(user)?)
+        AccountStore::sessions(&self.local, user)
     }
 
     fn delete_token(&self, hash: &Hash) -> Result<(), AccountStoreError> {
-        self.write(Op::DeleteToken { hash: *hash }).map(drop)
+        // Its outcome names the ended session, for the other nodes (`Applier::apply`).
+        self.write::<Option<Vec<Hash>>>(Op::DeleteToken { hash: *hash }).map(drop)
     }
 
     fn delete_sessions(&self, user: &UserName, keep: Option<&Hash>) -> Result<Vec<Hash>, AccountStoreError> {
-        match self.write(Op::DeleteSessions { user: user.clone(), keep: keep.copied() })? {
-            Outcome::Evicted(ended) => Ok(ended),
-            other => Err(unexpected(other)),
-        }
+        self.write(Op::DeleteSessions { user: user.clone(), keep: keep.copied() })
     }
 
     fn touch_sessions(&self, uses: &[(Hash, SessionMeta)]) -> Result<(), AccountStoreError> {
         for chunk in uses.chunks(TOUCHES_PER_OP) {
-            self.write(Op::TouchSessions { uses: chunk.to_vec() })?;
+            self.write::<()>(Op::TouchSessions { uses: chunk.to_vec() })?;
         }
         Ok(())
     }
 
     fn delete_expired(&self, now: Timestamp) -> Result<usize, AccountStoreError> {
-        match self.write(Op::DeleteExpired { now })? {
-            Outcome::Count(n) => Ok(n),
-            other => Err(unexpected(other)),
-        }
+        self.write(Op::DeleteExpired { now })
     }
 
     fn create_invite(&self, hash: Hash, invite: &Invite, max_live: usize) -> Result<bool, AccountStoreError> {
-        match self.write(Op::CreateInvite { hash, invite: invite.clone(), max_live })? {
-            Outcome::Done(done) => Ok(done),
-            other => Err(unexpected(other)),
-        }
+        self.write(Op::CreateInvite { hash, invite: invite.clone(), max_live })
     }
 
     fn invites(&self) -> Result<Vec<(Hash, Invite)>, AccountStoreError> {
-        Ok(self.local.invites()?)
+        AccountStore::invites(&self.local)
     }
 
     fn revoke_invite(&self, prefix: &[u8]) -> Result<usize, AccountStoreError> {
-        match self.write(Op::RevokeInvite { prefix: prefix.to_vec() })? {
-            Outcome::Count(n) => Ok(n),
-            other => Err(unexpected(other)),
-        }
+        self.write(Op::RevokeInvite { prefix: prefix.to_vec() })
     }
 
     fn put_reset(&self, user: &UserName, code: &ResetCode) -> Result<bool, AccountStoreError> {
-        match self.write(Op::PutReset { user: user.clone(), code: code.clone() })? {
-            Outcome::Done(done) => Ok(done),
-            other => Err(unexpected(other)),
-        }
+        self.write(Op::PutReset { user: user.clone(), code: code.clone() })
     }
 
     fn redeem_reset(
@@ -398,29 +392,22 @@ impl AccountStore for ClusterAccounts {
         password_hash: &str,
         now: Timestamp,
     ) -> Result<Redeemed, AccountStoreError> {
-        let op = Op::RedeemReset { user: user.clone(), code: *code, password_hash: password_hash.to_owned(), now };
-        match self.write(op)? {
-            Outcome::Redeemed(redeemed) => Ok(redeemed),
-            other => Err(unexpected(other)),
-        }
+        self.write(Op::RedeemReset { user: user.clone(), code: *code, password_hash: password_hash.to_owned(), now })
     }
 
     fn append_audit(&self, entry: &AuditEntry, keep: usize) -> Result<u64, AccountStoreError> {
-        match self.write(Op::AppendAudit { entry: entry.clone(), keep })? {
-            Outcome::AuditId(id) => Ok(id),
-            other => Err(unexpected(other)),
-        }
+        self.write(Op::AppendAudit { entry: entry.clone(), keep })
     }
 
     fn audit(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>, AccountStoreError> {
-        Ok(self.local.audit(before, limit)?)
+        AccountStore::audit(&self.local, before, limit)
     }
 
     fn registration(&self) -> Result<Option<Registration>, AccountStoreError> {
-        self.local.registration()
+        AccountStore::registration(&self.local)
     }
 
     fn set_registration(&self, mode: Registration) -> Result<(), AccountStoreError> {
-        self.write(Op::SetRegistration { mode: mode.as_str().to_owned() }).map(drop)
+        self.write(Op::SetRegistration { mode: mode.as_str().to_owned() })
     }
 }
