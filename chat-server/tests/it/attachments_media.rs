@@ -1,12 +1,12 @@
-//! Images through the real server: EXIF/GPS (and a GIF's comments and XMP) never leaves it, decompression bombs and broken
-//! images are refused, thumbnails are small; and a `kill -9` mid-upload leaves nothing.
+//! Images through the real server: EXIF/GPS (and a GIF's comments and XMP) never leaves it,
+//! decompression bombs and broken images are refused, thumbnails are small; and a `kill -9`
+//! mid-upload leaves nothing.
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::attachments::{files_in, png, start_in, upload, uploaded};
-use crate::support::{get, register};
+use crate::support::{get, png, register, start_with_attachments, stored_files, upload_multipart, uploaded};
 
 /// A JPEG with an APP1 EXIF block holding GPS-looking text right after SOI.
 fn jpeg_with_gps(width: u32, height: u32) -> Vec<u8> {
@@ -29,7 +29,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[tokio::test]
 async fn a_jpeg_with_gps_is_served_without_it() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |_| {}).await;
+    let server = start_with_attachments(dir.path(), |_| {}).await;
     let addr = server.local_addr();
     let alice = register(addr, "alice").await;
     let original = jpeg_with_gps(64, 48);
@@ -88,7 +88,7 @@ fn gif_with_comment_and_xmp() -> (Vec<u8>, Vec<u8>) {
 async fn a_gif_is_served_without_its_comment_and_xmp_and_keeps_its_frames() {
     use image::AnimationDecoder;
     let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |_| {}).await;
+    let server = start_with_attachments(dir.path(), |_| {}).await;
     let addr = server.local_addr();
     let alice = register(addr, "alice").await;
     let (tagged, plain) = gif_with_comment_and_xmp();
@@ -118,21 +118,21 @@ async fn a_gif_is_served_without_its_comment_and_xmp_and_keeps_its_frames() {
     let last = broken.len() - 1;
     broken[last] = 0x99;
     broken.extend_from_slice(b"junk");
-    let r = upload(addr, &alice, "broken.gif", &broken).await;
+    let r = upload_multipart(addr, &alice, "broken.gif", &broken).await;
     assert_eq!(
         (r.status, r.code()),
         (415, "unsupported_media_type".to_owned()),
         "{}",
         String::from_utf8_lossy(&r.body)
     );
-    assert_eq!(files_in(dir.path()).len(), 2, "the first GIF and its thumbnail: {:?}", files_in(dir.path()));
+    assert_eq!(stored_files(dir.path()).len(), 2, "the first GIF and its thumbnail: {:?}", stored_files(dir.path()));
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn thumbnails_are_bounded_and_keep_the_aspect() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |_| {}).await;
+    let server = start_with_attachments(dir.path(), |_| {}).await;
     let addr = server.local_addr();
     let alice = register(addr, "alice").await;
     let a = uploaded(addr, &alice, "wide.png", &png(1000, 500)).await;
@@ -180,18 +180,18 @@ fn png_bomb() -> Vec<u8> {
 #[tokio::test]
 async fn a_decompression_bomb_and_a_broken_image_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start_in(dir.path(), |_| {}).await;
+    let server = start_with_attachments(dir.path(), |_| {}).await;
     let addr = server.local_addr();
     let alice = register(addr, "alice").await;
     let bomb = png_bomb();
     assert!(bomb.len() < 200);
-    let r = upload(addr, &alice, "bomb.png", &bomb).await;
+    let r = upload_multipart(addr, &alice, "bomb.png", &bomb).await;
     assert_eq!((r.status, r.code()), (413, "image_too_large".to_owned()), "{}", String::from_utf8_lossy(&r.body));
     let mut broken = png(16, 16);
     broken.truncate(40);
-    let r = upload(addr, &alice, "broken.png", &broken).await;
+    let r = upload_multipart(addr, &alice, "broken.png", &broken).await;
     assert_eq!((r.status, r.code()), (415, "unsupported_media_type".to_owned()));
-    assert!(files_in(dir.path()).is_empty(), "{:?}", files_in(dir.path()));
+    assert!(stored_files(dir.path()).is_empty(), "{:?}", stored_files(dir.path()));
     server.shutdown().await;
 }
 
@@ -278,7 +278,7 @@ fn kill_9_during_an_upload_leaves_nothing_visible() {
         creds.len()
     );
     let token = token_of(&request(port, &login, creds));
-    assert!(files_in(&files).is_empty(), "left behind: {:?}", files_in(&files));
+    assert!(stored_files(&files).is_empty(), "left behind: {:?}", stored_files(&files));
     // The server works as before.
     let body = b"after the crash";
     let head = format!(
