@@ -141,8 +141,9 @@ pub struct Cli {
     #[arg(long, env = "CHAT_REGISTRATION", value_enum)]
     pub registration: Option<Registration>,
 
-    /// Directory of attachment files (default: `<db>.attachments` beside the database).
-    #[arg(long, env = "CHAT_ATTACHMENTS_DIR")]
+    /// Directory of attachment files (default: `<db>.attachments` beside the database); also
+    /// where `backup` finds them when the server is stopped.
+    #[arg(long, env = "CHAT_ATTACHMENTS_DIR", global = true)]
     pub attachments_dir: Option<PathBuf>,
 
     /// Largest attachment, in MiB.
@@ -327,6 +328,9 @@ mod tests {
         );
         let cli = Cli::try_parse_from(["chat-server", "backup", "copy.redb"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Backup { ref path }) if path == &PathBuf::from("copy.redb")));
+        let cli =
+            Cli::try_parse_from(["chat-server", "backup", "copy.redb", "--attachments-dir", "/srv/files"]).unwrap();
+        assert_eq!(cli.attachments_dir, Some(PathBuf::from("/srv/files")));
         let cli = Cli::try_parse_from(["chat-server", "--registration", "invite"]).unwrap();
         assert_eq!(cli.config().registration, Some(Registration::Invite));
         assert_eq!(Cli::try_parse_from(["chat-server"]).unwrap().config().registration, None);

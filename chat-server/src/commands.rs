@@ -3,10 +3,11 @@
 //!
 //! `admin` works on the database file with the server stopped (redb allows one writer process;
 //! a running server holds the file). `backup` works either way: with the server stopped it
-//! copies the file itself; while the server runs it asks the server, over the control socket
-//! beside the database (`<db>.sock`, see [`crate::control`]), to write the copy from one read
-//! transaction. `check` opens the file read-only, so it checks a stopped server's database or a
-//! backup.
+//! copies the file and the attachment files itself; while the server runs it asks the server,
+//! over the control socket beside the database (`<db>.sock`, see [`crate::control`]), to write
+//! the copy from one read transaction and copy the files its tables reference (`PATH` and
+//! `PATH.attachments/`). `check` opens the file read-only, so it checks a stopped server's
+//! database or a backup.
 
 use std::path::{Path, PathBuf};
 
@@ -26,8 +27,8 @@ pub enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
-    /// Write a consistent copy of the database to PATH (which must not exist), also while the
-    /// server runs.
+    /// Write a consistent copy of the database to PATH and the attachment files it references
+    /// to PATH.attachments/ (neither may exist), also while the server runs.
     Backup {
         /// Where the copy goes.
         path: PathBuf,
@@ -81,6 +82,19 @@ pub enum CommandError {
     /// The running server refused or failed.
     #[error("the running server answered: {0}")]
     Server(String),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The backup was written, but some attachment files could not be copied (the message, the
+    /// backup's report, names them).
+    #[error("{0}the backup is incomplete: the attachment files named above are missing or damaged")]
+    Incomplete(String),
     /// Talking to the running server failed.
     #[error("cannot reach the running server at {path}: {source}")]
     Control {
@@ -92,8 +106,19 @@ pub enum CommandError {
     },
 }
 
-/// Runs `command` on the database at `db`; returns what to print.
+/// Runs `command` on the database at `db` (its attachment files in the default directory,
+/// `<db>.attachments`); returns what to print.
 pub fn run(command: &Command, db: &Path) -> Result<String, CommandError> {
+    run_with_attachments_dir(command, db, None)
+}
+
+/// [`run`], with the attachment files in `attachments_dir` (`--attachments-dir`) when given. Only
+/// a backup of a stopped server reads them from there; a running server copies its own.
+pub fn run_with_attachments_dir(
+    command: &Command,
+    db: &Path,
+    attachments_dir: Option<&Path>,
+) -> Result<String, CommandError> {
     match command {
         Command::Admin { action } => {
             let (name, admin) = match action {
@@ -102,7 +127,7 @@ pub fn run(command: &Command, db: &Path) -> Result<String, CommandError> {
             };
             set_admin(db, name, admin)
         }
-        Command::Backup { path } => backup(db, path),
+        Command::Backup { path } => backup(db, path, attachments_dir),
         Command::Check { path } => {
             let path = path.as_deref().unwrap_or(db);
             let contents = chat_store::inspect(path).map_err(|e| match e {
@@ -138,25 +163,39 @@ fn set_admin(db: &Path, name: &str, admin: bool) -> Result<String, CommandError>
     Ok(format!("{user} {verb} ({admins} administrator(s) in {})", db.display()))
 }
 
-fn backup(db: &Path, dest: &Path) -> Result<String, CommandError> {
-    if dest.exists() {
-        return Err(CommandError::Usage(format!("{} exists already; choose a new file", dest.display())));
-    }
+fn backup(db: &Path, dest: &Path, attachments_dir: Option<&Path>) -> Result<String, CommandError> {
     let dest = absolute(dest)?;
+    let files_dir = crate::attachments::dir_beside(&dest);
+    for path in [dest.as_path(), files_dir.as_path()] {
+        if path.exists() {
+            return Err(CommandError::Usage(format!("{} exists already; choose a new name", path.display())));
+        }
+    }
     if !db.exists() {
         return Err(CommandError::Usage(format!("{} does not exist", db.display())));
     }
-    match Store::open(db) {
+    let (headline, report, problems) = match Store::open(db) {
         Ok(store) => {
-            let contents = store.backup_to(&dest)?;
-            Ok(format!("wrote {} (server not running)\n{}", dest.display(), report(&contents)))
+            let from = attachments_dir.map_or_else(|| crate::attachments::dir_beside(db), Path::to_owned);
+            let backup = crate::backup::write(&store, Some(&from), &dest)?;
+            (format!("wrote {} (server not running)", dest.display()), backup.report(), backup.problems())
         }
         Err(OpenError::AlreadyOpen { .. }) => {
             let answer = crate::control::request_backup(&crate::control::socket_path(db), &dest)?;
-            Ok(format!("wrote {} (by the running server)\n{answer}", dest.display()))
+            let mut report = answer.report;
+            if !answer.files {
+                report.push_str(&format!(
+                    "attachment files: NOT COPIED (the running server is older than this command): copy \
+                     its attachment directory to {}\n",
+                    files_dir.display()
+                ));
+            }
+            (format!("wrote {} (by the running server)", dest.display()), report, answer.problems)
         }
-        Err(e) => Err(e.into()),
-    }
+        Err(e) => return Err(e.into()),
+    };
+    let out = format!("{headline}\n{report}");
+    if problems > 0 { Err(CommandError::Incomplete(out)) } else { Ok(out) }
 }
 
 /// `path` made absolute (the running server may have another working directory).

@@ -1,8 +1,10 @@
 //! The control socket: how `chat-server backup` reaches a running server. A Unix socket beside
 //! the database (`<db>.sock`, mode 0600) on which the server takes one request per connection,
 //! a JSON line `{"op":"backup","path":ABSOLUTE}`, writes the copy from one read transaction
-//! (so it holds every commit before it, nothing half), and answers one JSON line
-//! `{"ok":true,"report":…}` or `{"ok":false,"error":…}`.
+//! (so it holds every commit before it, nothing half) and copies the attachment files its
+//! tables reference (`crate::backup`; garbage collection waits meanwhile), and answers one JSON
+//! line `{"ok":true,"report":…,"files":true,"problems":N}` or `{"ok":false,"error":…}`. An
+//! older server answers without `files`: it copied no attachment files, and the command says so.
 //!
 //! Who may ask: a peer running as the same user as the server (checked with `SO_PEERCRED`), i.e.
 //! someone who could read the database file anyway; the socket's mode says the same.
@@ -27,18 +29,41 @@ struct Request {
     path: PathBuf,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Answer {
     ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     report: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Whether the server copied the attachment files (servers from before that answer without).
+    #[serde(default)]
+    files: bool,
+    /// Attachment files it could not copy.
+    #[serde(default)]
+    problems: u64,
 }
 
-/// Asks the server listening on `socket` to back up into `dest` (absolute); its report.
+impl Answer {
+    fn failed(error: String) -> Answer {
+        Answer { error: Some(error), ..Answer::default() }
+    }
+}
+
+/// What a running server said it backed up.
+#[derive(Debug)]
+pub(crate) struct BackedUp {
+    /// Its report.
+    pub(crate) report: String,
+    /// Whether it copied the attachment files.
+    pub(crate) files: bool,
+    /// Attachment files it could not copy.
+    pub(crate) problems: u64,
+}
+
+/// Asks the server listening on `socket` to back up into `dest` (absolute).
 #[cfg(unix)]
-pub(crate) fn request_backup(socket: &Path, dest: &Path) -> Result<String, CommandError> {
+pub(crate) fn request_backup(socket: &Path, dest: &Path) -> Result<BackedUp, CommandError> {
     use std::io::{BufRead, BufReader, Write};
     let control = |source| CommandError::Control { path: socket.to_owned(), source };
     let mut stream = std::os::unix::net::UnixStream::connect(socket).map_err(control)?;
@@ -50,13 +75,15 @@ pub(crate) fn request_backup(socket: &Path, dest: &Path) -> Result<String, Comma
     BufReader::new(stream).read_line(&mut answer).map_err(control)?;
     let answer: Answer = serde_json::from_str(&answer).map_err(|e| CommandError::Server(e.to_string()))?;
     match answer {
-        Answer { ok: true, report, .. } => Ok(report.unwrap_or_default()),
+        Answer { ok: true, report, files, problems, .. } => {
+            Ok(BackedUp { report: report.unwrap_or_default(), files, problems })
+        }
         Answer { error, .. } => Err(CommandError::Server(error.unwrap_or_else(|| "failed".into()))),
     }
 }
 
 #[cfg(not(unix))]
-pub(crate) fn request_backup(_socket: &Path, _dest: &Path) -> Result<String, CommandError> {
+pub(crate) fn request_backup(_socket: &Path, _dest: &Path) -> Result<BackedUp, CommandError> {
     Err(CommandError::Usage("backing up a running server needs a Unix control socket; stop the server first".into()))
 }
 
@@ -109,20 +136,30 @@ async fn handle(stream: tokio::net::UnixStream, store: chat_store::Store, app: s
     let answer = match read.ok().and_then(|_| serde_json::from_str::<Request>(&line).ok()) {
         Some(Request { op, path }) if op == "backup" && path.is_absolute() => {
             let target = path.display().to_string();
-            let result = tokio::task::spawn_blocking(move || store.backup_to(&path)).await;
+            // No file of the copied tables may be collected before it is copied.
+            let pause = match &app.attachments {
+                Some(attachments) => Some(attachments.pause_collection().await),
+                None => None,
+            };
+            let files = app.attachments.as_ref().map(|a| a.dir().to_owned());
+            let result = tokio::task::spawn_blocking(move || {
+                let _pause = pause;
+                crate::backup::write(&store, files.as_deref(), &path)
+            })
+            .await;
             match result {
-                Ok(Ok(contents)) => {
-                    tracing::info!(path = %target, messages = contents.messages, "backup written");
+                Ok(Ok(backup)) => {
+                    let (messages, problems) = (backup.contents.messages, backup.problems());
+                    let copied = backup.files.as_ref().map_or(0, |f| f.files);
+                    tracing::info!(path = %target, messages, files = copied, problems, "backup written");
                     app.accounts.audit_action(None, "backup", Some(target), Some("control socket".into())).await;
-                    Answer { ok: true, report: Some(crate::commands::report(&contents)), error: None }
+                    Answer { ok: true, report: Some(backup.report()), error: None, files: true, problems }
                 }
-                Ok(Err(e)) => {
-                    Answer { ok: false, report: None, error: Some(crate::accounts::ErrorChain(&e).to_string()) }
-                }
-                Err(e) => Answer { ok: false, report: None, error: Some(e.to_string()) },
+                Ok(Err(e)) => Answer::failed(crate::accounts::ErrorChain(&e).to_string()),
+                Err(e) => Answer::failed(e.to_string()),
             }
         }
-        _ => Answer { ok: false, report: None, error: Some("expected {\"op\":\"backup\",\"path\":ABSOLUTE}".into()) },
+        _ => Answer::failed("expected {\"op\":\"backup\",\"path\":ABSOLUTE}".into()),
     };
     if let Ok(mut bytes) = serde_json::to_vec(&answer) {
         bytes.push(b'\n');

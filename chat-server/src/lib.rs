@@ -61,6 +61,7 @@ mod api_messages;
 mod api_search;
 pub mod assets;
 mod attachments;
+mod backup;
 pub mod cli;
 #[cfg(feature = "cluster")]
 mod cluster;

@@ -27,7 +27,7 @@ async fn main() -> ExitCode {
         .init();
 
     if let Some(command) = &cli.command {
-        return match chat_server::commands::run(command, &cli.db) {
+        return match chat_server::commands::run_with_attachments_dir(command, &cli.db, cli.attachments_dir.as_deref()) {
             Ok(out) => {
                 println!("{}", out.trim_end());
                 ExitCode::SUCCESS

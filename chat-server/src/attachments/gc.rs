@@ -6,7 +6,7 @@
 //! the store before the core persists the message, and the refs rows are written in the same
 //! transaction as the message; a collection in between sees a recent touch and skips the file.
 //! Renames into place and collections hold the same lock, so an upload of the same bytes
-//! cannot interleave with their deletion.
+//! cannot interleave with their deletion. A backup pauses collection while it copies files.
 
 use std::sync::Arc;
 
@@ -33,6 +33,10 @@ impl Attachments {
     /// One collection; returns how many files it removed.
     pub(crate) async fn collect(&self) -> usize {
         let _commit = self.commit.lock().await;
+        if self.collection_paused() {
+            // A backup is copying the files of its tables; the next round collects.
+            return 0;
+        }
         let grace_ms = u64::try_from(self.config.grace.as_millis()).unwrap_or(u64::MAX);
         let now = crate::accounts::now_ms();
         let store = self.store.clone();

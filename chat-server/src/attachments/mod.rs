@@ -7,6 +7,7 @@
 //! images), `<sha256>.thumb` (an image's thumbnail), `tmp/` (uploads in progress; emptied at
 //! start-up, so a crash mid-upload leaves nothing behind).
 
+mod backup;
 mod download;
 mod gc;
 mod gif;
@@ -16,6 +17,7 @@ mod upload;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use chat_core::UserName;
@@ -24,6 +26,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::throttle::Throttle;
 
+pub(crate) use backup::{Copied, copy_files, dir_beside};
 pub(crate) use download::{download, thumbnail};
 pub(crate) use gc::collect_loop;
 pub(crate) use upload::upload;
@@ -94,6 +97,8 @@ pub(crate) struct Attachments {
     /// Held while a file is renamed into place and recorded, and while garbage collection
     /// forgets and deletes files: neither can interleave with the other for the same id.
     commit: Mutex<()>,
+    /// Backups in progress: garbage collection skips while any runs (`backup.rs`).
+    paused: Arc<AtomicUsize>,
     throttle: Throttle<UserName>,
 }
 
@@ -141,6 +146,7 @@ impl Attachments {
             uploads: Semaphore::new(config.max_concurrent_uploads),
             media: Arc::new(Semaphore::new(MEDIA_SLOTS)),
             commit: Mutex::new(()),
+            paused: Arc::default(),
             throttle,
             config,
         })
