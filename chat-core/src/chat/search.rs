@@ -6,8 +6,9 @@
 //! asks the driver with [`Output::Search`](crate::Output::Search). The driver runs the query off its loop (an index
 //! such as `chat-search`, or an error when it has none) and answers [`Input::Searched`](crate::Input::Searched). When
 //! the answer arrives the core checks every hit's room against the caller's membership *at that
-//! moment* (they may have left, or been removed from a private room, while the query ran) and
-//! drops the rest, then answers `search_results`. The index itself only filters; it never
+//! moment* (they may have left, or been removed from a private room, while the query ran), drops
+//! the rest and every hit of a message deleted by then (the index learns of a deletion only
+//! after its commit), then answers `search_results`. The index itself only filters; it never
 //! decides. The types here are plain data so that `chat-core` does not depend on any index.
 
 use std::sync::Arc;
@@ -278,10 +279,13 @@ impl Chat {
                 return;
             }
         };
-        // Membership may have ended while the query ran; the index is never trusted with it.
+        // Membership may have ended while the query ran, and a message may have been deleted
+        // (the index learns of a deletion after its commit, or lags behind): the index is never
+        // trusted with either, so a deleted message's text is never shown again.
         results.items.retain(|item| {
             pending.only.as_ref().is_none_or(|only| *only == item.room)
                 && self.state.is_member(&pending.user, &item.room)
+                && !self.state.is_deleted(&item.room, item.seq)
         });
         results.items.truncate(pending.limit as usize);
         self.reply(pending.caller, ServerMsg::SearchResults(results));
