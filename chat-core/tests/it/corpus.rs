@@ -86,4 +86,8 @@ fn core_ops_corpus() {
     assert!(total.messages > 0 && total.dm_messages > 0 && total.mentions > 0, "{total:?}");
     assert!(total.duplicate_acks > 0 && total.history_pages > 0, "{total:?}");
     assert!(total.failed_commits > 0 && total.restores > total.failed_commits, "{total:?}");
+    // And the message lifecycle (the lifecycle format's seeds).
+    assert!(total.replies > 0 && total.attachment_messages > 0 && total.edits > 0, "{total:?}");
+    assert!(total.deletions > 0 && total.moderated_deletions > 0 && total.reactions > 0, "{total:?}");
+    assert!(total.update_pages > 0 && total.search_results > 0 && total.search_hits_dropped > 0, "{total:?}");
 }
