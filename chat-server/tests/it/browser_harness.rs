@@ -166,11 +166,8 @@ impl Driver {
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", tools.chromedriver.display()));
         let driver = Driver { child, port, tools, profiles: Vec::new() };
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let started = Instant::now();
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(started.elapsed() < DEADLINE, "chromedriver did not listen on port {port}");
-            tokio::time::sleep(POLL).await;
-        }
+        let listening = || async { TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() };
+        crate::support::wait_until(&format!("chromedriver to listen on port {port}"), listening, |up| *up).await;
         driver
     }
 

@@ -9,14 +9,11 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use chat_server::{Database, RunningServer, SearchDir, Server, ServerConfig};
 use serde_json::{Value, json};
 
 use crate::support::*;
-
-const HANG_GUARD: Duration = Duration::from_secs(60);
 
 /// A server with its database in `dir/chat.redb` and its index beside it (`dir/chat.search`)
 /// when `file`; else in memory with its index in `dir/search`.
@@ -63,17 +60,10 @@ fn hits(page: &Value) -> Vec<(String, u64)> {
     out
 }
 
-/// Asks `text` until `done` holds for the page (the index caught up), and returns that page.
-async fn eventually(addr: SocketAddr, token: &str, text: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        let page = q(addr, token, text).await;
-        if done(&page) {
-            return page;
-        }
-        assert!(start.elapsed() < HANG_GUARD, "hang guard: the index never showed {text:?}: {page}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Asks `text` until `done` holds for the page (the index caught up), and returns that page
+/// ([`wait_until`]).
+async fn indexed(addr: SocketAddr, token: &str, text: &str, done: impl Fn(&Value) -> bool) -> Value {
+    wait_until(&format!("the index to answer {text:?} as expected"), || q(addr, token, text), done).await
 }
 
 async fn say(addr: SocketAddr, token: &str, room: &str, content: &str) -> u64 {
@@ -110,9 +100,9 @@ async fn hits_come_only_from_rooms_the_caller_reads_now() {
     say(addr, &carol, "dm:carol:dave", "carol's launch plans").await;
 
     let all = owned(&[("dm:alice:bob", 1), ("group:lobby", 1), ("group:secret", 1)]);
-    eventually(addr, &alice, "launch plans", |p| hits(p) == all).await;
+    indexed(addr, &alice, "launch plans", |p| hits(p) == all).await;
     // Everything is indexed once carol's DM is, too (each commit is indexed in order).
-    eventually(addr, &carol, "launch plans", |p| hits(p).len() == 2).await;
+    indexed(addr, &carol, "launch plans", |p| hits(p).len() == 2).await;
     assert_eq!(hits(&q(addr, &bob, "launch plans").await), all);
     assert_eq!(hits(&q(addr, &carol, "launch plans").await), owned(&[("dm:carol:dave", 1), ("group:lobby", 1)]));
     assert_eq!(hits(&q(addr, &dave, "plans").await), owned(&[("dm:carol:dave", 1)]), "never another pair's DM");
@@ -157,7 +147,7 @@ async fn snippets_mark_the_matched_words_and_pages_continue() {
     for i in 1..=5 {
         say(addr, &alice, "group:lobby", &format!("déjà vu number {i}")).await;
     }
-    let page = eventually(addr, &alice, "deja", |p| p["items"].as_array().unwrap().len() == 5).await;
+    let page = indexed(addr, &alice, "deja", |p| p["items"].as_array().unwrap().len() == 5).await;
     let first = &page["items"][0];
     assert_eq!(first["seq"], 5, "newest first");
     assert_eq!(first["sender"], "alice");
@@ -199,7 +189,7 @@ async fn edits_and_deletions_are_reflected() {
     let alice = register(addr, "alice").await;
     post(addr, "/api/rooms/join", Some(&alice), json!({"room": "group:lobby"})).await;
     let seq = say(addr, &alice, "group:lobby", "the alpha release").await;
-    eventually(addr, &alice, "alpha", |p| hits(p) == owned(&[("group:lobby", seq)])).await;
+    indexed(addr, &alice, "alpha", |p| hits(p) == owned(&[("group:lobby", seq)])).await;
 
     let r = post(
         addr,
@@ -209,12 +199,12 @@ async fn edits_and_deletions_are_reflected() {
     )
     .await;
     assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
-    eventually(addr, &alice, "gamma", |p| hits(p) == owned(&[("group:lobby", seq)])).await;
+    indexed(addr, &alice, "gamma", |p| hits(p) == owned(&[("group:lobby", seq)])).await;
     assert!(hits(&q(addr, &alice, "alpha").await).is_empty(), "the old text is gone with the same commit");
 
     let r = post(addr, "/api/messages/delete", Some(&alice), json!({"room": "group:lobby", "seq": seq})).await;
     assert_eq!(r.status, 200);
-    eventually(addr, &alice, "gamma", |p| hits(p).is_empty()).await;
+    indexed(addr, &alice, "gamma", |p| hits(p).is_empty()).await;
     assert!(hits(&q(addr, &alice, "release").await).is_empty());
     server.shutdown().await;
 }
@@ -231,7 +221,7 @@ async fn mentions_and_code_spans_are_searchable_as_text() {
     }
     let seq = say(addr, &alice, "group:lobby", "hey @bob, `parse_frame()` fails on <img src=x onerror=alert(1)>").await;
     let one = owned(&[("group:lobby", seq)]);
-    eventually(addr, &bob, "@bob", |p| hits(p) == one).await;
+    indexed(addr, &bob, "@bob", |p| hits(p) == one).await;
     for text in ["bob", "parse_frame", "`parse_frame()`", "parse frame", "\"fails on\"", "onerror"] {
         assert_eq!(hits(&q(addr, &bob, text).await), one, "{text:?}");
     }
@@ -299,7 +289,7 @@ async fn the_index_is_rebuilt_after_its_directory_is_deleted() {
         say(addr, &alice, "group:lobby", &format!("kept message {i}")).await;
     }
     let three = owned(&[("group:lobby", 1), ("group:lobby", 2), ("group:lobby", 3)]);
-    eventually(addr, &alice, "kept", |p| hits(p) == three).await;
+    indexed(addr, &alice, "kept", |p| hits(p) == three).await;
     server.shutdown().await;
     let index = dir.path().join("chat.search");
     assert!(index.join("search-version").exists(), "the index lives beside the database");
@@ -308,12 +298,12 @@ async fn the_index_is_rebuilt_after_its_directory_is_deleted() {
     let server = start_in(dir.path(), true).await;
     let addr = server.local_addr();
     // Start-up did not wait for the rebuild; it runs in the background and fills the index.
-    let page = eventually(addr, &alice, "kept", |p| hits(p) == three && p["stale"] == false).await;
+    let page = indexed(addr, &alice, "kept", |p| hits(p) == three && p["stale"] == false).await;
     assert_eq!(page["items"][0]["snippet"], "kept message 3");
     assert!(index.join("search-version").exists());
     // New messages are indexed as before.
     say(addr, &alice, "group:lobby", "after the rebuild").await;
-    eventually(addr, &alice, "rebuild", |p| hits(p) == owned(&[("group:lobby", 4)])).await;
+    indexed(addr, &alice, "rebuild", |p| hits(p) == owned(&[("group:lobby", 4)])).await;
     server.shutdown().await;
 }
 
@@ -336,7 +326,7 @@ async fn has_filters_and_file_names_are_searched_through_the_server() {
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     }
     let lobby = |seqs: &[u64]| seqs.iter().map(|s| ("group:lobby".to_owned(), *s)).collect::<Vec<_>>();
-    eventually(addr, &bob, "has:attachment", |p| hits(p) == lobby(&[1, 2])).await;
+    indexed(addr, &bob, "has:attachment", |p| hits(p) == lobby(&[1, 2])).await;
     assert_eq!(hits(&q(addr, &bob, "has:image").await), lobby(&[1]));
     assert_eq!(hits(&q(addr, &bob, "has:files").await), lobby(&[2]));
     let r = search(addr, &bob, "has=image").await;
@@ -362,11 +352,11 @@ async fn has_filters_and_file_names_are_searched_through_the_server() {
         post(addr, "/api/messages/edit", Some(&alice), json!({"room": "group:lobby", "seq": 1, "content": "the pier"}))
             .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    eventually(addr, &bob, "has:image pier", |p| hits(p) == lobby(&[1])).await;
+    indexed(addr, &bob, "has:image pier", |p| hits(p) == lobby(&[1])).await;
     assert!(hits(&q(addr, &bob, "holiday").await).is_empty());
     let r = post(addr, "/api/messages/delete", Some(&alice), json!({"room": "group:lobby", "seq": 2})).await;
     assert_eq!(r.status, 200);
-    eventually(addr, &bob, "has:file", |p| hits(p).is_empty()).await;
+    indexed(addr, &bob, "has:file", |p| hits(p).is_empty()).await;
     assert_eq!(hits(&q(addr, &bob, "quarterly").await), lobby(&[3]));
     server.shutdown().await;
 }

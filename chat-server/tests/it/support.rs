@@ -1,10 +1,13 @@
 //! Test helpers: start a server, a minimal HTTP/1.1 client (hyper, one connection per request),
-//! WebSocket connections with chosen headers, and attachments (a server with an attachment
-//! directory, uploads, the files it keeps).
+//! WebSocket connections with chosen headers, [`wait_until`] for what the server does in the
+//! background, and attachments (a server with an attachment directory, uploads, the files it
+//! keeps).
 
+use std::fmt::Debug;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chat_server::{RunningServer, Server, ServerConfig};
@@ -22,6 +25,32 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// Starts an in-memory server on 127.0.0.1:0.
 pub async fn start() -> RunningServer {
     Server::start(ServerConfig::ephemeral()).await.expect("server starts")
+}
+
+/// How long [`wait_until`] waits before it calls the wait a hang. Generous (the machine is
+/// shared): it only bounds a hang and is never a timing assertion.
+pub const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// Calls `probe` every 50 ms until `done` holds for what it returns, and returns that value.
+/// For what the server does in the background (indexing, garbage collection). After
+/// [`HANG_GUARD`] it panics with `what` (what was awaited) and the last value observed.
+pub async fn wait_until<T, Fut>(what: &str, mut probe: impl FnMut() -> Fut, done: impl Fn(&T) -> bool) -> T
+where
+    T: Debug,
+    Fut: Future<Output = T>,
+{
+    let started = Instant::now();
+    loop {
+        let value = probe().await;
+        if done(&value) {
+            return value;
+        }
+        assert!(
+            started.elapsed() < HANG_GUARD,
+            "hang guard: waited {HANG_GUARD:?} for {what}; last observed: {value:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// An HTTP response, fully read.
@@ -300,13 +329,10 @@ pub fn stored_files(dir: &Path) -> Vec<String> {
     names
 }
 
-/// Waits (bounded) until garbage collection removed the file of attachment `id` from `dir`.
+/// Waits ([`wait_until`]) until garbage collection removed the file of attachment `id` from
+/// `dir`.
 pub async fn wait_until_collected(dir: &Path, id: &str) {
-    for _ in 0..600 {
-        if !dir.join(id).exists() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{id} was never collected");
+    let file = dir.join(id);
+    let what = format!("garbage collection to remove {}", file.display());
+    wait_until(&what, || async { stored_files(dir) }, |files| !files.iter().any(|f| f == id)).await;
 }
