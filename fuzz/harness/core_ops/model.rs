@@ -488,9 +488,10 @@ impl Driver {
     pub(super) fn check_reply(&mut self, request: RequestId, msg: &ServerMsg) {
         let (user, admin) = self.requests.remove(&request).unwrap_or_else(|| panic!("reply to unknown {request:?}"));
         match msg {
-            // An administrator deletes in rooms they are not a member of; they see no content.
-            ServerMsg::MessageDeleted { .. } if admin => {}
-            ServerMsg::MessageUpdates { messages, .. } if admin => {
+            // An administrator deletes in rooms they are not a member of; they see no content
+            // there. As a member, an administrator's answers are scoped like anyone's.
+            ServerMsg::MessageDeleted { room, .. } if admin && !self.model.is_member(&user, room) => {}
+            ServerMsg::MessageUpdates { room, messages, .. } if admin && !self.model.is_member(&user, room) => {
                 assert!(messages.iter().all(|m| m.deleted), "an administrator shown a message: {messages:?}");
             }
             _ => self.check_scoped(&user, msg),
